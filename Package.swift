@@ -1,0 +1,110 @@
+// swift-tools-version: 6.2
+// Module direction (each arrow is "is used by"; nothing points back):
+//   CLibSSH2 → FleetCore → Transport → Supervisor → Fleet → megaplan-fleet
+// FleetCore holds the configuration models, quoting, redaction and atomic files that every
+// layer shares; Transport talks to runners (libssh2 pool, local programs, providers);
+// Supervisor reads chain status and decides; Fleet schedules many projects; the executable
+// is only the command-line surface.
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "megaplan-fleet",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "megaplan-fleet", targets: ["megaplan-fleet"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibSSH2",
+            pkgConfig: "libssh2",
+            providers: [.apt(["libssh2-1-dev", "libssl-dev"])]
+        ),
+        .target(
+            name: "FleetCore",
+            dependencies: [
+                "CLibSSH2",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "Transport",
+            dependencies: [
+                "CLibSSH2",
+                "FleetCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ],
+            resources: [.copy("Templates")],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "Supervisor",
+            dependencies: ["FleetCore", "Transport"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "Fleet",
+            dependencies: [
+                "FleetCore", "Transport", "Supervisor",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "megaplan-fleet",
+            dependencies: [
+                "FleetCore", "Transport", "Supervisor", "Fleet",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "TestSupport",
+            dependencies: ["FleetCore", "Transport"],
+            path: "Tests/TestSupport",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "FleetCoreTests",
+            dependencies: [
+                "FleetCore", "TestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "TransportTests",
+            dependencies: ["Transport", "TestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SupervisorTests",
+            dependencies: ["Supervisor", "TestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "FleetTests",
+            dependencies: ["Fleet", "TestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["megaplan-fleet", "TestSupport"],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

@@ -1,0 +1,185 @@
+import Yams
+
+/// `fleet.yaml`: the projects a fleet tick covers and the defaults it runs with. Unlike cloud.yaml
+/// (whose unknown keys the reference ignores), every unknown key here is an error, to catch typos
+/// in a file that runs unattended.
+public struct FleetFile: Sendable, Equatable {
+    public struct Project: Sendable, Equatable {
+        public var name: String
+        /// Resolved absolute path of the project's cloud.yaml.
+        public var cloudYAML: String
+        public var remoteSpec: String?
+        public var tags: [String]
+    }
+
+    public struct Defaults: Sendable, Equatable {
+        /// Projects ticked at the same time across the fleet.
+        public var concurrency = 16
+        /// SSH connections opened per host (kept under sshd's `MaxStartups 10`).
+        public var connectionsPerHost = 3
+        /// Projects ticked at the same time on one host.
+        public var perHost = 8
+        /// Seconds one project's tick may take before it is reported as `timeout`.
+        public var deadlineSeconds = 60.0
+        public var knownHosts: String?
+        public var hostKeyPolicy = "strict"
+    }
+
+    public var path: String
+    public var defaults: Defaults
+    public var projects: [Project]
+
+    public static let hostKeyPolicies = ["strict", "accept-new"]
+    static let topKeys = ["version", "defaults", "projects"]
+    static let defaultKeys = [
+        "concurrency", "connections_per_host", "per_host", "deadline", "known_hosts", "host_key_policy",
+    ]
+    static let projectKeys = ["name", "cloud_yaml", "remote_spec", "tags"]
+
+    /// Loads and validates `path` (resolved). Project cloud.yaml files must exist; their content is
+    /// validated separately (`validate --fleet`, and each tick reports `invalid_config`).
+    public static func load(path: String) throws(FleetError) -> FleetFile {
+        let reader = try YAMLReader(path: path, code: .invalidFleet)
+        return try parse(reader)
+    }
+
+    public static func parse(text: String, path: String) throws(FleetError) -> FleetFile {
+        try parse(YAMLReader(path: path, text: text, code: .invalidFleet))
+    }
+
+    static func parse(_ reader: YAMLReader) throws(FleetError) -> FleetFile {
+        func fail(_ message: String, _ node: Node?) -> FleetError {
+            reader.error(.invalidFleet, message, at: node)
+        }
+        func checkKeys(_ mapping: Node.Mapping, allowed: [String], label: String) throws(FleetError) {
+            for (key, _) in mapping {
+                guard let name = key.stringScalar, allowed.contains(name) else {
+                    let shown = key.scalarText.map(pythonRepr) ?? "a non-string key"
+                    throw fail(
+                        "unknown key \(shown) in \(label); expected one of: \(allowed.joined(separator: ", "))",
+                        key)
+                }
+            }
+        }
+        func positiveInt(_ mapping: Node.Mapping, _ key: String, label: String) throws(FleetError) -> Int? {
+            guard let node = mapping.value(for: key), !node.isNull else { return nil }
+            guard let value = node.integerScalar, value > 0 else {
+                throw fail("`\(label)` must be a positive integer; got \(node.pythonValue)", node)
+            }
+            return value
+        }
+
+        let top = try reader.rootMapping(kind: "fleet file", code: .invalidFleet)
+        try checkKeys(top, allowed: topKeys, label: "the fleet file")
+        if let version = top.value(for: "version"), version.integerScalar != 1 {
+            throw fail("`version` must be 1; got \(version.pythonValue)", version)
+        }
+
+        var defaults = Defaults()
+        if let node = top.value(for: "defaults"), !node.isNull {
+            guard let mapping = node.mapping else { throw fail("`defaults` must be a mapping", node) }
+            try checkKeys(mapping, allowed: defaultKeys, label: "defaults")
+            defaults.concurrency =
+                try positiveInt(mapping, "concurrency", label: "defaults.concurrency") ?? defaults.concurrency
+            defaults.connectionsPerHost =
+                try positiveInt(mapping, "connections_per_host", label: "defaults.connections_per_host")
+                ?? defaults.connectionsPerHost
+            defaults.perHost =
+                try positiveInt(mapping, "per_host", label: "defaults.per_host") ?? defaults.perHost
+            if let deadline = mapping.value(for: "deadline"), !deadline.isNull {
+                guard let text = deadline.scalarText, deadline.boolScalar == nil, let seconds = Double(text),
+                    seconds > 0, seconds.isFinite
+                else {
+                    throw fail(
+                        "`defaults.deadline` must be a positive number of seconds; got \(deadline.pythonValue)",
+                        deadline)
+                }
+                defaults.deadlineSeconds = seconds
+            }
+            if let node = mapping.value(for: "known_hosts"), !node.isNull {
+                guard let text = node.stringScalar, !text.isBlank else {
+                    throw fail("`defaults.known_hosts` must be a non-empty string", node)
+                }
+                defaults.knownHosts = FileSystem.resolve(text, relativeTo: PosixPath.dirname(reader.path))
+            }
+            if let node = mapping.value(for: "host_key_policy"), !node.isNull {
+                guard let text = node.stringScalar, hostKeyPolicies.contains(text) else {
+                    throw fail(
+                        "`defaults.host_key_policy` must be one of strict, accept-new; got \(node.pythonValue)",
+                        node)
+                }
+                defaults.hostKeyPolicy = text
+            }
+        }
+
+        guard let projectsNode = top.value(for: "projects"), !projectsNode.isNull else {
+            throw fail("`projects` is required: list the projects of this fleet", reader.root)
+        }
+        guard let items = projectsNode.sequence else { throw fail("`projects` must be a list", projectsNode) }
+        var projects: [Project] = []
+        var seen: [String: Node] = [:]
+        for (index, item) in items.enumerated() {
+            let label = "projects[\(index)]"
+            guard let mapping = item.mapping else { throw fail("`\(label)` must be a mapping", item) }
+            try checkKeys(mapping, allowed: projectKeys, label: label)
+            guard let nameNode = mapping.value(for: "name"), let name = nameNode.stringScalar, !name.isBlank
+            else {
+                throw fail(
+                    "`\(label).name` is required and must be a non-empty string",
+                    mapping.value(for: "name") ?? item)
+            }
+            guard name.unicodeScalars.allSatisfy(isNameCharacter), name.first != "-", name.first != "." else {
+                throw fail(
+                    "`\(label).name` \(pythonRepr(name)) may use only letters, digits, '.', '_' and '-', and must start with a letter or digit",
+                    nameNode)
+            }
+            if let first = seen[name] {
+                throw fail(
+                    "duplicate project name \(pythonRepr(name)) (first defined at \(reader.location(of: first)))",
+                    nameNode)
+            }
+            seen[name] = nameNode
+            guard let cloudNode = mapping.value(for: "cloud_yaml"), let cloudText = cloudNode.stringScalar,
+                !cloudText.isBlank
+            else {
+                throw fail(
+                    "project \(pythonRepr(name)): `\(label).cloud_yaml` is required (path to its cloud.yaml)",
+                    mapping.value(for: "cloud_yaml") ?? item)
+            }
+            let cloudPath = FileSystem.resolve(cloudText, relativeTo: PosixPath.dirname(reader.path))
+            guard FileSystem.isRegularFile(cloudPath) else {
+                throw fail("project \(pythonRepr(name)): cloud.yaml not found: \(cloudPath)", cloudNode)
+            }
+            var remoteSpec: String?
+            if let node = mapping.value(for: "remote_spec"), !node.isNull {
+                guard let text = node.stringScalar, text.hasPrefix("/") else {
+                    throw fail(
+                        "project \(pythonRepr(name)): `\(label).remote_spec` must be an absolute POSIX path",
+                        node)
+                }
+                remoteSpec = text
+            }
+            var tags: [String] = []
+            if let node = mapping.value(for: "tags"), !node.isNull {
+                guard let list = node.sequence else {
+                    throw fail("`\(label).tags` must be a list of strings", node)
+                }
+                for tag in list {
+                    guard let text = tag.stringScalar, !text.isBlank else {
+                        throw fail("`\(label).tags` must be a list of non-empty strings", tag)
+                    }
+                    tags.append(text)
+                }
+            }
+            projects.append(Project(name: name, cloudYAML: cloudPath, remoteSpec: remoteSpec, tags: tags))
+        }
+        return FleetFile(path: reader.path, defaults: defaults, projects: projects)
+    }
+
+    private static func isNameCharacter(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar {
+        case "A"..."Z", "a"..."z", "0"..."9", ".", "_", "-": true
+        default: false
+        }
+    }
+}

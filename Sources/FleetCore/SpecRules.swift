@@ -1,0 +1,109 @@
+import Yams
+
+/// The value rules of cloud reference §2.2, shared by cloud.yaml and fleet.yaml validation.
+/// Each failure names the field by its dotted label and points at the offending node.
+struct SpecRules {
+    let reader: YAMLReader
+
+    func fail(_ message: String, at node: Node?, code: FleetError.Code = .invalidSpec) -> FleetError {
+        reader.error(code, message, at: node)
+    }
+
+    /// `mapping(label)`: absent or null → empty.
+    func mapping(_ parent: Node.Mapping, _ key: String, label: String) throws(FleetError) -> Node.Mapping {
+        guard let node = parent.value(for: key), !node.isNull else { return Node.Mapping([]) }
+        guard let mapping = node.mapping else { throw fail("`\(label)` must be a mapping", at: node) }
+        return mapping
+    }
+
+    /// `string(label, default?)`: absent or null → default (or required); kept as written.
+    func string(
+        _ parent: Node.Mapping, _ key: String, label: String, default fallback: String? = nil,
+        anchor: Node? = nil
+    ) throws(FleetError) -> String {
+        guard let node = parent.value(for: key), !node.isNull else {
+            if let fallback { return fallback }
+            throw fail("`\(label)` is required", at: anchor)
+        }
+        return try nonEmptyString(node, label: label)
+    }
+
+    func optionalString(_ parent: Node.Mapping, _ key: String, label: String) throws(FleetError) -> String? {
+        guard let node = parent.value(for: key), !node.isNull else { return nil }
+        return try nonEmptyString(node, label: label)
+    }
+
+    func nonEmptyString(_ node: Node, label: String) throws(FleetError) -> String {
+        guard let text = node.stringScalar, !text.isBlank else {
+            throw fail("`\(label)` must be a non-empty string", at: node)
+        }
+        return text
+    }
+
+    /// `absolute(label, default?)`: a key present with a null value is required, not defaulted.
+    func absolute(
+        _ parent: Node.Mapping, _ key: String, label: String, default fallback: String? = nil,
+        anchor: Node? = nil
+    ) throws(FleetError) -> String {
+        let node = parent.value(for: key)
+        if let node, node.isNull { throw fail("`\(label)` is required", at: node) }
+        let value = try string(parent, key, label: label, default: fallback, anchor: anchor)
+        guard value.hasPrefix("/") else {
+            throw fail("`\(label)` must be an absolute POSIX path; got \(pythonRepr(value))", at: node)
+        }
+        return value
+    }
+
+    /// String rule, then membership in `choices`, with the reference's message.
+    func choice(
+        _ parent: Node.Mapping, _ key: String, label: String, default fallback: String, choices: [String]
+    ) throws(FleetError) -> String {
+        let value = try string(parent, key, label: label, default: fallback)
+        guard choices.contains(value) else {
+            throw fail(
+                "\(label) must be one of \(choices.joined(separator: ", ")); got \(pythonRepr(value))",
+                at: parent.value(for: key))
+        }
+        return value
+    }
+}
+
+extension String {
+    /// True when empty or whitespace only, as Python's `not s.strip()`.
+    public var isBlank: Bool { unicodeScalars.allSatisfy { $0.properties.isWhitespace } }
+
+    /// Trimmed of leading and trailing whitespace, as Python's `str.strip()`.
+    public var trimmed: String {
+        let scalars = Array(unicodeScalars)
+        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
+            let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
+        else { return "" }
+        var view = String.UnicodeScalarView()
+        view.append(contentsOf: scalars[first...last])
+        return String(view)
+    }
+}
+
+/// Python's `repr` of a string as it appears inside messages (§0.2).
+public func pythonRepr(_ value: String) -> String {
+    let useDouble = value.contains("'") && !value.contains("\"")
+    let quote: Character = useDouble ? "\"" : "'"
+    var out = String(quote)
+    for character in value {
+        switch character {
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        case quote: out += "\\\(quote)"
+        default: out.append(character)
+        }
+    }
+    out.append(quote)
+    return out
+}
+
+/// Python's rendering of a tuple of strings: `('a', 'b')`.
+public func pythonTuple(_ values: [String]) -> String {
+    "(" + values.map(pythonRepr).joined(separator: ", ") + ")"
+}

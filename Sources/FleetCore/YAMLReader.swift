@@ -1,0 +1,112 @@
+import Yams
+
+/// Reads one YAML file for validation: the parsed root plus helpers that turn every rule failure
+/// into a `FleetError` whose message names the file, the line and column (when the parser knows
+/// them) and the field, as `path:line:col: message`.
+public struct YAMLReader {
+    public let path: String
+    public let root: Node?
+    public let text: String
+
+    /// Loads `path`. A missing file gives `spec file not found: <path>`; a syntax error gives
+    /// `YAML parse error: <detail>` with the parser's line and column.
+    public init(path: String, code: FleetError.Code = .invalidSpec) throws(FleetError) {
+        guard let text = FileSystem.readText(path) else {
+            if FileSystem.exists(path) {
+                throw FleetError(code, "cannot read \(path): permission denied or not a regular file")
+            }
+            throw FleetError(code, "spec file not found: \(path)")
+        }
+        try self.init(path: path, text: text, code: code)
+    }
+
+    public init(path: String, text: String, code: FleetError.Code = .invalidSpec) throws(FleetError) {
+        self.path = path
+        self.text = text
+        do {
+            root = try Yams.compose(yaml: text, .default)
+        } catch let error as YamlError {
+            throw FleetError(code, "\(path): YAML parse error: \(Self.describe(error))")
+        } catch {
+            throw FleetError(code, "\(path): YAML parse error: \(error)")
+        }
+    }
+
+    /// The root as a mapping, `{}` for an empty document.
+    public func rootMapping(kind: String, code: FleetError.Code = .invalidSpec) throws(FleetError)
+        -> Node.Mapping
+    {
+        guard let root else { return Node.Mapping([]) }
+        if root.isNull { return Node.Mapping([]) }
+        guard let mapping = root.mapping else {
+            throw error(code, "\(kind) must be a YAML mapping", at: root)
+        }
+        return mapping
+    }
+
+    public func error(_ code: FleetError.Code = .invalidSpec, _ message: String, at node: Node?) -> FleetError
+    {
+        FleetError(code, "\(location(of: node)): \(message)")
+    }
+
+    public func location(of node: Node?) -> String {
+        guard let mark = node?.mark else { return path }
+        return "\(path):\(mark.line):\(mark.column)"
+    }
+
+    /// A one-line description of a Yams error (its own description spans several lines).
+    static func describe(_ error: YamlError) -> String {
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            let prefix = context.map { "\($0.text) " } ?? ""
+            return "line \(mark.line), column \(mark.column): \(prefix)\(problem)"
+        case .reader(let problem, let offset, _, _):
+            return "\(problem) at byte \(offset.map(String.init) ?? "?")"
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let keys = duplicates.sorted().map { "'\($0)'" }.joined(separator: ", ")
+            return "line \(context.mark.line), column \(context.mark.column): duplicated key(s) \(keys)"
+        default:
+            return String(describing: error).split(separator: "\n").first.map(String.init) ?? "unknown error"
+        }
+    }
+}
+
+extension Node {
+    /// True for a YAML null (`~`, `null`, empty value).
+    public var isNull: Bool {
+        if case .scalar = self { return tag == Tag(.null) }
+        return false
+    }
+
+    /// The text of a scalar that YAML 1.1 typing resolves to a string (so `no`, `3` and `on` are not
+    /// strings, as with the reference's parser).
+    public var stringScalar: String? {
+        if case .scalar(let scalar) = self, tag == Tag(.str) { return scalar.string }
+        return nil
+    }
+
+    /// An integer scalar (YAML 1.1 forms included); booleans are not integers here.
+    public var integerScalar: Int? {
+        if case .scalar(let scalar) = self, tag == Tag(.int) { return Int.construct(from: scalar) }
+        return nil
+    }
+
+    public var boolScalar: Bool? {
+        if case .scalar(let scalar) = self, tag == Tag(.bool) { return Bool.construct(from: scalar) }
+        return nil
+    }
+
+    /// The scalar's text whatever its resolved type (for messages quoting the value given).
+    public var scalarText: String? { scalar?.string }
+}
+
+extension Node.Mapping {
+    /// The value for a string key, or nil when the key is absent.
+    public func value(for key: String) -> Node? {
+        for (name, value) in self where name.stringScalar == key || name.scalarText == key { return value }
+        return nil
+    }
+
+    public func hasKey(_ key: String) -> Bool { value(for: key) != nil }
+}

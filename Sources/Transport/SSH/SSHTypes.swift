@@ -1,0 +1,188 @@
+import Foundation
+
+/// One SSH destination. Connections are pooled per endpoint: two endpoints that differ in any
+/// field (host, port, user, identity file) never share a connection.
+public struct SSHEndpoint: Hashable, Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    /// Remote account; `nil` means the current local user (`$USER`, else the passwd entry).
+    public var user: String?
+    /// Private key to authenticate with; `nil` means ssh-agent, then ~/.ssh/id_ed25519, ~/.ssh/id_ecdsa.
+    public var identityFile: String?
+
+    public init(host: String, port: Int = 22, user: String? = nil, identityFile: String? = nil) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.identityFile = identityFile
+    }
+
+    /// `host:port`, the form used in every error message.
+    public var hostPort: String { "\(host):\(port)" }
+
+    public var description: String {
+        (user.map { "\($0)@" } ?? "") + hostPort
+    }
+
+    /// The account name actually used to log in.
+    public var resolvedUser: String { user ?? SSHEndpoint.currentUser }
+
+    static var currentUser: String {
+        if let user = ProcessInfo.processInfo.environment["USER"], !user.isEmpty { return user }
+        if let entry = getpwuid(geteuid()), let name = entry.pointee.pw_name {
+            return String(cString: name)
+        }
+        return "root"
+    }
+}
+
+/// How unknown and changed host keys are treated. There is deliberately no "accept anything" mode.
+public enum HostKeyPolicy: String, Sendable, CaseIterable {
+    /// Unknown and changed host keys are both refused.
+    case strict
+    /// Unknown host keys are recorded in the known_hosts file; changed keys are always refused.
+    case acceptNew = "accept-new"
+}
+
+public struct SSHConfiguration: Sendable {
+    /// OpenSSH-format known_hosts file (plain or hashed entries, `[host]:port` for ports other than 22).
+    public var knownHostsPath: String
+    public var hostKeyPolicy: HostKeyPolicy
+    /// Connections per endpoint (keep under sshd `MaxStartups`, default 10).
+    public var connectionsPerHost: Int
+    /// Concurrent channels per connection (keep under sshd `MaxSessions`, default 10).
+    public var channelsPerConnection: Int
+    public var connectTimeout: Duration
+    /// Send a keepalive after this much silence from the server.
+    public var keepaliveInterval: Duration
+    /// The connection is declared dead after `keepaliveInterval * keepaliveMaxMissed` without inbound traffic.
+    public var keepaliveMaxMissed: Int
+    /// Per-stream cap (stdout and stderr separately) when `run` is called without `outputLimit`.
+    public var defaultOutputLimit: Int
+
+    public init(
+        knownHostsPath: String = SSHConfiguration.defaultKnownHostsPath,
+        hostKeyPolicy: HostKeyPolicy = .strict,
+        connectionsPerHost: Int = 3,
+        channelsPerConnection: Int = 8,
+        connectTimeout: Duration = .seconds(10),
+        keepaliveInterval: Duration = .seconds(5),
+        keepaliveMaxMissed: Int = 3,
+        defaultOutputLimit: Int = 16 << 20
+    ) {
+        self.knownHostsPath = knownHostsPath
+        self.hostKeyPolicy = hostKeyPolicy
+        self.connectionsPerHost = max(1, min(connectionsPerHost, 9))
+        self.channelsPerConnection = max(1, min(channelsPerConnection, 9))
+        self.connectTimeout = connectTimeout
+        self.keepaliveInterval = keepaliveInterval
+        self.keepaliveMaxMissed = max(1, keepaliveMaxMissed)
+        self.defaultOutputLimit = max(0, defaultOutputLimit)
+    }
+
+    public static var defaultKnownHostsPath: String {
+        SSHPaths.homeDirectory + "/.ssh/known_hosts"
+    }
+}
+
+public struct SSHCommandResult: Sendable {
+    public var exitStatus: Int32
+    public var stdout: [UInt8]
+    public var stderr: [UInt8]
+    public var stdoutTruncated: Bool
+    public var stderrTruncated: Bool
+
+    public init(
+        exitStatus: Int32, stdout: [UInt8], stderr: [UInt8], stdoutTruncated: Bool = false,
+        stderrTruncated: Bool = false
+    ) {
+        self.exitStatus = exitStatus
+        self.stdout = stdout
+        self.stderr = stderr
+        self.stdoutTruncated = stdoutTruncated
+        self.stderrTruncated = stderrTruncated
+    }
+
+    public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
+    public var stderrText: String { String(decoding: stderr, as: UTF8.self) }
+}
+
+public struct SSHError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        case unreachable
+        case timedOut = "timeout"
+        case authFailed = "auth_failed"
+        case hostKeyUnknown = "host_key_unknown"
+        case hostKeyChanged = "host_key_changed"
+        case commandFailed = "command_failed"
+        case connectionLost = "connection_lost"
+        case protocolError = "protocol_error"
+    }
+
+    public var kind: Kind
+    /// `host:port`.
+    public var host: String
+    /// One line that names the host.
+    public var message: String
+
+    public init(kind: Kind, host: String, message: String) {
+        self.kind = kind
+        self.host = host
+        self.message = message
+    }
+
+    public var description: String { "\(kind.rawValue): \(message)" }
+}
+
+/// Counters that prove pooling (benchmarks and tests read them).
+public struct SSHStatistics: Sendable, Equatable {
+    /// SSH sessions established (TCP + key exchange + authentication completed).
+    public var handshakes: Int = 0
+    /// Requests (commands, streams, uploads, interactive sessions) that completed with a result.
+    public var commandsRun: Int = 0
+    /// Sessions established to an endpoint after an earlier session to it was lost.
+    public var reconnects: Int = 0
+    /// Sessions discarded because the peer vanished, froze or broke the protocol.
+    public var connectionsLost: Int = 0
+    /// Requests moved to a new connection because theirs died before they started.
+    public var resubmitted: Int = 0
+
+    public init() {}
+}
+
+enum SSHPaths {
+    static var homeDirectory: String {
+        if let home = ProcessInfo.processInfo.environment["HOME"], !home.isEmpty { return home }
+        if let entry = getpwuid(geteuid()), let dir = entry.pointee.pw_dir { return String(cString: dir) }
+        return "/"
+    }
+
+    static func expandTilde(_ path: String) -> String {
+        if path == "~" { return homeDirectory }
+        if path.hasPrefix("~/") { return homeDirectory + String(path.dropFirst(1)) }
+        return path
+    }
+}
+
+/// POSIX shell quoting (Python `shlex.quote` rule), private to the transport's command wrapping.
+enum SSHShellQuote {
+    static func quote(_ s: String) -> String {
+        if s.isEmpty { return "''" }
+        let safe = s.unicodeScalars.allSatisfy { c in
+            switch c {
+            case "a"..."z", "A"..."Z", "0"..."9": return true
+            case "_", "@", "%", "+", "=", ":", ",", ".", "/", "-": return true
+            default: return false
+            }
+        }
+        if safe { return s }
+        return "'" + s.replacingOccurrences(of: "'", with: "'\"'\"'") + "'"
+    }
+}
+
+extension Duration {
+    var secondsDouble: Double {
+        let c = components
+        return Double(c.seconds) + Double(c.attoseconds) / 1e18
+    }
+}
