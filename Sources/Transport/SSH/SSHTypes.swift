@@ -164,22 +164,6 @@ enum SSHPaths {
     }
 }
 
-/// POSIX shell quoting (Python `shlex.quote` rule), private to the transport's command wrapping.
-enum SSHShellQuote {
-    static func quote(_ s: String) -> String {
-        if s.isEmpty { return "''" }
-        let safe = s.unicodeScalars.allSatisfy { c in
-            switch c {
-            case "a"..."z", "A"..."Z", "0"..."9": return true
-            case "_", "@", "%", "+", "=", ":", ",", ".", "/", "-": return true
-            default: return false
-            }
-        }
-        if safe { return s }
-        return "'" + s.replacingOccurrences(of: "'", with: "'\"'\"'") + "'"
-    }
-}
-
 extension Duration {
     var secondsDouble: Double {
         let c = components

@@ -1,0 +1,752 @@
+import CLibSSH2
+import Foundation
+import Synchronization
+
+/// Callbacks from a connection's I/O thread to its pool. They are called without any connection
+/// lock held and must not block.
+protocol SSHConnectionDelegate: AnyObject, Sendable {
+    func connectionEstablished(_ connection: SSHConnection)
+    /// Connecting (TCP, key exchange, host key, auth) failed; `unstarted` never reached the server.
+    func connectionFailed(_ connection: SSHConnection, error: SSHError, unstarted: [SSHRequest])
+    /// An established connection died; started requests were already failed; `unstarted` may be resubmitted.
+    func connectionLost(_ connection: SSHConnection, error: SSHError, unstarted: [SSHRequest])
+    /// A request left the connection (its channel is released). `succeeded`: it produced a result.
+    func requestFinished(_ connection: SSHConnection, request: SSHRequest, succeeded: Bool)
+}
+
+/// The thread-safe face of one SSH connection: an inbox the pool writes to and an eventfd that wakes
+/// the connection's I/O thread. All libssh2 state lives in `SSHConnectionWorker`, confined to that
+/// thread. Sendable because every mutable field is behind a Mutex.
+final class SSHConnection: Sendable {
+    enum Control: Sendable {
+        case cancel(UInt64)
+        case resize(UInt64, columns: Int, rows: Int)
+    }
+
+    private struct Inbox {
+        var requests: [SSHRequest] = []
+        var controls: [Control] = []
+        var shutdown = false
+        /// The worker stopped accepting requests (dying or shut down).
+        var closed = false
+        /// The eventfd was closed (after the thread was joined); never write to it again.
+        var wakeClosed = false
+    }
+
+    private struct Termination {
+        var terminated = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        var thread: pthread_t? = nil
+        var joined = false
+    }
+
+    let serial: Int
+    let endpoint: SSHEndpoint
+    let wakeFD: Int32
+    private let inbox = Mutex(Inbox())
+    private let termination = Mutex(Termination())
+
+    init?(serial: Int, endpoint: SSHEndpoint) {
+        let fd = mpf_eventfd()
+        if fd < 0 { return nil }
+        self.serial = serial
+        self.endpoint = endpoint
+        self.wakeFD = fd
+    }
+
+    /// Starts the I/O thread that owns `worker`. Returns false if no thread could be created.
+    static func start(_ worker: SSHConnectionWorker) -> Bool {
+        let connection = worker.handle
+        // Ownership of the (non-Sendable) worker moves to the new thread: this function keeps no
+        // reference after passRetained, so the worker is only ever touched by that thread.
+        let raw = Unmanaged.passRetained(worker).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(
+            &thread, nil,
+            { argument in
+                let worker = Unmanaged<SSHConnectionWorker>.fromOpaque(argument!).takeRetainedValue()
+                worker.run()
+                return nil
+            }, raw)
+        if rc != 0 {
+            Unmanaged<SSHConnectionWorker>.fromOpaque(raw).release()
+            return false
+        }
+        connection.termination.withLock { $0.thread = thread }
+        return true
+    }
+
+    /// Queue a request. False if the connection no longer accepts work.
+    func submit(_ request: SSHRequest) -> Bool {
+        inbox.withLock { box in
+            if box.closed || box.shutdown { return false }
+            box.requests.append(request)
+            Self.signal(box, wakeFD)
+            return true
+        }
+    }
+
+    func send(_ control: Control) {
+        inbox.withLock { box in
+            if box.closed { return }
+            box.controls.append(control)
+            Self.signal(box, wakeFD)
+        }
+    }
+
+    func requestShutdown() {
+        inbox.withLock { box in
+            box.shutdown = true
+            Self.signal(box, wakeFD)
+        }
+    }
+
+    private static func signal(_ box: Inbox, _ fd: Int32) {
+        guard !box.wakeClosed else { return }
+        var one: UInt64 = 1
+        _ = withUnsafeBytes(of: &one) { write(fd, $0.baseAddress, 8) }
+    }
+
+    // MARK: worker side
+
+    /// True when shutdown was requested (checked while connecting, before the inbox is taken).
+    func peekShutdown() -> Bool { inbox.withLock { $0.shutdown } }
+
+    func takeInbox() -> (requests: [SSHRequest], controls: [Control], shutdown: Bool) {
+        inbox.withLock { box in
+            let taken = (box.requests, box.controls, box.shutdown)
+            box.requests = []
+            box.controls = []
+            return taken
+        }
+    }
+
+    /// Stop accepting requests; returns those that were queued but not yet taken.
+    func closeInbox() -> [SSHRequest] {
+        inbox.withLock { box in
+            box.closed = true
+            let left = box.requests
+            box.requests = []
+            return left
+        }
+    }
+
+    func drainWake() {
+        var value: UInt64 = 0
+        _ = withUnsafeMutableBytes(of: &value) { read(wakeFD, $0.baseAddress, 8) }
+    }
+
+    /// Last act of the I/O thread (after libssh2 and the socket are released).
+    func markTerminated() {
+        let waiters = termination.withLock { state in
+            state.terminated = true
+            let w = state.waiters
+            state.waiters = []
+            return w
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    // MARK: pool side
+
+    var isTerminated: Bool { termination.withLock { $0.terminated } }
+
+    func waitTerminated() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumeNow = termination.withLock { state -> Bool in
+                if state.terminated { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+
+    /// Joins the I/O thread (which has already signalled termination, so this returns at once) and
+    /// closes the eventfd. Idempotent.
+    func joinTerminated() {
+        let thread = termination.withLock { state -> pthread_t? in
+            guard state.terminated, !state.joined else { return nil }
+            state.joined = true
+            return state.thread
+        }
+        guard let thread else { return }
+        pthread_join(thread, nil)
+        inbox.withLock { box in
+            box.closed = true
+            if !box.wakeClosed {
+                box.wakeClosed = true
+                close(wakeFD)
+            }
+        }
+    }
+}
+
+/// Fatal for the whole session (socket gone, protocol broken): every started request fails.
+struct SSHSessionFailure: Error {
+    var error: SSHError
+}
+
+/// Owns one libssh2 session and its socket; runs on its own OS thread; drives every channel of the
+/// session non-blocking from one poll() loop. Not Sendable, never shared: see `SSHConnection.start`.
+final class SSHConnectionWorker {
+    let handle: SSHConnection
+    let delegate: any SSHConnectionDelegate
+    let config: SSHConfiguration
+    var endpoint: SSHEndpoint { handle.endpoint }
+    var hostPort: String { handle.endpoint.hostPort }
+
+    private(set) var session: OpaquePointer? = nil
+    private(set) var sock: Int32 = -1
+    private let counters: UnsafeMutablePointer<mpf_io_counters>
+
+    /// Requests being worked on, in arrival order (including those waiting for the opening slot).
+    private var ops: [SSHWorkerOp] = []
+    /// The one op whose channel (or SFTP subsystem) is being opened: libssh2 keeps a single
+    /// channel-open state per session.
+    var opening: SSHWorkerOp? = nil
+    /// The op whose last call returned EAGAIN with a packet half sent: the next libssh2 call on
+    /// this session must be that same call, so only this op is driven until it completes.
+    var sendOwner: SSHWorkerOp? = nil
+
+    private var lastInboundCount: UInt64 = 0
+    private var lastInboundAt = ContinuousClock.now
+    private var lastKeepaliveAt = ContinuousClock.now
+    private var busy = false
+
+    init(handle: SSHConnection, delegate: any SSHConnectionDelegate, config: SSHConfiguration) {
+        self.handle = handle
+        self.delegate = delegate
+        self.config = config
+        counters = .allocate(capacity: 1)
+        counters.initialize(to: mpf_io_counters(bytes_in: 0))
+    }
+
+    deinit {
+        counters.deallocate()
+    }
+
+    // MARK: lifecycle
+
+    func run() {
+        SSHLibrary.ensureInitialized()
+        defer { handle.markTerminated() }
+        do {
+            try establish()
+        } catch let error as SSHError {
+            let leftovers = handle.closeInbox()
+            teardown(graceful: false)
+            delegate.connectionFailed(handle, error: error, unstarted: leftovers)
+            return
+        } catch {
+            let leftovers = handle.closeInbox()
+            teardown(graceful: false)
+            delegate.connectionFailed(
+                handle, error: SSHError(kind: .protocolError, host: hostPort, message: "\(error)"), unstarted: leftovers)
+            return
+        }
+        delegate.connectionEstablished(handle)
+        lastInboundAt = .now
+        lastInboundCount = counters.pointee.bytes_in
+
+        let failure = mainLoop()
+        let leftovers = handle.closeInbox()
+        if let failure {
+            var unstarted = leftovers
+            for op in ops {
+                if op.started || op.request.isCompleted {
+                    op.fail(failure.error, worker: self)
+                } else {
+                    unstarted.append(op.request)
+                }
+            }
+            ops.removeAll()
+            // Shut the socket first so that freeing the session cannot wait on a dead peer.
+            if sock >= 0 { shutdown(sock, Int32(SHUT_RDWR)) }
+            delegate.connectionLost(handle, error: failure.error, unstarted: unstarted)
+            teardown(graceful: false)
+        } else {
+            let stop = SSHError(
+                kind: .connectionLost, host: hostPort, message: "connection pool shut down; \(hostPort) closed")
+            for op in ops { op.fail(stop, worker: self) }
+            for request in leftovers { request.complete(.failure(stop)) }
+            ops.removeAll()
+            teardown(graceful: true)
+        }
+    }
+
+    private func teardown(graceful: Bool) {
+        if let session {
+            libssh2_session_set_blocking(session, 1)
+            libssh2_session_set_timeout(session, 1000)
+            if graceful {
+                _ = libssh2_session_disconnect_ex(session, SSH_DISCONNECT_BY_APPLICATION, "megaplan-fleet closing", "")
+            }
+            if sock >= 0 { shutdown(sock, Int32(SHUT_RDWR)) }
+            libssh2_session_free(session)
+            self.session = nil
+        }
+        for op in ops { op.releaseLocalResources() }
+        ops.removeAll()
+        opening = nil
+        sendOwner = nil
+        if sock >= 0 {
+            close(sock)
+            sock = -1
+        }
+    }
+
+    // MARK: connect, handshake, host key, auth
+
+    private func establish() throws {
+        let deadline = ContinuousClock.now + config.connectTimeout
+        sock = try connectSocket(deadline: deadline)
+        guard let session = mpf_session_init_counted(counters) else {
+            throw SSHError(kind: .protocolError, host: hostPort, message: "libssh2 could not create a session for \(hostPort)")
+        }
+        self.session = session
+        libssh2_session_set_blocking(session, 0)
+        _ = libssh2_session_method_pref(
+            session, LIBSSH2_METHOD_HOSTKEY,
+            "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521")
+        let keepaliveSeconds = UInt32(max(1, Int(config.keepaliveInterval.secondsDouble.rounded(.down))))
+        libssh2_keepalive_config(session, 1, keepaliveSeconds)
+
+        while true {
+            let rc = libssh2_session_handshake(session, sock)
+            if rc == 0 { break }
+            if rc == LIBSSH2_ERROR_EAGAIN {
+                try waitSocket(deadline: deadline, phase: "key exchange")
+                continue
+            }
+            let kind: SSHError.Kind =
+                (rc == LIBSSH2_ERROR_SOCKET_DISCONNECT || rc == LIBSSH2_ERROR_SOCKET_RECV
+                    || rc == LIBSSH2_ERROR_BANNER_RECV) ? .unreachable : .protocolError
+            throw SSHError(
+                kind: kind, host: hostPort, message: "key exchange with \(hostPort) failed: \(lastError(rc))")
+        }
+        try SSHKnownHosts.verify(
+            session: session, endpoint: endpoint, path: config.knownHostsPath, policy: config.hostKeyPolicy)
+        try authenticate(deadline: deadline)
+    }
+
+    private func connectSocket(deadline: ContinuousClock.Instant) throws -> Int32 {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_family = AF_UNSPEC
+        var list: UnsafeMutablePointer<addrinfo>? = nil
+        let gai = getaddrinfo(endpoint.host, String(endpoint.port), &hints, &list)
+        guard gai == 0, let list else {
+            throw SSHError(
+                kind: .unreachable, host: hostPort,
+                message: "cannot resolve \(endpoint.host) for \(hostPort): \(String(cString: gai_strerror(gai)))")
+        }
+        defer { freeaddrinfo(list) }
+        var lastProblem = "no address"
+        var cursor: UnsafeMutablePointer<addrinfo>? = list
+        while let info = cursor {
+            cursor = info.pointee.ai_next
+            let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), 0)
+            if fd < 0 {
+                lastProblem = String(cString: strerror(errno))
+                continue
+            }
+            _ = mpf_set_nonblocking(fd)
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            let rc = connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen)
+            if rc == 0 { return fd }
+            if errno != EINPROGRESS {
+                lastProblem = String(cString: strerror(errno))
+                close(fd)
+                continue
+            }
+            do {
+                try waitFD(fd, events: Int16(POLLOUT), deadline: deadline, phase: "TCP connect", timeoutKind: .unreachable)
+            } catch {
+                close(fd)
+                throw error
+            }
+            var soError: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &soError, &length)
+            if soError == 0 { return fd }
+            lastProblem = String(cString: strerror(soError))
+            close(fd)
+        }
+        throw SSHError(kind: .unreachable, host: hostPort, message: "cannot connect to \(hostPort): \(lastProblem)")
+    }
+
+    /// Waits until `fd` is ready, the deadline passes (throws), or shutdown is requested (throws).
+    private func waitFD(
+        _ fd: Int32, events: Int16, deadline: ContinuousClock.Instant, phase: String, timeoutKind: SSHError.Kind
+    ) throws {
+        while true {
+            let remaining = deadline - .now
+            if remaining <= .zero {
+                throw SSHError(
+                    kind: timeoutKind, host: hostPort,
+                    message: "\(phase) with \(hostPort) timed out after \(Self.format(config.connectTimeout))")
+            }
+            var fds = [pollfd(fd: fd, events: events, revents: 0), pollfd(fd: handle.wakeFD, events: Int16(POLLIN), revents: 0)]
+            let ms = Int32(min(Double(Int32.max), max(1, (remaining.secondsDouble * 1000).rounded(.up))))
+            let n = poll(&fds, 2, ms)
+            if n < 0 && errno == EINTR { continue }
+            if fds[1].revents != 0 {
+                handle.drainWake()
+                let pending = handle.peekShutdown()
+                if pending {
+                    throw SSHError(kind: .connectionLost, host: hostPort, message: "connection pool shut down while connecting to \(hostPort)")
+                }
+            }
+            if fds[0].revents != 0 { return }
+        }
+    }
+
+    private func waitSocket(deadline: ContinuousClock.Instant, phase: String) throws {
+        guard let session else { return }
+        let directions = libssh2_session_block_directions(session)
+        var events: Int16 = 0
+        if directions & LIBSSH2_SESSION_BLOCK_INBOUND != 0 { events |= Int16(POLLIN) }
+        if directions & LIBSSH2_SESSION_BLOCK_OUTBOUND != 0 { events |= Int16(POLLOUT) }
+        if events == 0 { events = Int16(POLLIN) }
+        try waitFD(sock, events: events, deadline: deadline, phase: phase, timeoutKind: .timedOut)
+    }
+
+    private func authenticate(deadline: ContinuousClock.Instant) throws {
+        guard let session else { return }
+        let user = endpoint.resolvedUser
+        var notes: [String] = []
+
+        func tryFile(_ path: String, explicit: Bool) throws -> Bool {
+            let info = SSHIdentityInfo(path: path)
+            if !info.readable {
+                notes.append("\(path) is not readable")
+                return false
+            }
+            if info.isEncrypted {
+                notes.append(
+                    "identity file \(path) is passphrase-protected; megaplan-fleet cannot prompt for passphrases: load it into ssh-agent (ssh-add) or use a key without a passphrase"
+                )
+                return false
+            }
+            while true {
+                let rc = mpf_userauth_publickey_fromfile(session, user, nil, path, nil)
+                if rc == 0 { return true }
+                if rc == LIBSSH2_ERROR_EAGAIN {
+                    try waitSocket(deadline: deadline, phase: "authentication")
+                    continue
+                }
+                if rc == LIBSSH2_ERROR_SOCKET_DISCONNECT || rc == LIBSSH2_ERROR_SOCKET_RECV
+                    || rc == LIBSSH2_ERROR_SOCKET_SEND
+                {
+                    throw SSHError(
+                        kind: .connectionLost, host: hostPort,
+                        message: "connection lost to \(hostPort) during authentication: \(lastError(rc))")
+                }
+                if info.isRSA {
+                    notes.append(
+                        "RSA keys are not supported by libssh2 1.10 (no rsa-sha2 signatures); use an ed25519 or ECDSA key (\(path) is RSA)"
+                    )
+                } else {
+                    notes.append("key \(path) was refused (\(lastError(rc)))")
+                }
+                return false
+            }
+        }
+
+        if let identity = endpoint.identityFile {
+            if try tryFile(SSHPaths.expandTilde(identity), explicit: true) { return }
+        } else {
+            if let agentSocket = ProcessInfo.processInfo.environment["SSH_AUTH_SOCK"], !agentSocket.isEmpty {
+                if try tryAgent(user: user, deadline: deadline, notes: &notes) { return }
+            }
+            let home = SSHPaths.homeDirectory
+            var tried = false
+            for name in ["id_ed25519", "id_ecdsa"] {
+                let path = home + "/.ssh/" + name
+                guard FileManager.default.fileExists(atPath: path) else { continue }
+                tried = true
+                if try tryFile(path, explicit: false) { return }
+            }
+            if !tried && FileManager.default.fileExists(atPath: home + "/.ssh/id_rsa") {
+                notes.append(
+                    "only ~/.ssh/id_rsa exists: RSA keys are not supported by libssh2 1.10 (no rsa-sha2 signatures); use an ed25519 or ECDSA key"
+                )
+            }
+            if notes.isEmpty { notes.append("no ssh-agent and no ~/.ssh/id_ed25519 or ~/.ssh/id_ecdsa") }
+        }
+        throw SSHError(
+            kind: .authFailed, host: hostPort,
+            message: "authentication as \(user) to \(hostPort) failed: " + notes.joined(separator: "; "))
+    }
+
+    private func tryAgent(user: String, deadline: ContinuousClock.Instant, notes: inout [String]) throws -> Bool {
+        guard let session, let agent = libssh2_agent_init(session) else { return false }
+        defer { libssh2_agent_free(agent) }
+        guard libssh2_agent_connect(agent) == 0 else {
+            notes.append("ssh-agent at SSH_AUTH_SOCK is not reachable")
+            return false
+        }
+        defer { libssh2_agent_disconnect(agent) }
+        guard libssh2_agent_list_identities(agent) == 0 else {
+            notes.append("ssh-agent did not list identities")
+            return false
+        }
+        var previous: UnsafeMutablePointer<libssh2_agent_publickey>? = nil
+        var identity: UnsafeMutablePointer<libssh2_agent_publickey>? = nil
+        var offered = 0
+        while libssh2_agent_get_identity(agent, &identity, previous) == 0, let current = identity {
+            offered += 1
+            let isRSA = Self.blobType(current.pointee.blob, current.pointee.blob_len) == "ssh-rsa"
+            while true {
+                let rc = libssh2_agent_userauth(agent, user, current)
+                if rc == 0 { return true }
+                if rc == LIBSSH2_ERROR_EAGAIN {
+                    try waitSocket(deadline: deadline, phase: "authentication")
+                    continue
+                }
+                if isRSA {
+                    notes.append(
+                        "agent key is RSA: RSA keys are not supported by libssh2 1.10 (no rsa-sha2 signatures); use an ed25519 or ECDSA key"
+                    )
+                }
+                break
+            }
+            previous = current
+        }
+        notes.append("ssh-agent offered \(offered) key(s), none accepted")
+        return false
+    }
+
+    private static func blobType(_ blob: UnsafeMutablePointer<UInt8>?, _ length: Int) -> String {
+        guard let blob, length >= 4 else { return "" }
+        let n = Int(blob[0]) << 24 | Int(blob[1]) << 16 | Int(blob[2]) << 8 | Int(blob[3])
+        guard n > 0, 4 + n <= length else { return "" }
+        return String(decoding: UnsafeBufferPointer(start: blob + 4, count: n), as: UTF8.self)
+    }
+
+    // MARK: main loop
+
+    /// Returns nil after a shutdown request, or the failure that killed the session.
+    private func mainLoop() -> SSHSessionFailure? {
+        while true {
+            let inbox = handle.takeInbox()
+            if inbox.shutdown { return nil }
+            for request in inbox.requests {
+                if request.cancelled.load(ordering: .acquiring) {
+                    request.complete(.failure(cancelledError()))
+                    delegate.requestFinished(handle, request: request, succeeded: false)
+                    continue
+                }
+                ops.append(SSHWorkerOp.make(for: request, worker: self))
+            }
+            for control in inbox.controls {
+                switch control {
+                case .cancel(let id):
+                    for op in ops where op.request.id == id { op.abandon(with: cancelledError(), worker: self) }
+                case .resize(let id, let columns, let rows):
+                    for op in ops where op.request.id == id { op.resize(columns: columns, rows: rows) }
+                }
+            }
+            do {
+                try driveAll()
+                try checkLiveness()
+                try waitForEvents()
+            } catch let failure as SSHSessionFailure {
+                return failure
+            } catch {
+                return SSHSessionFailure(error: SSHError(kind: .connectionLost, host: hostPort, message: "\(error)"))
+            }
+        }
+    }
+
+    func cancelledError() -> SSHError {
+        SSHError(kind: .timedOut, host: hostPort, message: "request to \(hostPort) was cancelled")
+    }
+
+    /// Drives every op until none makes progress (reading one channel can pull another channel's
+    /// packets off the socket, so after any progress all of them are retried before polling).
+    private func driveAll() throws {
+        busy = false
+        var rounds = 0
+        while true {
+            var progress = false
+            let now = ContinuousClock.now
+            for op in ops where !op.abandoned {
+                if let deadline = op.hardDeadline, now >= deadline {
+                    op.abandon(with: op.timeoutError(), worker: self)
+                    progress = true
+                }
+            }
+            if let owner = sendOwner {
+                if try owner.drive(self) { progress = true }
+            } else {
+                if opening == nil, let next = ops.first(where: { $0.waitingToOpen }) {
+                    opening = next
+                    next.beginOpening()
+                }
+                for op in ops {
+                    if try op.drive(self) { progress = true }
+                    if sendOwner != nil { break }
+                }
+            }
+            if ops.contains(where: { $0.finished }) {
+                var kept: [SSHWorkerOp] = []
+                for op in ops {
+                    if op.finished {
+                        if opening === op { opening = nil }
+                        if sendOwner === op { sendOwner = nil }
+                        op.releaseLocalResources()
+                        delegate.requestFinished(handle, request: op.request, succeeded: op.succeeded)
+                    } else {
+                        kept.append(op)
+                    }
+                }
+                ops = kept
+                progress = true
+            }
+            if !progress { return }
+            rounds += 1
+            if rounds >= 256 {
+                busy = true
+                return
+            }
+        }
+    }
+
+    private func checkLiveness() throws {
+        guard let session else { return }
+        let now = ContinuousClock.now
+        let pending = UInt64(max(0, mpf_fionread(sock)))
+        let inbound = counters.pointee.bytes_in &+ pending
+        if inbound != lastInboundCount {
+            lastInboundCount = inbound
+            lastInboundAt = now
+        }
+        let silence = now - lastInboundAt
+        let limit = config.keepaliveInterval * config.keepaliveMaxMissed
+        if silence >= limit {
+            throw SSHSessionFailure(
+                error: SSHError(
+                    kind: .connectionLost, host: hostPort,
+                    message:
+                        "connection lost to \(hostPort): no response for \(Self.format(silence)) (\(config.keepaliveMaxMissed) keepalives of \(Self.format(config.keepaliveInterval)) unanswered)"
+                ))
+        }
+        if silence >= config.keepaliveInterval, now - lastKeepaliveAt >= config.keepaliveInterval, sendOwner == nil {
+            // Only when the kernel can take the whole packet: a keepalive left half sent would make
+            // the next, different, send on this session fail with LIBSSH2_ERROR_BAD_USE.
+            var probe = pollfd(fd: sock, events: Int16(POLLOUT), revents: 0)
+            if poll(&probe, 1, 0) == 1, probe.revents & Int16(POLLOUT) != 0 {
+                var next: Int32 = 0
+                let rc = libssh2_keepalive_send(session, &next)
+                if rc < 0 && rc != LIBSSH2_ERROR_EAGAIN {
+                    throw SSHSessionFailure(error: lostError(rc))
+                }
+                lastKeepaliveAt = now
+            }
+        }
+    }
+
+    private func waitForEvents() throws {
+        guard let session else { return }
+        var fds: [pollfd] = []
+        var socketEvents: Int16 = 0
+        let active = !ops.isEmpty
+        if active {
+            socketEvents = Int16(POLLIN)
+            if libssh2_session_block_directions(session) & LIBSSH2_SESSION_BLOCK_OUTBOUND != 0 {
+                socketEvents |= Int16(POLLOUT)
+            }
+        } else {
+            // Idle: unread keepalive replies stay in the kernel buffer (counted with FIONREAD), so
+            // POLLIN would spin; a closed peer still shows up as RDHUP/HUP.
+            socketEvents = Self.pollRDHUP
+        }
+        fds.append(pollfd(fd: sock, events: socketEvents, revents: 0))
+        fds.append(pollfd(fd: handle.wakeFD, events: Int16(POLLIN), revents: 0))
+        for op in ops {
+            if let fd = op.inputFD { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
+        }
+        var timeout = Duration.milliseconds(max(20, min(1000, Int(config.keepaliveInterval.secondsDouble * 250))))
+        if busy { timeout = .zero }
+        let now = ContinuousClock.now
+        for op in ops where !op.abandoned {
+            if let deadline = op.hardDeadline { timeout = min(timeout, max(.zero, deadline - now)) }
+        }
+        let ms = Int32((timeout.secondsDouble * 1000).rounded(.up))
+        let n = poll(&fds, nfds_t(fds.count), ms)
+        if n < 0 { return }
+        if fds[1].revents != 0 { handle.drainWake() }
+        let revents = fds[0].revents
+        if !active, revents & (Self.pollRDHUP | Int16(POLLHUP) | Int16(POLLERR)) != 0 {
+            throw SSHSessionFailure(
+                error: SSHError(kind: .connectionLost, host: hostPort, message: "connection lost to \(hostPort): closed by the server"))
+        }
+    }
+
+    static let pollRDHUP: Int16 = 0x2000
+
+    // MARK: helpers for ops
+
+    enum CallResult {
+        case ok(Int)
+        case again
+        case channelError(Int32)
+    }
+
+    /// Classifies the return code of a libssh2 call made on behalf of `op` and maintains the
+    /// "same call after EAGAIN with a half-sent packet" ownership.
+    func result(_ rc: Int, for op: SSHWorkerOp) throws -> CallResult {
+        if rc >= 0 {
+            if sendOwner === op { sendOwner = nil }
+            return .ok(rc)
+        }
+        let code = Int32(rc)
+        if code == LIBSSH2_ERROR_EAGAIN {
+            if let session, libssh2_session_block_directions(session) & LIBSSH2_SESSION_BLOCK_OUTBOUND != 0 {
+                sendOwner = op
+            } else if sendOwner === op {
+                sendOwner = nil
+            }
+            return .again
+        }
+        if sendOwner === op { sendOwner = nil }
+        switch code {
+        case LIBSSH2_ERROR_CHANNEL_FAILURE, LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED, LIBSSH2_ERROR_CHANNEL_UNKNOWN,
+            LIBSSH2_ERROR_CHANNEL_CLOSED, LIBSSH2_ERROR_CHANNEL_EOF_SENT, LIBSSH2_ERROR_SFTP_PROTOCOL,
+            LIBSSH2_ERROR_REQUEST_DENIED, LIBSSH2_ERROR_FILE, LIBSSH2_ERROR_INVAL:
+            return .channelError(code)
+        default:
+            throw SSHSessionFailure(error: lostError(code))
+        }
+    }
+
+    /// For calls that return a handle: NULL plus the session's last errno.
+    func resultOfHandle(_ pointer: OpaquePointer?, for op: SSHWorkerOp) throws -> CallResult {
+        if pointer != nil { return try result(0, for: op) }
+        guard let session else { return .channelError(LIBSSH2_ERROR_SOCKET_NONE) }
+        return try result(Int(libssh2_session_last_errno(session)), for: op)
+    }
+
+    func lostError(_ code: Int32) -> SSHError {
+        SSHError(kind: .connectionLost, host: hostPort, message: "connection lost to \(hostPort): \(lastError(code))")
+    }
+
+    func lastError(_ code: Int32) -> String {
+        guard let session else { return "libssh2 error \(code)" }
+        var message: UnsafeMutablePointer<CChar>? = nil
+        var length: Int32 = 0
+        _ = libssh2_session_last_error(session, &message, &length, 0)
+        let text = message.map { String(cString: $0) } ?? ""
+        return text.isEmpty ? "libssh2 error \(code)" : "\(text) (libssh2 error \(code))"
+    }
+
+    static func format(_ duration: Duration) -> String {
+        let s = duration.secondsDouble
+        if s == s.rounded() { return "\(Int(s)) s" }
+        return String(format: "%.1f s", s)
+    }
+}
+

@@ -1,0 +1,136 @@
+import Foundation
+import Synchronization
+
+/// Events of a `stream` request, produced by the I/O thread and consumed by the caller's task.
+enum SSHStreamEvent: Sendable {
+    case output([UInt8])
+    case finished(Result<Int32, SSHError>)
+}
+
+/// One file of an upload plan.
+struct SSHUploadFile: Sendable {
+    enum Source: Sendable {
+        case bytes([UInt8])
+        case localFile(String)
+    }
+    var source: Source
+    var remotePath: String
+    var mode: Int32
+}
+
+/// Directories to create (parents first) and files to write, in one SFTP session.
+struct SSHUploadPlan: Sendable {
+    var directories: [String]
+    var files: [SSHUploadFile]
+}
+
+/// A unit of work submitted to the pool and executed by exactly one connection's I/O thread.
+/// It is Sendable: every stored property is immutable and Sendable, except the completion
+/// target, which is behind a Mutex so that it is resumed exactly once from whichever thread wins.
+final class SSHRequest: Sendable {
+    enum Work: Sendable {
+        case exec(command: String, stdin: [UInt8]?, outputLimit: Int)
+        case stream(command: String)
+        case upload(SSHUploadPlan)
+        case interactive(command: String?, term: String, columns: Int, rows: Int, inputFD: Int32, outputFD: Int32)
+    }
+
+    enum Outcome: Sendable {
+        case result(SSHCommandResult)
+        case status(Int32)
+        case done
+    }
+
+    enum Target: Sendable {
+        case continuation(CheckedContinuation<Result<Outcome, SSHError>, Never>)
+        case stream(AsyncStream<SSHStreamEvent>.Continuation)
+    }
+
+    private struct Resolution {
+        var target: Target?
+        var resolved = false
+        /// A result that arrived before the caller attached its continuation.
+        var early: Result<Outcome, SSHError>? = nil
+    }
+
+    let id: UInt64
+    let endpoint: SSHEndpoint
+    let work: Work
+    let submittedAt: ContinuousClock.Instant
+    /// Caller's deadline (from submission), if any.
+    let deadline: Duration?
+    private let resolution: Mutex<Resolution>
+    /// Times this request was handed back by a dying connection before it started.
+    let resubmissions = Atomic<Int>(0)
+    let cancelled = Atomic<Bool>(false)
+
+    init(id: UInt64, endpoint: SSHEndpoint, work: Work, deadline: Duration?, target: Target? = nil) {
+        self.id = id
+        self.endpoint = endpoint
+        self.work = work
+        self.deadline = deadline
+        self.submittedAt = .now
+        self.resolution = Mutex(Resolution(target: target))
+    }
+
+    var deadlineInstant: ContinuousClock.Instant? { deadline.map { submittedAt + $0 } }
+
+    var isCompleted: Bool { resolution.withLock { $0.resolved } }
+
+    /// Attach the caller's continuation (if the request was resolved already, resume at once).
+    func attach(_ target: Target) {
+        let early = resolution.withLock { r -> Result<Outcome, SSHError>? in
+            if r.resolved {
+                return r.early
+            }
+            r.target = target
+            return nil
+        }
+        if let early { Self.deliver(early, to: target) }
+    }
+
+    /// Streams only: deliver output (dropped once the request is resolved).
+    func emit(_ bytes: [UInt8]) {
+        resolution.withLock { r in
+            if !r.resolved, case .stream(let c)? = r.target { c.yield(.output(bytes)) }
+        }
+    }
+
+    /// Resolve the request exactly once. Returns false when it had already been resolved.
+    @discardableResult
+    func complete(_ result: Result<Outcome, SSHError>) -> Bool {
+        let (first, target) = resolution.withLock { r -> (Bool, Target?) in
+            if r.resolved { return (false, nil) }
+            r.resolved = true
+            let t = r.target
+            r.target = nil
+            if t == nil { r.early = result }
+            return (true, t)
+        }
+        if let target { Self.deliver(result, to: target) }
+        return first
+    }
+
+    private static func deliver(_ result: Result<Outcome, SSHError>, to target: Target) {
+        switch target {
+        case .continuation(let c):
+            c.resume(returning: result)
+        case .stream(let c):
+            switch result {
+            case .success(.status(let s)): c.yield(.finished(.success(s)))
+            case .success(.result(let r)): c.yield(.finished(.success(r.exitStatus)))
+            case .success(.done): c.yield(.finished(.success(0)))
+            case .failure(let e): c.yield(.finished(.failure(e)))
+            }
+            c.finish()
+        }
+    }
+
+    var describeWork: String {
+        switch work {
+        case .exec, .stream: return "running a command"
+        case .upload: return "uploading files"
+        case .interactive: return "running an interactive session"
+        }
+    }
+}
