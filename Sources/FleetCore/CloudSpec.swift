@@ -37,11 +37,15 @@ public struct CloudSpec: Sendable, Equatable {
         public var session: String = "agent"
         public var project: String?
         public var environment: String?
+
+        public init() {}
     }
 
     public struct Local: Sendable, Equatable {
         public var composeProject: String = "megaplan-cloud"
         public var workdir: String = "workspace"
+
+        public init() {}
     }
 
     public struct SSH: Sendable, Equatable {
@@ -56,6 +60,8 @@ public struct CloudSpec: Sendable, Equatable {
         public var remoteDir: String = "/tmp/megaplan-cloud"
         public var container: String = "megaplan-cloud-agent"
         public var runtime: Runtime = .docker
+
+        public init() {}
     }
 
     public struct Toolchain: Sendable, Equatable {
@@ -187,19 +193,22 @@ extension CloudSpec {
         }
 
         let railwayNode = try rules.mapping(top, "railway", label: "railway")
-        let railway = Railway(
-            service: try rules.string(railwayNode, "service", label: "railway.service", default: "agent"),
-            session: try rules.string(railwayNode, "session", label: "railway.session", default: "agent"),
-            project: try rules.optionalString(railwayNode, "project", label: "railway.project"),
-            environment: try rules.optionalString(railwayNode, "environment", label: "railway.environment"))
+        var railway = Railway()
+        railway.service = try rules.string(railwayNode, "service", label: "railway.service", default: "agent")
+        railway.session = try rules.string(railwayNode, "session", label: "railway.session", default: "agent")
+        railway.project = try rules.optionalString(railwayNode, "project", label: "railway.project")
+        railway.environment = try rules.optionalString(
+            railwayNode, "environment", label: "railway.environment")
 
         let localNode = try rules.mapping(top, "local", label: "local")
         var local: Local?
         if provider == .local || !localNode.isEmpty {
-            local = Local(
-                composeProject: try rules.string(
-                    localNode, "compose_project", label: "local.compose_project", default: "megaplan-cloud"),
-                workdir: try rules.string(localNode, "workdir", label: "local.workdir", default: "workspace"))
+            var block = Local()
+            block.composeProject = try rules.string(
+                localNode, "compose_project", label: "local.compose_project", default: "megaplan-cloud")
+            block.workdir = try rules.string(
+                localNode, "workdir", label: "local.workdir", default: "workspace")
+            local = block
         }
 
         let sshNode = try rules.mapping(top, "ssh", label: "ssh")

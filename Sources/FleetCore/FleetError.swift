@@ -28,11 +28,15 @@ public struct FleetError: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String
     /// Keys merged at the top level of the JSON error envelope (for example `tried_paths`).
     public var extra: JSONObject
+    /// For failures to reach a runner: the stable kind a fleet line reports (`unreachable`,
+    /// `auth_failed`, `host_key_changed`, `host_key_unknown`, `timeout`, ...).
+    public var kind: String?
 
-    public init(_ code: Code, _ message: String, extra: JSONObject = [:]) {
+    public init(_ code: Code, _ message: String, extra: JSONObject = [:], kind: String? = nil) {
         self.code = code
         self.message = message
         self.extra = extra
+        self.kind = kind
     }
 
     public var description: String { "\(code): \(message)" }

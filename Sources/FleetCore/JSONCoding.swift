@@ -128,10 +128,13 @@ private struct JSONParser {
         return value
     }
 
-    private func failure(_ message: String) -> JSONParseError {
+    /// Python's detail: line, column and offset count characters (code points), not bytes.
+    private func failure(_ message: String, at position: Int? = nil) -> JSONParseError {
         var line = 1
         var column = 1
-        for byte in bytes.prefix(index) {
+        var offset = 0
+        for byte in bytes.prefix(position ?? index) where byte & 0xC0 != 0x80 {
+            offset += 1
             if byte == UInt8(ascii: "\n") {
                 line += 1
                 column = 1
@@ -139,7 +142,7 @@ private struct JSONParser {
                 column += 1
             }
         }
-        return JSONParseError(detail: "\(message): line \(line) column \(column) (char \(index))")
+        return JSONParseError(detail: "\(message): line \(line) column \(column) (char \(offset))")
     }
 
     private mutating func skipWhitespace() {
@@ -230,6 +233,7 @@ private struct JSONParser {
     }
 
     private mutating func parseString() throws(JSONParseError) -> String {
+        let start = index
         index += 1
         var scalars = String.UnicodeScalarView()
         var run: [UInt8] = []
@@ -253,6 +257,7 @@ private struct JSONParser {
                 continue
             }
             flush()
+            let backslash = index
             index += 1
             guard index < bytes.count else { break }
             let escaped = bytes[index]
@@ -267,13 +272,13 @@ private struct JSONParser {
             case UInt8(ascii: "r"): scalars.append("\r")
             case UInt8(ascii: "t"): scalars.append("\t")
             case UInt8(ascii: "u"):
-                var code = try hex4()
+                var code = try hex4(escapeAt: backslash + 1)
                 if (0xD800..<0xDC00).contains(code), index + 1 < bytes.count,
                     bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
                 {
                     let save = index
                     index += 2
-                    let low = try hex4()
+                    let low = try hex4(escapeAt: save + 1)
                     if (0xDC00..<0xE000).contains(low) {
                         code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                     } else {
@@ -281,18 +286,18 @@ private struct JSONParser {
                     }
                 }
                 scalars.append(Unicode.Scalar(code) ?? "\u{FFFD}")
-            default: throw failure("Invalid \\escape")
+            default: throw failure("Invalid \\escape", at: backslash)
             }
         }
-        throw failure("Unterminated string starting at")
+        throw failure("Unterminated string starting at", at: start)
     }
 
-    private mutating func hex4() throws(JSONParseError) -> UInt32 {
-        guard index + 4 <= bytes.count else { throw failure("Invalid \\uXXXX escape") }
+    private mutating func hex4(escapeAt position: Int) throws(JSONParseError) -> UInt32 {
+        guard index + 4 <= bytes.count else { throw failure("Invalid \\uXXXX escape", at: position) }
         var value: UInt32 = 0
         for byte in bytes[index..<index + 4] {
             guard let digit = Character(Unicode.Scalar(byte)).hexDigitValue else {
-                throw failure("Invalid \\uXXXX escape")
+                throw failure("Invalid \\uXXXX escape", at: position)
             }
             value = value * 16 + UInt32(digit)
         }

@@ -24,7 +24,7 @@ public struct YAMLReader {
         self.path = path
         self.text = text
         do {
-            root = try Yams.compose(yaml: text, .default)
+            root = try Yams.compose(yaml: text, Self.resolver)
         } catch let error as YamlError {
             throw FleetError(code, "\(path): YAML parse error: \(Self.describe(error))")
         } catch {
@@ -53,6 +53,23 @@ public struct YAMLReader {
         guard let mark = node?.mark else { return path }
         return "\(path):\(mark.line):\(mark.column)"
     }
+
+    /// YAML 1.1 typing exactly as PyYAML (the reference's parser) resolves plain scalars. Yams's
+    /// default rules are wider: they read `1e3` or `5e12345` (a short git sha) as floats and `0o17`
+    /// as an integer, where PyYAML keeps all three as strings.
+    static let resolver: Resolver = {
+        let int =
+            #"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+"#
+            + #"|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$"#
+        let float =
+            #"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?"#
+            + #"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"#
+        do {
+            return try Resolver.default.replacing(.int, with: int).replacing(.float, with: float)
+        } catch {
+            preconditionFailure("invalid YAML resolver pattern: \(error)")
+        }
+    }()
 
     /// A one-line description of a Yams error (its own description spans several lines).
     static func describe(_ error: YamlError) -> String {

@@ -1,0 +1,101 @@
+import FleetCore
+import Transport
+
+/// Reads a chain's status from its runner with one remote command (§5, batched).
+public struct ChainStatusReader: Sendable {
+    public let cloud: CloudSpec
+    public let runner: any Runner
+    public let remoteSpecOverride: String?
+    public let home: String
+    /// Seconds a single probe (megaplan status, verify-human, gh) may run on the runner.
+    public var probeTimeout = 120
+
+    public init(
+        cloud: CloudSpec, runner: any Runner, remoteSpecOverride: String? = nil,
+        home: String = FileSystem.homeDirectory()
+    ) {
+        self.cloud = cloud
+        self.runner = runner
+        self.remoteSpecOverride = remoteSpecOverride
+        self.home = home
+    }
+
+    public var marker: Marker? { Marker.read(forCloudYAML: cloud.path, home: home) }
+
+    /// The remote spec path (§5.1) given the marker as it is now.
+    public func remoteSpec() throws(FleetError) -> String {
+        try ChainContext.remoteSpec(override: remoteSpecOverride, marker: marker, cloud: cloud)
+    }
+
+    public func read() async throws(FleetError) -> ChainStatus {
+        let marker = self.marker
+        let spec = try ChainContext.remoteSpec(override: remoteSpecOverride, marker: marker, cloud: cloud)
+        let result = try await run(request(spec: spec, marker: marker, refresh: nil, probePullRequest: false))
+        guard let observation = result.observation else {
+            throw FleetError(
+                .providerFailed, "runner \(runner.hostLabel) returned no observation", kind: "remote_error")
+        }
+        return try ChainStatus.build(observation: observation, specPath: spec, marker: marker, cloud: cloud)
+    }
+
+    func request(spec: String, marker: Marker?, refresh: String?, probePullRequest: Bool)
+        -> ObservationScript.Request
+    {
+        ObservationScript.Request(
+            spec: spec,
+            fallbackWorkspace: ChainContext.fallbackWorkspace(spec: spec, marker: marker, cloud: cloud).0,
+            fallbackSession: ChainContext.fallbackSession(marker: marker, cloud: cloud).0,
+            refreshCommand: refresh, probePullRequest: probePullRequest, probeTimeout: probeTimeout)
+    }
+
+    func run(_ request: ObservationScript.Request) async throws(FleetError) -> ObservationResult {
+        let output = try await runner.run(ObservationScript.command(request), stdin: nil, deadline: nil)
+        return try ObservationResult.decode(output, host: runner.hostLabel)
+    }
+}
+
+/// The human-readable summary block of §5.8, written to stderr by `status --chain`.
+public enum ChainSummaryText {
+    public static func render(_ status: ChainStatus) -> String {
+        guard case .object(let summary)? = status.payload["summary"] else { return "" }
+        var lines: [String] = []
+        if let current = summary["current_milestone"], let label = current["label"]?.stringValue,
+            case .int(let index)? = current["index"]
+        {
+            lines.append("Current milestone: \(label) (index \(index))")
+        } else {
+            lines.append("Current milestone: none")
+        }
+        func labels(_ key: String) -> String {
+            let names = summary[key]?.arrayValue?.compactMap { $0["label"]?.stringValue } ?? []
+            return names.isEmpty ? "none" : names.joined(separator: ", ")
+        }
+        lines.append("Completed: \(labels("completed"))")
+        lines.append("Remaining: \(labels("remaining"))")
+        let state = status.state
+        if let seed = status.spec.seedPlan, !seed.isEmpty { lines.append("Seed plan: \(seed)") }
+        lines.append("Base branch: \(status.spec.baseBranch.isEmpty ? "main" : status.spec.baseBranch)")
+        if let plan = state.currentPlanName, !plan.isEmpty { lines.append("Current plan: \(plan)") }
+        if let last = state.lastState, !last.isEmpty { lines.append("Last state: \(last)") }
+        if let number = state.prNumber, number != 0 {
+            lines.append("Current PR: #\(number) (\(state.prState ?? "unknown"))")
+        }
+        lines.append("Sync:")
+        if let value = state.branchHead, !value.isEmpty { lines.append("  Branch head: \(value)") }
+        if let value = state.prHead, !value.isEmpty { lines.append("  PR head: \(value)") }
+        if let value = state.lastPushedCommit, !value.isEmpty { lines.append("  Last pushed: \(value)") }
+        if state.dirtyFlag { lines.append("  Dirty: yes") }
+        if let value = state.syncState, !value.isEmpty { lines.append("  Sync state: \(value)") }
+        lines.append("Policy:")
+        lines.append("  Prerequisite: \(status.spec.prerequisitePolicy)")
+        lines.append("  Validation: \(status.spec.validationPolicy)")
+        lines.append("  Review (clean_milestone_pr): \(status.spec.cleanMilestonePR)")
+        lines.append("Per-milestone:")
+        for entry in summary["per_milestone"]?.arrayValue ?? [] {
+            let label = entry["label"]?.stringValue ?? ""
+            let index = entry["index"].flatMap { if case .int(let value) = $0 { value } else { nil } } ?? 0
+            lines.append("  - [\(entry["status"]?.stringValue ?? "pending")] \(label) (index \(index))")
+        }
+        return lines.map { $0 + "\n" }.joined()
+    }
+}

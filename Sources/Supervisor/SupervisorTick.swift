@@ -1,0 +1,203 @@
+import FleetCore
+import Transport
+
+/// The outcome of one supervise tick: the report of §6.3 and what the tick did.
+public struct TickReport: Sendable, Equatable {
+    public var report: JSONObject
+    public var success: Bool
+    public var acted: Bool
+    public var skipped: Bool
+    public var effectiveStatus: String
+    /// For fleet lines: the failure kind when the status read failed.
+    public var errorKind: String?
+
+    /// `supervisor tick: <event> | acted=<True|False> | next_action=<a>[ | refused_reason=<r>]`.
+    public var summaryLine: String {
+        var line =
+            "supervisor tick: \(report["event"]?.stringValue ?? "") | acted=\(acted ? "True" : "False") | next_action=\(report["next_action"]?.stringValue ?? "")"
+        if let reason = report["refused_reason"]?.stringValue, !reason.isEmpty {
+            line += " | refused_reason=\(reason)"
+        }
+        return line
+    }
+}
+
+/// One observation and at most one safe decision for one chain (§6). Never merges, resets,
+/// force-pushes or deletes: the only mutation is the tmux restart of §6.5.
+public struct SupervisorTick: Sendable {
+    public let reader: ChainStatusReader
+    public let dryRun: Bool
+
+    public init(reader: ChainStatusReader, dryRun: Bool = false) {
+        self.reader = reader
+        self.dryRun = dryRun
+    }
+
+    /// The per-chain lock next to the marker, so overlapping cron runs never act twice.
+    public var lockPath: String {
+        Marker.directory(forCloudYAML: reader.cloud.path, home: reader.home) + "/supervise.lock"
+    }
+
+    public func run() async -> TickReport {
+        do {
+            guard let lock = try FileLock.tryAcquire(lockPath) else { return skippedReport() }
+            defer { lock.release() }
+            return await tick()
+        } catch {
+            return errorReport(error)
+        }
+    }
+
+    private func tick() async -> TickReport {
+        let runner = reader.runner
+        var status: ChainStatus
+        do {
+            status = try await reader.read()
+        } catch {
+            return errorReport(error)
+        }
+        let spec = status.context.remoteSpec
+        var syncRefresh: JSONObject
+        var prProbe: String?
+        var humanRefreshed = false
+
+        if dryRun {
+            syncRefresh = ["status": "skipped", "reason": "dry run"]
+        } else {
+            let refresh = RemoteCommands.syncRefresh(
+                workspace: status.context.workspace, spec: spec, branch: nil, prNumber: status.prNumber,
+                extraRepos: status.context.extraRepos.isEmpty ? nil : status.context.extraRepos,
+                resolvedWorkspace: status.context.workspace, session: status.context.session)
+            let marker = reader.marker
+            do {
+                let result = try await reader.run(
+                    reader.request(spec: spec, marker: marker, refresh: refresh, probePullRequest: true))
+                if let failure = result.refresh?.failureMessage
+                    ?? (result.refresh == nil ? "sync refresh did not run" : nil)
+                {
+                    syncRefresh = ["status": "failed", "reason": .string(failure)]
+                } else {
+                    syncRefresh = ["status": "ok"]
+                    do {
+                        guard let observation = result.observation else {
+                            throw FleetError(.providerFailed, "re-read returned nothing")
+                        }
+                        status = try ChainStatus.build(
+                            observation: observation, specPath: spec, marker: marker, cloud: reader.cloud)
+                        humanRefreshed = true
+                        prProbe = observation.pullRequest.map { $0.stdout.trimmed.lowercased() }
+                    } catch {
+                        syncRefresh["re_read"] = "failed"
+                    }
+                }
+            } catch {
+                syncRefresh = ["status": "failed", "reason": .string(error.message)]
+            }
+        }
+
+        // §6.1d: fresh verification facts when they decide the outcome (the re-read has them).
+        if !humanRefreshed, status.hasCurrentPlan,
+            [.awaitingHumanVerify, .humanPrerequisite].contains(status.effectiveStatus),
+            let plan = status.state.currentPlanName
+        {
+            let probe = await probe(
+                RemoteCommands.verifyHuman(workspace: status.context.workspace, plan: plan))
+            status.humanVerification = HumanVerificationFacts.parse(probe)
+            status.payload["human_verification"] = HumanVerificationFacts.json(status.humanVerification)
+        }
+
+        if status.effectiveStatus == .awaitingPRMerge, let number = status.prNumber, prProbe == nil {
+            let outcome = await probe(
+                RemoteCommands.prProbe(workspace: status.context.workspace, number: number))
+            prProbe = outcome.status == 0 ? outcome.stdout.trimmed.lowercased() : "unknown"
+        }
+
+        let decision = DecisionTable.decide(
+            DecisionInput(
+                status: status.effectiveStatus, consistencyStatus: status.consistencyStatus,
+                consistencyReason: status.consistencyReason, runnerStatus: status.runnerStatus, canExec: true,
+                prNumber: status.prNumber, prProbe: prProbe, humanVerification: status.humanVerification))
+
+        let restart = RemoteCommands.tmuxRestart(
+            workspace: status.context.workspace, spec: spec, session: status.context.session)
+        var restartError: String?
+        if decision.mutation != nil, !dryRun {
+            do {
+                _ = try await runner.exec(restart)
+            } catch {
+                restartError = error.message
+            }
+        }
+        let outcome =
+            dryRun ? decision.unperformed : decision.outcome(restartError: restartError)
+
+        var report: JSONObject = [
+            "success": .bool(outcome.success),
+            "event": .string(outcome.event),
+            "spec": .string(spec),
+            "effective_status": .string(status.effectiveStatus.rawValue),
+            "next_action": .string(outcome.nextAction),
+            "acted": .bool(outcome.acted),
+            "refused_reason": .optional(outcome.reason),
+            "runner": status.payload["runner"] ?? [:],
+            "sync": status.payload["sync"] ?? [:],
+            "pr": status.payload["pr"] ?? [:],
+            "logs": status.payload["logs"] ?? [:],
+            "sync_refresh": .object(syncRefresh),
+            "provider_consistency": status.payload["provider_consistency"] ?? [:],
+            "extra_repo_sync": .array(status.state.extraRepoSync),
+            "human_verification": status.payload["human_verification"] ?? [:],
+        ]
+        if dryRun {
+            report["dry_run"] = true
+            report["would_act"] = .bool(decision.mutation != nil)
+            report["would_run"] = decision.mutation != nil ? .string(restart) : .null
+        }
+        return TickReport(
+            report: report, success: outcome.success, acted: outcome.acted, skipped: false,
+            effectiveStatus: status.effectiveStatus.rawValue, errorKind: nil)
+    }
+
+    /// Runs one probe; a failure to reach the runner becomes a failed probe, as the reference's
+    /// provider errors do.
+    private func probe(_ command: String) async -> ProbeOutcome {
+        do {
+            let output = try await reader.runner.run(command, stdin: nil, deadline: nil)
+            return ProbeOutcome(status: output.status, stdout: output.stdout, stderr: output.stderr)
+        } catch {
+            return ProbeOutcome(status: 255, stdout: "", stderr: error.message)
+        }
+    }
+
+    /// §6.1a: the report when the initial read fails; it has exactly these keys.
+    func errorReport(_ error: FleetError) -> TickReport {
+        let report: JSONObject = [
+            "success": false, "event": "supervisor_error", "spec": "", "effective_status": "unknown",
+            "next_action": "none", "acted": false,
+            "refused_reason": .string("chain status read failed: \(error.message)"),
+            "runner": [:], "sync": [:], "pr": [:], "logs": [:],
+        ]
+        return TickReport(
+            report: report, success: false, acted: false, skipped: false, effectiveStatus: "unknown",
+            errorKind: error.kind ?? Self.kind(for: error))
+    }
+
+    func skippedReport() -> TickReport {
+        let report: JSONObject = [
+            "success": true, "event": "supervisor_skipped", "spec": "", "effective_status": "unknown",
+            "next_action": "none", "acted": false,
+            "refused_reason": .string("skipped: locked (another tick holds \(lockPath))"),
+            "runner": [:], "sync": [:], "pr": [:], "logs": [:],
+        ]
+        return TickReport(
+            report: report, success: true, acted: false, skipped: true, effectiveStatus: "unknown",
+            errorKind: "locked")
+    }
+
+    static func kind(for error: FleetError) -> String {
+        switch error.code {
+        case .invalidSpec, .missingRemoteSpec, .futureProvider, .providerUnavailable: "invalid_config"
+        default: "remote_error"
+        }
+    }
+}

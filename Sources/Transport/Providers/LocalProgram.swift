@@ -1,0 +1,123 @@
+import FleetCore
+import Subprocess
+import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A program on this machine (docker, railway, gh), spawned without a shell and awaited without
+/// blocking the cooperative pool (swift-subprocess waits asynchronously).
+public struct LocalProgram: Sendable {
+    public let path: String
+    public let counter: CommandCountingHook?
+
+    public init(path: String, counter: CommandCountingHook? = nil) {
+        self.path = path
+        self.counter = counter
+    }
+
+    /// Finds `name` on PATH, or fails with the reference's `provider_unavailable` message.
+    public static func locate(_ name: String, install: String, searchPath: String? = nil) throws(FleetError)
+        -> LocalProgram
+    {
+        let pathVariable = searchPath ?? (getenv("PATH").map { String(cString: $0) } ?? "/usr/bin:/bin")
+        for directory in pathVariable.split(separator: ":") where !directory.isEmpty {
+            let candidate = "\(directory)/\(name)"
+            if access(candidate, X_OK) == 0, FileSystem.isRegularFile(candidate) {
+                return LocalProgram(path: candidate)
+            }
+        }
+        throw FleetError(.providerUnavailable, "Missing required CLI '\(name)'. Install: \(install)")
+    }
+
+    static let outputLimit = 64 << 20
+
+    /// Runs to completion, capturing stdout and stderr separately.
+    public func run(
+        _ arguments: [String], stdin: [UInt8]? = nil, workingDirectory: String? = nil,
+        environment: [String: String] = [:]
+    ) async throws(FleetError) -> RunnerOutput {
+        counter?.hook()
+        do {
+            let configuration = configuration(
+                arguments, workingDirectory: workingDirectory, environment: environment)
+            let result =
+                if let stdin {
+                    try await Subprocess.run(
+                        configuration, input: .array(stdin), output: .bytes(limit: Self.outputLimit),
+                        error: .bytes(limit: Self.outputLimit))
+                } else {
+                    try await Subprocess.run(
+                        configuration, output: .bytes(limit: Self.outputLimit),
+                        error: .bytes(limit: Self.outputLimit))
+                }
+            return RunnerOutput(
+                status: Self.status(result.terminationStatus),
+                stdout: String(decoding: result.standardOutput, as: UTF8.self),
+                stderr: String(decoding: result.standardError, as: UTF8.self))
+        } catch {
+            throw FleetError(.providerFailed, "\(path): \(error)")
+        }
+    }
+
+    /// Runs with stderr merged into stdout, handing over one line at a time (for `logs -f`).
+    public func stream(
+        _ arguments: [String], workingDirectory: String? = nil,
+        onLine: @escaping @Sendable (String) async -> Void
+    ) async throws(FleetError) -> Int32 {
+        counter?.hook()
+        do {
+            let result = try await Subprocess.run(
+                configuration(arguments, workingDirectory: workingDirectory, environment: [:]), input: .none,
+                output: .sequence, error: .combinedWithOutput
+            ) { execution in
+                for try await line in execution.standardOutput.strings() { await onLine(line) }
+            }
+            return Self.status(result.terminationStatus)
+        } catch {
+            throw FleetError(.providerFailed, "\(path): \(error)")
+        }
+    }
+
+    /// Runs with this process's terminal inherited (attach).
+    public func interactive(_ arguments: [String], workingDirectory: String? = nil) async throws(FleetError)
+        -> Int32
+    {
+        counter?.hook()
+        do {
+            let result = try await Subprocess.run(
+                configuration(arguments, workingDirectory: workingDirectory, environment: [:]),
+                input: .currentStandardInput, output: .currentStandardOutput, error: .currentStandardError)
+            return Self.status(result.terminationStatus)
+        } catch {
+            throw FleetError(.providerFailed, "\(path): \(error)")
+        }
+    }
+
+    private func configuration(
+        _ arguments: [String], workingDirectory: String?, environment: [String: String]
+    )
+        -> Configuration
+    {
+        var environmentUpdates: [Environment.Key: String?] = [:]
+        for (key, value) in environment { environmentUpdates[Environment.Key(stringLiteral: key)] = value }
+        return Configuration(
+            executable: .path(FilePath(path)), arguments: Arguments(arguments),
+            environment: .inherit.updating(environmentUpdates),
+            workingDirectory: workingDirectory.map { FilePath($0) })
+    }
+
+    static func status(_ termination: TerminationStatus) -> Int32 {
+        switch termination {
+        case .exited(let code): code
+        case .signaled(let signal): 128 + signal
+        }
+    }
+}
+
+/// Lets a runner count the local programs it starts on its behalf.
+public struct CommandCountingHook: Sendable {
+    let hook: @Sendable () -> Void
+    public init(_ hook: @escaping @Sendable () -> Void) { self.hook = hook }
+}

@@ -1,0 +1,75 @@
+import FleetCore
+import Synchronization
+
+/// What one command run inside a runner returned.
+public struct RunnerOutput: Sendable, Equatable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+
+    public init(status: Int32, stdout: String, stderr: String) {
+        self.status = status
+        self.stdout = stdout
+        self.stderr = stderr
+    }
+}
+
+/// A remote runner as the reference's provider contract describes it (cloud reference §7.1):
+/// one type per provider, each turning these operations into its own command lines.
+public protocol Runner: Sendable {
+    var provider: CloudSpec.Provider { get }
+    /// Only Railway can attach to a named session (`attach --session`).
+    var supportsSession: Bool { get }
+    /// The host the runner is reached through, for fleet lines and per-host limits.
+    var hostLabel: String { get }
+    /// Remote commands issued so far (tests and benchmarks count round trips with it).
+    var commandCount: Int { get }
+
+    /// Runs one shell command line inside the runner and returns its exit status and output,
+    /// whatever the status. Failing to reach the runner throws.
+    func run(_ command: String, stdin: [UInt8]?, deadline: Duration?) async throws(FleetError) -> RunnerOutput
+    func upload(_ bytes: [UInt8], to path: String) async throws(FleetError)
+    func build(deployDirectory: String) async throws(FleetError)
+    func deploy(deployDirectory: String, secrets: [(name: String, value: String)]) async throws(FleetError)
+    /// An interactive session on the runner's `agent` tmux session, with the terminal inherited.
+    func attach() async throws(FleetError) -> Int32
+    func logs(follow: Bool, onLine: @escaping @Sendable (String) async -> Void) async throws(FleetError)
+    func down() async throws(FleetError)
+    func destroy(volume: String?) async throws(FleetError)
+}
+
+extension Runner {
+    /// `ssh_exec` of the reference (§0.5): a non-zero exit is an error carrying the remote stderr.
+    public func exec(_ command: String, stdin: [UInt8]? = nil, deadline: Duration? = nil)
+        async throws(FleetError)
+        -> RunnerOutput
+    {
+        let output = try await run(command, stdin: stdin, deadline: deadline)
+        guard output.status == 0 else {
+            let stderr = output.stderr.trimmed
+            throw FleetError(
+                .providerFailed,
+                stderr.isEmpty ? "Command failed (exit \(output.status)) on \(hostLabel): \(command)" : stderr
+            )
+        }
+        return output
+    }
+
+    /// The remote file's text (`cat`), an error when it cannot be read.
+    public func readFile(_ path: String) async throws(FleetError) -> String {
+        try await exec("cat \(ShellQuote.quote(path))").stdout
+    }
+
+    /// `cd ws && megaplan status [--plan P]`, parsed as a JSON object (§7.1).
+    public func statusPayload(plan: String?, workspace: String) async throws(FleetError) -> JSONObject {
+        let output = try await exec(RemoteCommands.planStatus(workspace: workspace, plan: plan))
+        return try RemoteCommands.parseStatusPayload(output.stdout)
+    }
+}
+
+/// A thread-safe count of remote commands, shared by the runner implementations.
+final class CommandCounter: Sendable {
+    private let value = Mutex(0)
+    func increment() { value.withLock { $0 += 1 } }
+    var count: Int { value.withLock { $0 } }
+}

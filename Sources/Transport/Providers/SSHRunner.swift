@@ -1,0 +1,197 @@
+import FleetCore
+
+/// `provider: ssh`: a Docker host (or, with `ssh.runtime: host`, a VM that is the runner itself)
+/// reached over the shared libssh2 pool (cloud reference §7.4). No `ssh`, `scp` or `rsync`
+/// process is ever spawned.
+public struct SSHRunner: Runner {
+    public let provider = CloudSpec.Provider.ssh
+    public let supportsSession = false
+    public var hostLabel: String { endpoint.hostPort }
+    public var commandCount: Int { counter.count }
+
+    public let endpoint: SSHEndpoint
+    let pool: SSHPool
+    let ssh: CloudSpec.SSH
+    let workspace: String
+    let port: Int
+    let cloudPath: String
+    private let counter = CommandCounter()
+
+    public init(spec: CloudSpec, pool: SSHPool) {
+        let ssh = spec.ssh ?? CloudSpec.SSH()
+        self.ssh = ssh
+        self.pool = pool
+        endpoint = SSHEndpoint(
+            host: ssh.host, port: ssh.port, user: ssh.user,
+            identityFile: ssh.identityFile.map { FileSystem.resolve($0) })
+        workspace = spec.repo.workspace
+        port = spec.resources.port
+        cloudPath = spec.path
+    }
+
+    var container: String { ShellQuote.quote(ssh.container) }
+    var remoteDir: String { ShellQuote.quote(ssh.remoteDir) }
+
+    /// A command line as the host runs it: inside the container with a login shell (§7.4), or in
+    /// a login shell on the host itself.
+    func wrapped(_ command: String, interactiveInput: Bool) -> String {
+        switch ssh.runtime {
+        case .docker:
+            "docker exec\(interactiveInput ? " -i" : "") \(container) bash -lc \(ShellQuote.quote(command))"
+        case .host: "bash -lc \(ShellQuote.quote(command))"
+        }
+    }
+
+    /// Runs a command on the host itself (not in the runner), counting it.
+    func hostRun(_ command: String, stdin: [UInt8]? = nil, deadline: Duration? = nil) async throws(FleetError)
+        -> RunnerOutput
+    {
+        counter.increment()
+        do {
+            let result = try await pool.run(command, on: endpoint, stdin: stdin, deadline: deadline)
+            var stderr = result.stderrText
+            if result.stdoutTruncated || result.stderrTruncated {
+                stderr +=
+                    "\n(output from \(endpoint.hostPort) truncated at \(pool.configuration.defaultOutputLimit) bytes)"
+            }
+            return RunnerOutput(status: result.exitStatus, stdout: result.stdoutText, stderr: stderr)
+        } catch {
+            throw Self.fleetError(error)
+        }
+    }
+
+    func hostExec(_ command: String, stdin: [UInt8]? = nil) async throws(FleetError) -> RunnerOutput {
+        let output = try await hostRun(command, stdin: stdin)
+        guard output.status == 0 else {
+            let stderr = output.stderr.trimmed
+            throw FleetError(
+                .providerFailed,
+                stderr.isEmpty ? "Command failed (exit \(output.status)) on \(hostLabel): \(command)" : stderr
+            )
+        }
+        return output
+    }
+
+    /// Maps a transport failure to the fleet's stable error kinds.
+    public static func fleetError(_ error: SSHError) -> FleetError {
+        let kind: String =
+            switch error.kind {
+            case .unreachable, .connectionLost: "unreachable"
+            case .timedOut: "timeout"
+            case .authFailed: "auth_failed"
+            case .hostKeyUnknown: "host_key_unknown"
+            case .hostKeyChanged: "host_key_changed"
+            case .commandFailed, .protocolError: "remote_error"
+            }
+        return FleetError(.providerFailed, error.message, kind: kind)
+    }
+
+    func requireDocker(_ action: String) throws(FleetError) {
+        guard ssh.runtime == .docker else {
+            throw FleetError(
+                .invalidArgs,
+                "`\(action)` needs the docker runtime, but ssh.runtime is 'host' in \(cloudPath): the host is the runner, so there is no container to \(action == "build" ? "build" : "manage")"
+            )
+        }
+    }
+
+    public func run(_ command: String, stdin: [UInt8]?, deadline: Duration?) async throws(FleetError)
+        -> RunnerOutput
+    {
+        try await hostRun(wrapped(command, interactiveInput: stdin != nil), stdin: stdin, deadline: deadline)
+    }
+
+    public func upload(_ bytes: [UInt8], to path: String) async throws(FleetError) {
+        _ = try await exec(RemoteCommands.upload(to: path), stdin: Array(Base64.encode(bytes).utf8))
+    }
+
+    /// Syncs the deploy directory over SFTP (no rsync/scp process), then builds the image.
+    public func build(deployDirectory: String) async throws(FleetError) {
+        try requireDocker("build")
+        counter.increment()
+        do {
+            try await pool.uploadDirectory(localPath: deployDirectory, to: ssh.remoteDir, on: endpoint)
+        } catch let error as SSHError {
+            throw Self.fleetError(error)
+        } catch {
+            throw FleetError(.providerFailed, "upload to \(hostLabel) failed: \(error)")
+        }
+        _ = try await hostExec("docker build -t \(container) \(remoteDir)")
+    }
+
+    /// Secrets travel on stdin into a 0600 `.env` file; they never appear in a command line.
+    public func deploy(deployDirectory: String, secrets: [(name: String, value: String)])
+        async throws(FleetError)
+    {
+        try requireDocker("deploy")
+        let envPath = ShellQuote.quote(ssh.remoteDir + "/.env")
+        _ = try await hostExec(
+            "umask 077 && mkdir -p \(remoteDir) && cat > \(envPath) && chmod 600 \(envPath)",
+            stdin: Array(EnvFile.render(port: port, secrets: secrets).utf8))
+        _ = try await hostExec("docker rm -f \(container) >/dev/null 2>&1 || true")
+        _ = try await hostExec(
+            "docker run -d --name \(container) --restart unless-stopped --env-file \(envPath) -p \(port):\(port) \(container)"
+        )
+    }
+
+    /// A PTY is requested, so tmux gets a real terminal (the reference requested none).
+    public func attach() async throws(FleetError) -> Int32 {
+        let command =
+            switch ssh.runtime {
+            case .docker: "docker exec -it \(container) tmux attach -t agent"
+            case .host: "tmux attach -t agent"
+            }
+        counter.increment()
+        do {
+            return try await pool.interactive(command, on: endpoint)
+        } catch let error as SSHError {
+            throw Self.fleetError(error)
+        } catch {
+            throw FleetError(.providerFailed, "attach to \(hostLabel) failed: \(error)")
+        }
+    }
+
+    public func logs(follow: Bool, onLine: @escaping @Sendable (String) async -> Void)
+        async throws(FleetError)
+    {
+        let log = ShellQuote.quote(workspace + "/.megaplan/cloud-chain.log")
+        let command: String =
+            switch (ssh.runtime, follow) {
+            case (.docker, true): "docker logs -f \(container)"
+            case (.docker, false): "docker logs --tail 200 \(container)"
+            case (.host, true): "tail -n 200 -F \(log)"
+            case (.host, false): "tail -n 200 \(log)"
+            }
+        if follow {
+            counter.increment()
+            let status: Int32
+            do {
+                status = try await pool.stream(command, on: endpoint, onLine: onLine)
+            } catch let error as SSHError {
+                throw Self.fleetError(error)
+            } catch is CancellationError {
+                return
+            } catch {
+                throw FleetError(.providerFailed, "logs from \(hostLabel) failed: \(error)")
+            }
+            if status != 0 {
+                throw FleetError(
+                    .providerFailed, "Command failed (exit \(status)) on \(hostLabel): \(command)")
+            }
+        } else {
+            let output = try await hostExec(command)
+            await onLine(output.stdout)
+            if !output.stderr.isEmpty { await onLine(output.stderr) }
+        }
+    }
+
+    public func down() async throws(FleetError) {
+        try requireDocker("down")
+        _ = try await hostExec("docker stop \(container)")
+    }
+
+    public func destroy(volume: String?) async throws(FleetError) {
+        try requireDocker("destroy")
+        _ = try await hostExec("docker rm -f \(container) >/dev/null 2>&1 || true && rm -rf \(remoteDir)")
+    }
+}
