@@ -294,9 +294,8 @@ extension CloudSpec {
                 throw rules.fail("Unknown agents key \(pythonRepr(key)). Valid keys: \(keyList)", at: keyNode)
             }
             guard let agent = valueNode.stringScalar, agentNames.contains(agent) else {
-                let shown = valueNode.scalarText ?? "\(valueNode)"
                 throw rules.fail(
-                    "Unknown agent \(pythonRepr(shown)). Valid agents: \(agentNames.joined(separator: ", "))",
+                    "Unknown agent \(valueNode.pythonValue). Valid agents: \(agentNames.joined(separator: ", "))",
                     at: valueNode)
             }
             routes.append(AgentRoute(key: key, agent: agent))
