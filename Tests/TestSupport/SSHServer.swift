@@ -1,0 +1,416 @@
+import Foundation
+import Synchronization
+import Transport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Options for a throwaway sshd.
+public struct SSHServerOptions: Sendable {
+    /// Extra `sshd_config` lines (e.g. "MaxSessions 20", "ClientAliveInterval 1").
+    public var extraConfig: [String]
+    /// Remote account. nil: the current user, except when running as root, where the light
+    /// account `SSHServer.testAccount` is used (root's ~/.bashrc runs pyenv: ~100 ms per command).
+    public var account: String?
+    /// Host key type for ssh-keygen (`ed25519`, `ecdsa`).
+    public var hostKeyType: String
+
+    public init(extraConfig: [String] = [], account: String? = nil, hostKeyType: String = "ed25519") {
+        self.extraConfig = extraConfig
+        self.account = account
+        self.hostKeyType = hostKeyType
+    }
+}
+
+public struct SSHServerError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A real OpenSSH sshd on 127.0.0.1 with its own temp directory, host key, client key,
+/// authorized_keys and known_hosts, spawned with posix_spawn (Foundation `Process` hangs here).
+///
+/// - Account: when the tests run as root the harness creates (once) a login account
+///   `mpfleet-test` with `/bin/sh` and a `*` password (`UsePAM no` refuses `!` accounts) and logs in
+///   as it, so commands do not pay for root's shell start-up. Otherwise the current user is used.
+/// - `stop()` / `kill()` end the listener AND its per-connection children (sshd's children call
+///   setsid(), so they are found through /proc parent links, not the process group).
+/// - `freeze()` / `thaw()` SIGSTOP / SIGCONT the listener and every descendant.
+/// - Everything is removed in `deinit`; prefer `withSSHServer { }` which also stops the server.
+public final class SSHServer: Sendable {
+    public static let testAccount = "mpfleet-test"
+
+    public let directory: String
+    public let port: Int
+    public let account: String
+    /// The account's home directory on the "remote" side.
+    public let homeDirectory: String
+    /// ed25519 client key authorised for `account`.
+    public let clientKeyPath: String
+    /// A known_hosts file holding the server's current host key as `[127.0.0.1]:PORT`.
+    public let knownHostsPath: String
+    public let configPath: String
+    public let logPath: String
+    private let options: SSHServerOptions
+    private let pid = Mutex<pid_t>(0)
+    private let hostKeyGeneration = Mutex(0)
+
+    public var endpoint: SSHEndpoint {
+        SSHEndpoint(host: "127.0.0.1", port: port, user: account, identityFile: clientKeyPath)
+    }
+
+    /// A pool configuration pointing at this server's known_hosts file.
+    public func configuration(
+        hostKeyPolicy: HostKeyPolicy = .strict, keepaliveInterval: Duration = .seconds(5), keepaliveMaxMissed: Int = 3
+    ) -> SSHConfiguration {
+        SSHConfiguration(
+            knownHostsPath: knownHostsPath, hostKeyPolicy: hostKeyPolicy, keepaliveInterval: keepaliveInterval,
+            keepaliveMaxMissed: keepaliveMaxMissed)
+    }
+
+    public init(options: SSHServerOptions = SSHServerOptions()) throws {
+        self.options = options
+        let account = try options.account ?? Self.defaultAccount()
+        self.account = account
+        guard let entry = getpwnam(account), let dir = entry.pointee.pw_dir else {
+            throw SSHServerError("no passwd entry for \(account)")
+        }
+        homeDirectory = String(cString: dir)
+        var template = Array("/tmp/mpfleet-sshd-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw SSHServerError("mkdtemp failed") }
+        directory = String(cString: made)
+        chmod(directory, 0o755)  // sshd reads authorized_keys as the account
+        port = try Self.freePort()
+        clientKeyPath = directory + "/client_ed25519"
+        knownHostsPath = directory + "/known_hosts"
+        configPath = directory + "/sshd_config"
+        logPath = directory + "/sshd.log"
+        mkdir("/run/sshd", 0o755)
+
+        try Self.run(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "client", "-f", clientKeyPath])
+        try generateHostKey()
+        try FileManager.default.copyItem(atPath: clientKeyPath + ".pub", toPath: directory + "/authorized_keys")
+        chmod(directory + "/authorized_keys", 0o644)
+        try writeKnownHosts()
+        try writeConfig()
+        try start()
+    }
+
+    deinit {
+        signalAll(SIGKILL)
+        reap()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    // MARK: keys and files
+
+    private var hostKeyPath: String { directory + "/host_key" }
+
+    private func generateHostKey() throws {
+        try? FileManager.default.removeItem(atPath: hostKeyPath)
+        try? FileManager.default.removeItem(atPath: hostKeyPath + ".pub")
+        try Self.run(["/usr/bin/ssh-keygen", "-q", "-t", options.hostKeyType, "-N", "", "-C", "host", "-f", hostKeyPath])
+        hostKeyGeneration.withLock { $0 += 1 }
+    }
+
+    /// `[127.0.0.1]:PORT TYPE BASE64` for the current host key.
+    public func knownHostsLine() throws -> String {
+        let pub = try String(contentsOfFile: hostKeyPath + ".pub", encoding: .utf8)
+        let parts = pub.split(separator: " ")
+        guard parts.count >= 2 else { throw SSHServerError("bad host key file") }
+        return "[127.0.0.1]:\(port) \(parts[0]) \(parts[1])"
+    }
+
+    /// The host key's blob (base64) for fingerprint checks.
+    public func hostKeyBase64() throws -> String {
+        let pub = try String(contentsOfFile: hostKeyPath + ".pub", encoding: .utf8)
+        return String(pub.split(separator: " ")[1])
+    }
+
+    public func writeKnownHosts(to path: String? = nil) throws {
+        try (knownHostsLine() + "\n").write(toFile: path ?? knownHostsPath, atomically: true, encoding: .utf8)
+    }
+
+    /// Generates another client key (e.g. "rsa", "ecdsa"), optionally authorised; returns its path.
+    public func makeClientKey(type: String, authorize: Bool, passphrase: String = "") throws -> String {
+        let path = directory + "/client_\(type)_\(Int.random(in: 0..<1_000_000))"
+        var arguments = ["/usr/bin/ssh-keygen", "-q", "-t", type, "-N", passphrase, "-C", "extra", "-f", path]
+        if type == "rsa" { arguments += ["-b", "2048"] }
+        try Self.run(arguments)
+        if authorize {
+            let pub = try String(contentsOfFile: path + ".pub", encoding: .utf8)
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/authorized_keys"))
+            handle.seekToEndOfFile()
+            handle.write(Data(pub.utf8))
+            try handle.close()
+        }
+        return path
+    }
+
+    /// Writes a file into the remote account's home (owned by the account). Returns its absolute path.
+    @discardableResult
+    public func placeFile(_ relativePath: String, contents: [UInt8], mode: Int = 0o644) throws -> String {
+        let path = homeDirectory + "/" + relativePath
+        let parent = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        try Data(contents).write(to: URL(fileURLWithPath: path))
+        chmod(path, mode_t(mode))
+        if let entry = getpwnam(account) {
+            var current = parent
+            while current.hasPrefix(homeDirectory) && current != homeDirectory {
+                chown(current, entry.pointee.pw_uid, entry.pointee.pw_gid)
+                current = (current as NSString).deletingLastPathComponent
+            }
+            chown(path, entry.pointee.pw_uid, entry.pointee.pw_gid)
+        }
+        return path
+    }
+
+    private func writeConfig() throws {
+        var lines = [
+            "Port \(port)",
+            "ListenAddress 127.0.0.1",
+            "HostKey \(hostKeyPath)",
+            "AuthorizedKeysFile \(directory)/authorized_keys",
+            "UsePAM no",
+            "StrictModes no",
+            "PidFile none",
+            "MaxSessions 10",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "PubkeyAuthentication yes",
+            "PrintMotd no",
+            "UseDNS no",
+            "LogLevel ERROR",
+            "Subsystem sftp internal-sftp",
+        ]
+        lines += options.extraConfig
+        try (lines.joined(separator: "\n") + "\n").write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    // MARK: lifecycle
+
+    public var isRunning: Bool { pid.withLock { $0 } > 0 }
+    public var listenerPID: pid_t { pid.withLock { $0 } }
+
+    /// Starts sshd (again) on the same port; returns once the port accepts connections.
+    public func start() throws {
+        if isRunning { return }
+        let child = try Self.spawn(["/usr/sbin/sshd", "-D", "-e", "-f", configPath], stderrPath: logPath, newGroup: true)
+        pid.withLock { $0 = child }
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if Self.portAccepts(port) { return }
+            var status: Int32 = 0
+            if waitpid(child, &status, WNOHANG) == child {
+                pid.withLock { $0 = 0 }
+                let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+                throw SSHServerError("sshd exited (status \(status)): \(log)")
+            }
+            usleep(5_000)
+        }
+        throw SSHServerError("sshd did not accept on port \(port)")
+    }
+
+    /// SIGTERM to the listener and its per-connection children, then reaps the listener.
+    public func stop() {
+        signalAll(SIGTERM)
+        signalAll(SIGCONT)
+        reap()
+    }
+
+    /// SIGKILL to the listener and every connection child (a crash: sockets are reset by the kernel).
+    public func kill() {
+        signalAll(SIGKILL)
+        reap()
+    }
+
+    /// Kills only the per-connection children (established sessions drop; the listener keeps accepting).
+    public func dropConnections() {
+        let root = listenerPID
+        guard root > 0 else { return }
+        for child in Self.descendants(of: root) { Glibc.kill(child, SIGKILL) }
+    }
+
+    public func freeze() { signalAll(SIGSTOP) }
+    public func thaw() { signalAll(SIGCONT) }
+
+    public func restart() throws {
+        stop()
+        try start()
+    }
+
+    /// New host key, server restarted. `knownHostsPath` still holds the OLD key (changed-key tests).
+    public func rotateHostKey() throws {
+        stop()
+        try generateHostKey()
+        try start()
+    }
+
+    private func signalAll(_ signal: Int32) {
+        let root = listenerPID
+        guard root > 0 else { return }
+        let children = Self.descendants(of: root)
+        Glibc.kill(root, signal)
+        for child in children { Glibc.kill(child, signal) }
+    }
+
+    private func reap() {
+        let child = pid.withLock { value -> pid_t in
+            let v = value
+            value = 0
+            return v
+        }
+        guard child > 0 else { return }
+        var status: Int32 = 0
+        for _ in 0..<400 {
+            if waitpid(child, &status, WNOHANG) == child { return }
+            usleep(5_000)
+        }
+        Glibc.kill(child, SIGKILL)
+        waitpid(child, &status, 0)
+    }
+
+    // MARK: process helpers
+
+    /// All descendants of `root` (through /proc parent links).
+    public static func descendants(of root: pid_t) -> [pid_t] {
+        var parents: [pid_t: pid_t] = [:]
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for entry in entries {
+            guard let p = pid_t(entry),
+                let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, let ppid = pid_t(fields[1]) { parents[p] = ppid }
+        }
+        var result: [pid_t] = []
+        var frontier = [root]
+        while let next = frontier.popLast() {
+            for (child, parent) in parents where parent == next {
+                result.append(child)
+                frontier.append(child)
+            }
+        }
+        return result
+    }
+
+    static func defaultAccount() throws -> String {
+        if geteuid() != 0 {
+            return String(cString: getpwuid(geteuid())!.pointee.pw_name)
+        }
+        try testAccountLock.withLock { ready in
+            if ready { return }
+            if getpwnam(testAccount) == nil {
+                _ = try? run(["/usr/sbin/useradd", "-m", "-s", "/bin/sh", testAccount])
+                guard getpwnam(testAccount) != nil else { throw SSHServerError("useradd \(testAccount) failed") }
+            }
+            try run(["/usr/sbin/usermod", "-p", "*", "-s", "/bin/sh", testAccount])
+            ready = true
+        }
+        return testAccount
+    }
+
+    private static let testAccountLock = Mutex(false)
+
+    public static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw SSHServerError("socket failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
+        guard bound == 0 else { throw SSHServerError("bind failed") }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    public static func portAccepts(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        return rc == 0
+    }
+
+    /// posix_spawn a program (stdin /dev/null, stdout+stderr to `stderrPath` or /dev/null).
+    public static func spawn(_ arguments: [String], stderrPath: String? = nil, newGroup: Bool = false) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        let out = stderrPath ?? "/dev/null"
+        posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var flags = Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
+        if newGroup {
+            flags |= Int16(POSIX_SPAWN_SETPGROUP)
+            posix_spawnattr_setpgroup(&attributes, 0)
+        }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, flags)
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { for p in argv { free(p) } }
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, arguments[0], &actions, &attributes, argv, environ)
+        guard rc == 0 else { throw SSHServerError("posix_spawn \(arguments[0]): \(String(cString: strerror(rc)))") }
+        return child
+    }
+
+    /// Runs a program to completion; throws on a non-zero exit. Returns its output.
+    @discardableResult
+    public static func run(_ arguments: [String]) throws -> String {
+        let outPath = NSTemporaryDirectory() + "mpfleet-run-\(UUID().uuidString)"
+        defer { unlink(outPath) }
+        let child = try spawn(arguments, stderrPath: outPath)
+        var status: Int32 = 0
+        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+        let output = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+        let exited = status & 0x7f == 0
+        let code = (status >> 8) & 0xff
+        guard exited && code == 0 else {
+            throw SSHServerError("\(arguments.joined(separator: " ")) failed (status \(status)): \(output)")
+        }
+        return output
+    }
+}
+
+/// Starts a server, runs `body`, then stops the server and removes its files.
+public func withSSHServer<T>(
+    _ options: SSHServerOptions = SSHServerOptions(), _ body: (SSHServer) async throws -> T
+) async throws -> T {
+    let server = try SSHServer(options: options)
+    do {
+        let value = try await body(server)
+        server.kill()
+        return value
+    } catch {
+        server.kill()
+        throw error
+    }
+}
