@@ -205,7 +205,8 @@ private struct ChainSpecChecker {
     func float(_ driver: Node.Mapping, _ key: String, default fallback: Double) throws(FleetError) -> Double {
         guard let node = driver.value(for: key), !node.isNull else { return fallback }
         if let value = node.integerScalar { return Double(value) }
-        if let text = node.scalarText, node.boolScalar == nil, let value = Double(text.trimmed) {
+        if let value = node.boolScalar { return value ? 1 : 0 }  // Python: float(True) == 1.0
+        if let text = node.scalarText, let value = Double(text.trimmed) {
             return value
         }
         throw fail("driver.\(key) must be a number; got \(node.pythonValue)", at: node)

@@ -115,10 +115,14 @@ public struct Redactor: Sendable {
         /// The prefix stays visible (`Bearer ` keeps the scheme word).
         let keepPrefix: Bool
         let caseInsensitivePrefix: Bool
+        /// Whether the run must end on a word boundary. A bearer credential may end in `=`, `+` or
+        /// `/` (base64), so it takes the whole run instead of stopping before its last characters.
+        let endsOnBoundary: Bool
 
         init(
             _ prefixes: [String], minimumRun: Int = 1, exactRun: Int? = nil, keepPrefix: Bool = false,
-            caseInsensitivePrefix: Bool = false, allowed: @escaping @Sendable (Unicode.Scalar) -> Bool
+            caseInsensitivePrefix: Bool = false, endsOnBoundary: Bool = true,
+            allowed: @escaping @Sendable (Unicode.Scalar) -> Bool
         ) {
             self.prefixes = prefixes.map { Array($0.unicodeScalars) }
             self.allowed = allowed
@@ -126,6 +130,7 @@ public struct Redactor: Sendable {
             self.exactRun = exactRun
             self.keepPrefix = keepPrefix
             self.caseInsensitivePrefix = caseInsensitivePrefix
+            self.endsOnBoundary = endsOnBoundary
         }
     }
 
@@ -142,7 +147,9 @@ public struct Redactor: Sendable {
         Shape(["github_pat_"]) { alnum($0) || $0 == "_" },
         Shape(["xoxb-", "xoxa-", "xoxp-", "xoxr-"]) { alnum($0) || $0 == "-" },
         Shape(["AKIA", "ASIA"], exactRun: 16) { ("A"..."Z").contains($0) || ("0"..."9").contains($0) },
-        Shape(["bearer "], minimumRun: 8, keepPrefix: true, caseInsensitivePrefix: true) {
+        Shape(
+            ["bearer "], minimumRun: 8, keepPrefix: true, caseInsensitivePrefix: true, endsOnBoundary: false
+        ) {
             alnum($0) || "-._~+/=".unicodeScalars.contains($0)
         },
     ]
@@ -184,6 +191,10 @@ public struct Redactor: Sendable {
                 guard runEnd - runStart >= exact else { continue }
                 runEnd = runStart + exact
                 if isBoundary(text, runEnd) { return (prefix.count, runEnd) }
+                continue
+            }
+            if !shape.endsOnBoundary {
+                if runEnd - runStart >= shape.minimumRun { return (prefix.count, runEnd) }
                 continue
             }
             // Backtrack to the longest run that ends on a word boundary.

@@ -194,7 +194,8 @@ public struct SupervisorTick: Sendable {
             errorKind: "locked")
     }
 
-    static func kind(for error: FleetError) -> String {
+    /// The fleet error kind of a failure that carries none from the transport.
+    public static func kind(for error: FleetError) -> String {
         switch error.code {
         case .invalidSpec, .missingRemoteSpec, .futureProvider, .providerUnavailable: "invalid_config"
         default: "remote_error"

@@ -11,6 +11,10 @@ struct MegaplanFleet: AsyncParsableCommand {
             stable `error` code and exit status 1; usage errors exit 64.
             """,
         version: "0.1.0",
-        subcommands: [Init.self, Validate.self]
+        subcommands: [
+            Init.self, Validate.self, Build.self, Deploy.self, Chain.self, Bootstrap.self, Status.self,
+            Supervise.self, Tick.self, Logs.self, Exec.self, Attach.self, Resume.self, Down.self,
+            Destroy.self,
+        ]
     )
 }

@@ -1,0 +1,98 @@
+import FleetCore
+
+/// One project's result in a fleet run, printed as one compact JSON line as soon as it is known.
+public struct FleetLine: Sendable, Equatable {
+    public enum Outcome: String, Sendable, CaseIterable { case ok, blocked, error, skipped }
+    public enum Operation: String, Sendable { case status, supervise }
+
+    public static let schemaVersion = 1
+    /// Log shippers commonly cap a line at 64 KiB or more; lines stay under this.
+    public static let maximumLength = 60_000
+
+    public var tick: String
+    public var timestamp: String
+    public var project: String
+    public var provider: String?
+    public var host: String?
+    public var operation: Operation
+    public var durationMilliseconds: Int
+    public var outcome: Outcome
+    public var errorKind: String?
+    public var report: JSONValue
+    public var effectiveStatus: String?
+
+    public var json: JSONValue {
+        .object([
+            "schema": .int(Self.schemaVersion), "tick": .string(tick), "ts": .string(timestamp),
+            "project": .string(project), "provider": .optional(provider), "host": .optional(host),
+            "op": .string(operation.rawValue), "duration_ms": .int(durationMilliseconds),
+            "outcome": .string(outcome.rawValue), "error_kind": .optional(errorKind), "report": report,
+        ])
+    }
+
+    /// The line as printed: compact, every string redacted, control characters escaped, and
+    /// capped in length by replacing the report's largest fields with a marker.
+    public func rendered(redactor: Redactor) -> String {
+        let line = json.serialized(.compact, transform: redactor.redact)
+        if line.utf8.count <= Self.maximumLength { return line }
+        var shortened = self
+        guard case .object(var report) = report else { return line }
+        let sizes = report.entries.map {
+            ($0.key, $0.value.serialized(.compact, transform: redactor.redact).utf8.count)
+        }
+        .sorted { $0.1 > $1.1 }
+        for (key, size) in sizes {
+            report[key] = ["truncated": true, "bytes": .int(size)]
+            shortened.report = .object(report)
+            let candidate = shortened.json.serialized(.compact, transform: redactor.redact)
+            if candidate.utf8.count <= Self.maximumLength { return candidate }
+        }
+        shortened.report = ["truncated": true, "bytes": .int(line.utf8.count)]
+        return shortened.json.serialized(.compact, transform: redactor.redact)
+    }
+}
+
+/// The final line of a run: counts per outcome and per effective status, and the wall time.
+public struct FleetSummary: Sendable, Equatable {
+    public var tick: String
+    public var operation: FleetLine.Operation
+    public var projects = 0
+    public var outcomes: [String: Int] = [:]
+    public var statuses: [String: Int] = [:]
+    public var wallMilliseconds = 0
+    public var handshakes = 0
+    public var remoteCommands = 0
+    public var interrupted = false
+
+    public init(tick: String, operation: FleetLine.Operation) {
+        self.tick = tick
+        self.operation = operation
+    }
+
+    mutating func add(_ line: FleetLine, remoteCommands commands: Int) {
+        projects += 1
+        outcomes[line.outcome.rawValue, default: 0] += 1
+        statuses[line.effectiveStatus ?? "unknown", default: 0] += 1
+        remoteCommands += commands
+    }
+
+    public var json: JSONValue {
+        func counts(_ values: [String: Int], keys: [String]) -> JSONValue {
+            let ordered = keys + values.keys.filter { !keys.contains($0) }.sorted()
+            return .object(JSONObject(ordered.map { ($0, JSONValue.int(values[$0] ?? 0)) }))
+        }
+        return .object([
+            "schema": .int(FleetLine.schemaVersion), "tick": .string(tick), "ts": .string(Timestamp.now()),
+            "op": .string(operation.rawValue),
+            "summary": [
+                "projects": .int(projects),
+                "outcomes": counts(outcomes, keys: FleetLine.Outcome.allCases.map(\.rawValue)),
+                "effective_status": counts(statuses, keys: []),
+                "ssh_handshakes": .int(handshakes),
+                "remote_commands": .int(remoteCommands),
+                "interrupted": .bool(interrupted),
+            ],
+            "wall_ms": .int(wallMilliseconds),
+        ])
+    }
+}

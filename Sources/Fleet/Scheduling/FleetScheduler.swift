@@ -1,0 +1,126 @@
+import FleetCore
+import Transport
+
+/// How a fleet run goes: which operation, and the limits that keep one slow host from costing
+/// more than its own projects' deadlines.
+public struct FleetRunOptions: Sendable {
+    public var operation: FleetLine.Operation
+    public var dryRun = false
+    /// Projects in flight across the fleet.
+    public var concurrency = 16
+    /// Projects in flight on one host.
+    public var perHost = 8
+    /// How long one project may take; past it the project's line says `timeout`.
+    public var deadline: Duration = .seconds(60)
+
+    public init(operation: FleetLine.Operation) { self.operation = operation }
+}
+
+/// Runs one operation over many projects in parallel and hands back each line as it finishes.
+public struct FleetScheduler: Sendable {
+    public let actors: [ProjectActor]
+
+    public init(actors: [ProjectActor]) { self.actors = actors }
+
+    /// Runs every project once. `emit` is called from one task at a time, in completion order.
+    /// Cancelling the calling task stops the run: projects not started are left out, running ones
+    /// are cancelled, and the summary says `interrupted`.
+    public func run(
+        _ options: FleetRunOptions, tick: String, emit: (FleetLine, _ remoteCommands: Int) async -> Void
+    ) async -> FleetSummary {
+        let started = ContinuousClock.now
+        var summary = FleetSummary(tick: tick, operation: options.operation)
+        let global = AsyncLimiter(limit: options.concurrency)
+        var hosts: [String: AsyncLimiter] = [:]
+        for actor in actors where hosts[actor.hostKey] == nil {
+            hosts[actor.hostKey] = AsyncLimiter(limit: options.perHost)
+        }
+        await withTaskGroup(of: (FleetLine, Int)?.self) { group in
+            for actor in actors {
+                let hostLimiter = hosts[actor.hostKey]!
+                group.addTask {
+                    await global.acquire()
+                    await hostLimiter.acquire()
+                    let result =
+                        Task.isCancelled
+                        ? nil : await Self.runWithDeadline(actor, options: options, tick: tick)
+                    await hostLimiter.release()
+                    await global.release()
+                    return result
+                }
+            }
+            for await result in group {
+                guard let (line, commands) = result else { continue }
+                summary.add(line, remoteCommands: commands)
+                await emit(line, commands)
+            }
+        }
+        summary.interrupted = Task.isCancelled
+        summary.wallMilliseconds = Int((ContinuousClock.now - started) / .milliseconds(1))
+        return summary
+    }
+
+    /// The project's run, or a `timeout` line when the deadline passes first (the run itself is
+    /// cancelled, which cancels its pending SSH requests).
+    static func runWithDeadline(_ actor: ProjectActor, options: FleetRunOptions, tick: String) async -> (
+        FleetLine, Int
+    )? {
+        let started = ContinuousClock.now
+        let timestamp = Timestamp.now()
+        let result: FleetLine?? = await withTaskGroup(of: FleetLine??.self) { group in
+            group.addTask { .some(await actor.run(options.operation, dryRun: options.dryRun, tick: tick)) }
+            group.addTask {
+                do {
+                    try await Task.sleep(for: options.deadline)
+                    return .some(nil)
+                } catch {
+                    return nil
+                }
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        if Task.isCancelled { return nil }
+        let commands = await actor.lastCommandCount
+        if case .some(.some(let line)) = result { return (line, commands) }
+        var provider: String?
+        if case .success(let spec) = actor.cloud { provider = spec.provider.rawValue }
+        let seconds =
+            Double(options.deadline.components.seconds) + Double(options.deadline.components.attoseconds)
+            / 1e18
+        let line = FleetLine(
+            tick: tick, timestamp: timestamp, project: actor.project.name, provider: provider,
+            host: actor.hostKey,
+            operation: options.operation,
+            durationMilliseconds: Int((ContinuousClock.now - started) / .milliseconds(1)),
+            outcome: .error, errorKind: "timeout",
+            report: ["message": .string("project did not finish within its deadline of \(seconds) s")],
+            effectiveStatus: nil)
+        return (line, commands)
+    }
+}
+
+/// A counting semaphore for tasks: waiting suspends, never blocks a thread.
+actor AsyncLimiter {
+    private var available: Int
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    init(limit: Int) { available = max(1, limit) }
+
+    func acquire() async {
+        if available > 0 {
+            available -= 1
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func release() {
+        if waiters.isEmpty {
+            available += 1
+        } else {
+            waiters.removeFirst().resume()
+        }
+    }
+}

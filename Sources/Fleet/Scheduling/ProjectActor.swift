@@ -1,0 +1,115 @@
+import FleetCore
+import Supervisor
+import Transport
+
+/// Owns one cloud.yaml: its spec, runner, marker and lock. Every operation on the project goes
+/// through this actor, one at a time; a second request while one runs is refused as `locked`.
+public actor ProjectActor {
+    private enum State {
+        case idle
+        case running(String)
+    }
+
+    public nonisolated let project: FleetFile.Project
+    public nonisolated let cloud: Result<CloudSpec, FleetError>
+    private let pool: SSHPool
+    private let home: String
+    private var state = State.idle
+
+    public init(project: FleetFile.Project, pool: SSHPool, home: String = FileSystem.homeDirectory()) {
+        self.project = project
+        self.pool = pool
+        self.home = home
+        cloud = Result { () throws(FleetError) in try CloudSpec.load(path: project.cloudYAML) }
+    }
+
+    /// The host this project's runner is reached through (the per-host limit's key).
+    public nonisolated var hostKey: String {
+        guard case .success(let spec) = cloud else { return "invalid" }
+        switch spec.provider {
+        case .ssh: return "\(spec.ssh?.host ?? "localhost"):\(spec.ssh?.port ?? 22)"
+        case .local: return "local"
+        case .railway: return "railway:\(spec.railway.service)"
+        }
+    }
+
+    /// The redactor for this project's secrets (shape-only when the spec is invalid).
+    public nonisolated var redactor: Redactor {
+        guard case .success(let spec) = cloud else { return .shapesOnly }
+        return Redactor(secretNames: spec.secrets, environment: ProcessEnvironment.current)
+    }
+
+    /// One status read or supervise tick, reported as a fleet line.
+    public func run(_ operation: FleetLine.Operation, dryRun: Bool, tick: String) async -> FleetLine {
+        let started = ContinuousClock.now
+        var line = FleetLine(
+            tick: tick, timestamp: Timestamp.now(), project: project.name, provider: nil, host: nil,
+            operation: operation, durationMilliseconds: 0, outcome: .error, errorKind: nil, report: [:],
+            effectiveStatus: nil)
+        if case .running = state {
+            line.outcome = .skipped
+            line.errorKind = "locked"
+            line.report = ["reason": "another operation on this project is running in this process"]
+            return line
+        }
+        state = .running(tick)
+        defer { state = .idle }
+
+        switch cloud {
+        case .failure(let error):
+            line.errorKind = "invalid_config"
+            line.report = ["error": .string(error.code.rawValue), "message": .string(error.message)]
+        case .success(let spec):
+            line.provider = spec.provider.rawValue
+            line.host = hostKey
+            await perform(operation, spec: spec, dryRun: dryRun, into: &line)
+        }
+        line.durationMilliseconds = Int((ContinuousClock.now - started) / .milliseconds(1))
+        return line
+    }
+
+    /// Remote commands issued by the last run (for the summary and benchmarks).
+    public private(set) var lastCommandCount = 0
+
+    private func perform(
+        _ operation: FleetLine.Operation, spec: CloudSpec, dryRun: Bool, into line: inout FleetLine
+    ) async {
+        let runner: any Runner
+        do {
+            runner = try RunnerFactory.make(for: spec, pool: pool, home: home)
+        } catch {
+            line.errorKind = "invalid_config"
+            line.report = ["error": .string(error.code.rawValue), "message": .string(error.message)]
+            return
+        }
+        defer { lastCommandCount = runner.commandCount }
+        let reader = ChainStatusReader(
+            cloud: spec, runner: runner, remoteSpecOverride: project.remoteSpec, home: home)
+        switch operation {
+        case .status:
+            do {
+                let status = try await reader.read()
+                line.report = .object(status.payload)
+                line.effectiveStatus = status.effectiveStatus.rawValue
+                line.outcome = Self.blockedStatuses.contains(status.effectiveStatus) ? .blocked : .ok
+            } catch {
+                line.errorKind = error.kind ?? SupervisorTick.kind(for: error)
+                line.report = ["error": .string(error.code.rawValue), "message": .string(error.message)]
+            }
+        case .supervise:
+            let result = await SupervisorTick(reader: reader, dryRun: dryRun).run()
+            line.report = .object(result.report)
+            line.effectiveStatus = result.effectiveStatus
+            line.errorKind = result.errorKind
+            line.outcome =
+                result.skipped
+                ? .skipped
+                : !result.success
+                    ? .error : result.report["event"]?.stringValue == "supervisor_blocked" ? .blocked : .ok
+        }
+    }
+
+    static let blockedStatuses: Set<EffectiveStatus> = [
+        .humanPrerequisite, .qualityGate, .awaitingPRMerge, .awaitingHumanVerify,
+    ]
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import Fleet
+import FleetCore
+import Supervisor
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a plan's or chain's status on the runner, or the whole fleet's with --all.",
+        discussion: """
+            Without --chain: the runner's `megaplan status` JSON. With --chain: the chain status \
+            payload on stdout and a readable summary on stderr. With --all (or --project/--tag): \
+            one JSON line per project of the fleet file, read-only, then a summary line.
+            """)
+
+    @Flag(help: "Report the chain (state, runner, PR, verification) instead of one plan.")
+    var chain = false
+
+    @Option(
+        help: ArgumentHelp(
+            "Remote chain spec path (default: from the marker or chain.spec).", valueName: "path"))
+    var remoteSpec: String?
+
+    @Option(help: ArgumentHelp("The plan to report.", valueName: "plan"))
+    var plan: String?
+
+    @OptionGroup var cloud: CloudOptions
+    @OptionGroup var hostKeys: HostKeyOptions
+    @OptionGroup var fleet: FleetOptions
+
+    func run() async throws {
+        if fleet.selectsFleet {
+            let code = await FleetRun.execute(
+                .status, options: fleet, hostKeys: hostKeys, dryRun: false, takesLock: false)
+            throw ExitCode(code)
+        }
+        try await reportingErrors(redactor: ProjectSession.redactor(for: cloud)) {
+            try await ProjectSession.with(cloud, hostKeys) { project in
+                if chain {
+                    let status = try await ChainStatusReader(
+                        cloud: project.cloud, runner: project.runner, remoteSpecOverride: remoteSpec
+                    ).read()
+                    Output.stderr(project.redactor.redact(ChainSummaryText.render(status)))
+                    Output.document(.object(status.payload), redactor: project.redactor)
+                } else {
+                    let payload = try await project.runner.statusPayload(
+                        plan: plan, workspace: project.cloud.repo.workspace)
+                    Output.document(.object(payload), redactor: project.redactor)
+                }
+            }
+        }
+    }
+}
