@@ -119,21 +119,21 @@ public enum FileSystem {
             expanded = homeDirectory() + String(expanded.dropFirst(1))
         }
         if !expanded.hasPrefix("/") { expanded = (base ?? currentDirectory()) + "/" + expanded }
-        let normalized = PosixPath.normalize(expanded)
-        // Resolve the longest existing prefix, then append the rest.
-        var head = normalized
-        var tail: [String] = []
-        while head != "/" {
-            if let real = realpath(head, nil) {
-                let resolved = String(cString: real)
-                free(real)
-                return tail.isEmpty
-                    ? resolved : PosixPath.join(resolved, tail.reversed().joined(separator: "/"))
+        // Component by component, as Python's `realpath`: each existing prefix has its symlinks
+        // resolved, and `..` drops the last component even when the parts before it do not exist.
+        var resolved = "/"
+        for part in PosixPath.normalize(expanded).split(separator: "/") {
+            if part == ".." {
+                resolved = PosixPath.dirname(resolved)
+                continue
             }
-            tail.append(PosixPath.basename(head))
-            head = PosixPath.dirname(head)
+            resolved = PosixPath.join(resolved, String(part))
+            if let real = realpath(resolved, nil) {
+                resolved = String(cString: real)
+                free(real)
+            }
         }
-        return normalized
+        return resolved
     }
 
     static func errorText() -> String { String(cString: strerror(errno)) }
