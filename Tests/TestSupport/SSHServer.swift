@@ -297,7 +297,7 @@ public final class SSHServer: Sendable {
         return result
     }
 
-    static func defaultAccount() throws -> String {
+    public static func defaultAccount() throws -> String {
         if geteuid() != 0 {
             return String(cString: getpwuid(geteuid())!.pointee.pw_name)
         }

@@ -1,0 +1,193 @@
+import FleetCore
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A test runner host: a real sshd on loopback whose account has the stand-ins of
+/// Tests/Fixtures/runner installed (core megaplan, its `megaplan.chain` module, `gh` and a
+/// `docker` CLI without an engine). tmux, git, bash and python3 on it are the real ones.
+public final class RunnerHost: Sendable {
+    public let server: SSHServer
+
+    /// The fixture directory in this checkout.
+    public static let fixtures: String = {
+        let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        return here.deletingLastPathComponent().appendingPathComponent("Fixtures/runner").path
+    }()
+
+    public init(extraConfig: [String] = []) throws {
+        let account = try SSHServer.defaultAccount()
+        guard let entry = getpwnam(account), let dir = entry.pointee.pw_dir else {
+            throw SSHServerError("no passwd entry for \(account)")
+        }
+        let home = String(cString: dir)
+        let environment = [
+            "SetEnv PATH=\(home)/.local/bin:/usr/local/bin:/usr/bin:/bin PYTHONPATH=\(home)/.megaplan-stub/python"
+        ]
+        server = try SSHServer(
+            options: SSHServerOptions(extraConfig: environment + extraConfig, account: account))
+        try install()
+    }
+
+    /// Places the stand-ins in the account's home. Each file is written atomically and is the
+    /// same for every test, so suites running in parallel can share the account.
+    private func install() throws {
+        var files: [(String, String, mode_t)] = [
+            ("megaplan", ".local/bin/megaplan", 0o755), ("gh", ".local/bin/gh", 0o755),
+            ("docker", ".local/bin/docker", 0o755),
+            ("python/megaplan/__init__.py", ".megaplan-stub/python/megaplan/__init__.py", 0o644),
+            ("python/megaplan/chain.py", ".megaplan-stub/python/megaplan/chain.py", 0o644),
+        ]
+        let profile = try TemporaryDirectory.make(prefix: "mpf-profile-")
+        defer { TemporaryDirectory.remove(profile) }
+        try FileSystem.writeAtomically(
+            profile + "/profile",
+            text:
+                "export PATH=\"$HOME/.local/bin:$PATH\"\nexport PYTHONPATH=\"$HOME/.megaplan-stub/python\"\n")
+        files.append((profile + "/profile", ".profile", 0o644))
+        guard let entry = getpwnam(server.account) else { throw SSHServerError("no passwd entry") }
+        for (source, target, mode) in files {
+            let from = source.hasPrefix("/") ? source : "\(Self.fixtures)/\(source)"
+            guard let bytes = FileSystem.readBytes(from) else {
+                throw SSHServerError("missing fixture \(from)")
+            }
+            let path = "\(server.homeDirectory)/\(target)"
+            var directory = PosixPath.dirname(path)
+            try FileSystem.makeDirectories(directory)
+            try FileSystem.writeAtomically(path, bytes: bytes, mode: mode)
+            chown(path, entry.pointee.pw_uid, entry.pointee.pw_gid)
+            while directory.hasPrefix(server.homeDirectory + "/") {
+                chown(directory, entry.pointee.pw_uid, entry.pointee.pw_gid)
+                directory = PosixPath.dirname(directory)
+            }
+        }
+    }
+
+    /// Runs a shell command as the runner account (not through SSH): setup and assertions.
+    @discardableResult
+    public func shell(_ command: String) throws -> String {
+        try SSHServer.run(["/usr/sbin/runuser", "-u", server.account, "--", "/bin/sh", "-c", command])
+    }
+
+    /// A fresh project on this host: a git workspace with a commit, a stub directory, a local
+    /// cloud.yaml (ssh provider, `runtime: host` unless `docker`), and a private local HOME for
+    /// markers and locks.
+    public func makeProject(
+        _ name: String, runtime: String = "host", milestones: [String] = ["m1", "m2", "m3"],
+        extraYAML: String = ""
+    ) throws -> TestProject {
+        let id = "\(name)-\(UInt32.random(in: 0...UInt32.max))"
+        let workspace = "\(server.homeDirectory)/fleet-tests/\(id)/app"
+        try shell(
+            "mkdir -p \(ShellQuote.quote(workspace))/.stub && cd \(ShellQuote.quote(workspace)) && git init -q -b main && git -c user.email=t@t -c user.name=t commit -q --allow-empty -m init && printf '.stub/\\n.megaplan/\\nchain.yaml\\nideas/\\n' > .git/info/exclude"
+        )
+        let local = try TemporaryDirectory.make(prefix: "mpf-project-")
+        let session = "mpf-\(id)"
+        let cloudYAML = """
+            provider: ssh
+            repo:
+              url: https://example.invalid/\(name).git
+              workspace: \(workspace)
+            mode: chain
+            chain:
+              spec: \(workspace)/chain.yaml
+              chain_session: \(session)
+            ssh:
+              host: 127.0.0.1
+              port: \(server.port)
+              user: \(server.account)
+              identity_file: \(server.clientKeyPath)
+              runtime: \(runtime)
+            \(extraYAML)
+            """
+        try FileSystem.writeAtomically(local + "/cloud.yaml", text: cloudYAML)
+        let project = TestProject(
+            host: self, name: name, workspace: workspace, session: session, localDirectory: local,
+            cloudYAMLPath: local + "/cloud.yaml", home: local + "/home")
+        try FileSystem.makeDirectories(project.home)
+        let spec =
+            "milestones:\n" + milestones.map { "  - label: \($0)\n    idea: ideas/\($0).md\n" }.joined()
+        try project.write("chain.yaml", spec)
+        return project
+    }
+}
+
+/// One project of a test runner host, with helpers to stage runner state and read what the
+/// runner was asked.
+public struct TestProject: Sendable {
+    public let host: RunnerHost
+    public let name: String
+    public let workspace: String
+    public let session: String
+    public let localDirectory: String
+    public let cloudYAMLPath: String
+    /// The local HOME (markers and locks live under it).
+    public let home: String
+
+    public var remoteSpec: String { workspace + "/chain.yaml" }
+
+    /// Writes a file relative to the workspace, as the runner account.
+    public func write(_ relativePath: String, _ text: String) throws {
+        let path = workspace + "/" + relativePath
+        let staging = localDirectory + "/staging-\(UInt32.random(in: 0...UInt32.max))"
+        try FileSystem.writeAtomically(staging, text: text)
+        chmod(staging, 0o644)
+        chmod(localDirectory, 0o755)
+        try host.shell(
+            "mkdir -p \(ShellQuote.quote(PosixPath.dirname(path))) && cat \(ShellQuote.quote(staging)) > \(ShellQuote.quote(path))"
+        )
+        unlink(staging)
+    }
+
+    /// Writes the chain state at its hashed path (§4.1).
+    public func writeState(_ state: JSONObject) throws {
+        let path = ChainPaths.stateFile(spec: remoteSpec)
+        try write(
+            String(path.dropFirst(workspace.count + 1)), JSONValue.object(state).serialized(.pretty) + "\n")
+    }
+
+    public func readState() throws -> JSONValue {
+        let text = try String(contentsOfFile: ChainPaths.stateFile(spec: remoteSpec), encoding: .utf8)
+        return try JSONValue.parse(text)
+    }
+
+    /// Sets a stand-in answer (`status.json`, `verify.json`, `pr_state`, `chain_sleep`, ...).
+    public func stub(_ name: String, _ text: String) throws { try write(".stub/" + name, text) }
+
+    /// Every megaplan call the runner saw, in order.
+    public func calls() -> [JSONValue] {
+        guard let text = FileSystem.readText(workspace + "/.stub/calls.jsonl") else { return [] }
+        return text.split(separator: "\n").compactMap { try? JSONValue.parse(String($0)) }
+    }
+
+    /// The `megaplan chain start` calls (one per tmux launch or restart).
+    public func chainStarts() -> [JSONValue] {
+        calls().filter { $0["argv"]?.arrayValue?.prefix(2).compactMap(\.stringValue) == ["chain", "start"] }
+    }
+
+    public func sessionAlive() -> Bool {
+        (try? host.shell(
+            "tmux has-session -t \(ShellQuote.quote(session)) 2>/dev/null && echo alive || echo dead"))?
+            .contains("alive") ?? false
+    }
+
+    public func startSession() throws {
+        try host.shell(
+            "tmux new-session -d -s \(ShellQuote.quote(session)) -c \(ShellQuote.quote(workspace)) 'sleep 300'"
+        )
+    }
+
+    public func killSession() {
+        _ = try? host.shell("tmux kill-session -t \(ShellQuote.quote(session)) 2>/dev/null; true")
+    }
+
+    /// Makes the worktree dirty (an untracked, not ignored file).
+    public func makeDirty() throws { try write("scratch.txt", "uncommitted\n") }
+
+    public func cleanUp() {
+        killSession()
+        TemporaryDirectory.remove(localDirectory)
+    }
+}
