@@ -87,9 +87,11 @@ public struct FleetFile: Sendable, Equatable {
             defaults.perHost =
                 try positiveInt(mapping, "per_host", label: "defaults.per_host") ?? defaults.perHost
             if let deadline = mapping.value(for: "deadline"), !deadline.isNull {
-                guard let text = deadline.scalarText, deadline.boolScalar == nil, let seconds = Double(text),
-                    seconds > 0, seconds.isFinite
-                else {
+                // A YAML number only: a quoted '30' is a string, as for the integer fields.
+                let seconds =
+                    deadline.integerScalar.map(Double.init)
+                    ?? (deadline.tag == Tag(.float) ? deadline.scalarText.flatMap { Double($0) } : nil)
+                guard let seconds, seconds > 0, seconds.isFinite else {
                     throw fail(
                         "`defaults.deadline` must be a positive number of seconds; got \(deadline.pythonValue)",
                         deadline)

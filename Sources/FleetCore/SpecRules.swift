@@ -84,26 +84,56 @@ extension String {
     }
 }
 
-/// Python's `repr` of a string as it appears inside messages (§0.2).
+/// Python's `repr` of a string as it appears inside messages (§0.2). Works on Unicode scalars
+/// (so `\r\n` is two escapes, not one grapheme passed through) and escapes every character Python
+/// deems non-printable, so no control byte from a user's file reaches a terminal through a message.
 public func pythonRepr(_ value: String) -> String {
     let useDouble = value.contains("'") && !value.contains("\"")
-    let quote: Character = useDouble ? "\"" : "'"
-    var out = String(quote)
-    for character in value {
-        switch character {
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case quote: out += "\\\(quote)"
-        default: out.append(character)
+    let quote: Unicode.Scalar = useDouble ? "\"" : "'"
+    var out = String.UnicodeScalarView()
+    func append(_ text: String) { out.append(contentsOf: text.unicodeScalars) }
+    func hex(_ prefix: String, _ value: UInt32, width: Int) {
+        let digits = String(value, radix: 16)
+        append(prefix + String(repeating: "0", count: max(0, width - digits.count)) + digits)
+    }
+    out.append(quote)
+    for scalar in value.unicodeScalars {
+        switch scalar {
+        case "\\": append("\\\\")
+        case "\n": append("\\n")
+        case "\r": append("\\r")
+        case "\t": append("\\t")
+        case quote: append("\\\(quote)")
+        default:
+            if scalar.value < 0x20 || scalar.value == 0x7F {
+                hex("\\x", scalar.value, width: 2)
+            } else if scalar.value < 0x7F || isPythonPrintable(scalar) {
+                out.append(scalar)
+            } else if scalar.value <= 0xFF {
+                hex("\\x", scalar.value, width: 2)
+            } else if scalar.value <= 0xFFFF {
+                hex("\\u", scalar.value, width: 4)
+            } else {
+                hex("\\U", scalar.value, width: 8)
+            }
         }
     }
     out.append(quote)
-    return out
+    return String(out)
 }
 
-/// Python's rendering of a tuple of strings: `('a', 'b')`.
+/// Python's `str.isprintable` for one non-ASCII character: not a control, format, surrogate,
+/// private-use, unassigned or separator character.
+private func isPythonPrintable(_ scalar: Unicode.Scalar) -> Bool {
+    switch scalar.properties.generalCategory {
+    case .control, .format, .surrogate, .privateUse, .unassigned, .lineSeparator, .paragraphSeparator,
+        .spaceSeparator:
+        false
+    default: true
+    }
+}
+
+/// Python's rendering of a tuple of strings: `('a', 'b')`, `('a',)`.
 public func pythonTuple(_ values: [String]) -> String {
-    "(" + values.map(pythonRepr).joined(separator: ", ") + ")"
+    "(" + values.map(pythonRepr).joined(separator: ", ") + (values.count == 1 ? ",)" : ")")
 }

@@ -66,6 +66,9 @@ private let fleetErrorCases: [YAMLErrorCase] = [
         "deadline infinite", "defaults:\n  deadline: .inf\n" + project, "2:13",
         "`defaults.deadline` must be a positive number of seconds; got .inf", code: .invalidFleet),
     .init(
+        "deadline quoted", "defaults:\n  deadline: '30'\n" + project, "2:13",
+        "`defaults.deadline` must be a positive number of seconds; got '30'", code: .invalidFleet),
+    .init(
         "deadline list", "defaults:\n  deadline: [1]\n" + project, "2:13",
         "`defaults.deadline` must be a positive number of seconds; got a list", code: .invalidFleet),
     .init(
@@ -251,5 +254,9 @@ private let fleetErrorCases: [YAMLErrorCase] = [
         #expect(try FleetFile.load(path: dir.write("empty.yaml", "projects: []\n")).projects.isEmpty)
         let integerDeadline = try FleetFile.load(path: dir.write("d.yaml", "defaults:\n  deadline: 30\nprojects: []\n"))
         #expect(integerDeadline.defaults.deadlineSeconds == 30)
+        let hexDeadline = try FleetFile.load(path: dir.write("h.yaml", "defaults:\n  deadline: 0x3C\nprojects: []\n"))
+        #expect(hexDeadline.defaults.deadlineSeconds == 60)
+        let fraction = try FleetFile.load(path: dir.write("f.yaml", "defaults:\n  deadline: .5\nprojects: []\n"))
+        #expect(fraction.defaults.deadlineSeconds == 0.5)
     }
 }

@@ -1,6 +1,12 @@
 @testable import FleetCore
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 @Suite struct MarkerTests {
     /// Cloud reference §4.8 examples.
     @Test(arguments: [
@@ -114,6 +120,17 @@ import Testing
         #expect(FileSystem.resolve("a/./b/../c.yaml", relativeTo: dir.path) == dir.path + "/a/c.yaml")
         #expect(FileSystem.resolve("/x//y/") == "/x/y")
         #expect(FileSystem.resolve("~/k") == FileSystem.resolve(FileSystem.homeDirectory() + "/k"))
+    }
+
+    @Test func resolveFollowsSymlinksOfExistingParts() {
+        let dir = TempDir()
+        _ = dir.makeDirectory("real/sub")
+        #expect(symlink(dir.path + "/real", dir.path + "/link") == 0)
+        #expect(FileSystem.resolve(dir.path + "/link/sub/cloud.yaml") == dir.path + "/real/sub/cloud.yaml")
+        #expect(FileSystem.resolve("link/missing/../x.yaml", relativeTo: dir.path) == dir.path + "/real/x.yaml")
+        #expect(FileSystem.resolve(dir.path + "/link/..") == dir.path)
+        #expect(FileSystem.resolve("/") == "/")
+        #expect(FileSystem.resolve("/..") == "/")
     }
 
     @Test(arguments: [

@@ -57,11 +57,14 @@ import Testing
         let special = Gen<Character?>.element(of: Self.interesting).map { $0! }.string(of: 0...12)
         let printable = Gen<Character>.ascii.compactMap { $0 == "\0" ? nil : $0 }.string(of: 0...12)
         let unicode = Gen<UnicodeScalar>.unicodeScalar(in: "\u{01}"..."\u{2FFF}").map { Character($0) }.string(of: 0...6)
+        var runs = 0
         await propertyCheck(count: 200, input: special, printable, unicode) { first, second, third in
+            runs += 1
             let text = first + second + third
             let result = runShell("printf %s " + ShellQuote.quote(text))
             #expect(result.status == 0)
             #expect(result.output == Array(text.utf8), "input: \(text.debugDescription)")
         }
+        #expect(runs >= 200)
     }
 }
