@@ -74,6 +74,11 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "ssh-bench",
+            dependencies: ["Transport"],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "TestSupport",
             dependencies: ["FleetCore", "Transport"],

@@ -599,6 +599,10 @@ final class SSHConnectionWorker {
                         if sendOwner === op { sendOwner = nil }
                         op.releaseLocalResources()
                         delegate.requestFinished(handle, request: op.request, succeeded: op.succeeded)
+                        if let result = op.deferredResult {
+                            op.deferredResult = nil
+                            op.request.complete(result)
+                        }
                     } else {
                         kept.append(op)
                     }

@@ -13,6 +13,8 @@ class SSHWorkerOp {
     var succeeded = false
     /// The request was already resolved (timeout, cancel, error): only clean up.
     var abandoned = false
+    /// A result to deliver once the op is finished and its slot released.
+    var deferredResult: Result<SSHRequest.Outcome, SSHError>? = nil
 
     init(request: SSHRequest) { self.request = request }
 
@@ -38,6 +40,12 @@ class SSHWorkerOp {
 
     /// The session died or is shutting down; libssh2 resources go with the session.
     func fail(_ error: SSHError, worker: SSHConnectionWorker) {
+        if let result = deferredResult {
+            // The command had already finished; only releasing its channel was left.
+            deferredResult = nil
+            request.complete(result)
+            return
+        }
         var error = error
         if error.kind == .connectionLost, !error.message.contains(" while ") {
             error.message = "connection lost to \(request.endpoint.hostPort) while \(request.describeWork)"
@@ -57,7 +65,7 @@ class SSHWorkerOp {
 
 /// exec / stream / interactive over one session channel.
 final class SSHChannelOp: SSHWorkerOp {
-    enum State { case queued, opening, pty, exec, io, closing, freeing, done }
+    enum State { case queued, opening, pty, exec, io, closing, waitClosed, freeing, done }
     enum IOStep: Int { case resize = 0, write, eof, readOut, readErr }
     enum StepResult { case idle, progress, blocked }
 
@@ -261,6 +269,21 @@ final class SSHChannelOp: SSHWorkerOp {
             switch try w.result(Int(rc), for: self) {
             case .again: return false
             case .ok, .channelError:
+                // libssh2 1.10's close returns after reading any one packet, possibly before the
+                // server's exit-status and CLOSE: wait for them unless the result is not wanted.
+                state = abandoned ? .freeing : .waitClosed
+                return true
+            }
+        case .waitClosed:
+            guard let channel else {
+                state = .done
+                finished = true
+                return true
+            }
+            let rc = libssh2_channel_wait_closed(channel)
+            switch try w.result(Int(rc), for: self) {
+            case .again: return false
+            case .ok, .channelError:
                 if !abandoned { deliver(exitStatus: libssh2_channel_get_exit_status(channel), w) }
                 state = .freeing
                 return true
@@ -284,7 +307,14 @@ final class SSHChannelOp: SSHWorkerOp {
     }
 
     private func complete(_ result: Result<SSHRequest.Outcome, SSHError>) {
-        if case .success = result, request.complete(result) { succeeded = true } else { request.complete(result) }
+        if case .success = result, !request.isCompleted {
+            // Delivered by the worker after the channel is freed and the pool slot released, so a
+            // caller that submits its next request at once finds the slot free.
+            deferredResult = result
+            succeeded = true
+        } else {
+            request.complete(result)
+        }
         abandoned = true
     }
 
@@ -673,7 +703,8 @@ final class SSHUploadOp: SSHWorkerOp {
                 self.sftp = nil
                 if let failure {
                     request.complete(.failure(failure))
-                } else if request.complete(.success(.done)) {
+                } else if !request.isCompleted {
+                    deferredResult = .success(.done)
                     succeeded = true
                 }
                 abandoned = true
