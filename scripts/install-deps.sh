@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages megaplan-fleet builds and tests with: libssh2 (the SSH transport),
+# OpenSSL headers (digests), OpenSSH server and client (test hosts, key generation), tmux, git and
+# python3 (the runner side of the tests and the demo).
+set -euo pipefail
+packages=(libssh2-1-dev libssl-dev openssh-server openssh-client tmux git python3 ca-certificates procps)
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo"
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
