@@ -1,4 +1,5 @@
 import FleetCore
+import Transport
 
 /// The chain status payload of §5.2 plus the typed facts the supervisor decides on.
 public struct ChainStatus: Sendable, Equatable {
@@ -175,8 +176,7 @@ public struct ChainStatus: Sendable, Equatable {
             return ["status": "unavailable", "reason": .string(failure)]
         }
         do {
-            let object = try RemoteStatus.parse(probe.stdout)
-            return object
+            return try RemoteCommands.parseStatusPayload(probe.stdout)
         } catch {
             return ["status": "unavailable", "reason": .string(error.message)]
         }
@@ -222,22 +222,6 @@ public struct ChainStatus: Sendable, Equatable {
             return .int(value)
         }
         return .string(text)
-    }
-}
-
-/// The remote `megaplan status` payload parser shared with `status` and `resume`.
-enum RemoteStatus {
-    static func parse(_ text: String) throws(FleetError) -> JSONObject {
-        let value: JSONValue
-        do {
-            value = try JSONValue.parse(text)
-        } catch {
-            throw FleetError(.providerFailed, "megaplan status did not return JSON: \(error.detail)")
-        }
-        guard case .object(let object) = value else {
-            throw FleetError(.providerFailed, "megaplan status did not return a JSON object")
-        }
-        return object
     }
 }
 

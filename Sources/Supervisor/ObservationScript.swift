@@ -35,13 +35,14 @@ enum ObservationScript {
     static let resultPrefix = "MEGAPLAN-FLEET-OBSERVATION "
 
     static func command(_ request: Request) -> String {
-        let program = source.replacingAll("@ARGS@", with: request.json.serialized())
+        // Base64 keeps any byte of any path out of the program's own syntax.
+        let program = source.replacingAll("@ARGS@", with: Base64.encode(Array(request.json.serialized().utf8)))
         return "python3 -c \(ShellQuote.quote(program))"
     }
 
     private static let source = #"""
-        import json, shlex, subprocess
-        a = json.loads(r'''@ARGS@''')
+        import base64, json, shlex, subprocess
+        a = json.loads(base64.b64decode('@ARGS@'))
         q = shlex.quote
         LIMIT = 8 << 20
         def read(path):
