@@ -1,4 +1,5 @@
 import FleetCore
+import Synchronization
 import Transport
 
 /// How a fleet run goes: which operation, and the limits that keep one slow host from costing
@@ -60,30 +61,47 @@ public struct FleetScheduler: Sendable {
         return summary
     }
 
-    /// The project's run, or a `timeout` line when the deadline passes first (the run itself is
-    /// cancelled, which cancels its pending SSH requests).
+    /// The project's run, or a `timeout` line when the deadline passes first. The run itself is
+    /// cancelled (which cancels its pending SSH requests) and left to unwind on its own: the line
+    /// does not wait for it, because a request still in a connection's handshake to a hung host
+    /// only gives up at the connect timeout, which may be far longer than the deadline. The same
+    /// holds when the whole fleet run is cancelled (SIGTERM).
     static func runWithDeadline(_ actor: ProjectActor, options: FleetRunOptions, tick: String) async -> (
         FleetLine, Int
     )? {
+        enum Race: Sendable {
+            case finished(FleetLine)
+            case deadline
+            case cancelled
+        }
         let started = ContinuousClock.now
         let timestamp = Timestamp.now()
-        let result: FleetLine?? = await withTaskGroup(of: FleetLine??.self) { group in
-            group.addTask { .some(await actor.run(options.operation, dryRun: options.dryRun, tick: tick)) }
+        let work = Task { await actor.run(options.operation, dryRun: options.dryRun, tick: tick) }
+        let race: Race = await withTaskGroup(of: Race.self) { group in
+            group.addTask {
+                if let line = await Self.value(of: work) { return .finished(line) }
+                return .cancelled
+            }
             group.addTask {
                 do {
                     try await Task.sleep(for: options.deadline)
-                    return .some(nil)
+                    return .deadline
                 } catch {
-                    return nil
+                    return .cancelled
                 }
             }
-            let first = await group.next() ?? nil
+            let first = await group.next() ?? .cancelled
             group.cancelAll()
             return first
         }
+        work.cancel()
         if Task.isCancelled { return nil }
+        switch race {
+        case .finished(let line): return (line, await actor.lastCommandCount)
+        case .cancelled: return nil
+        case .deadline: break
+        }
         let commands = await actor.lastCommandCount
-        if case .some(.some(let line)) = result { return (line, commands) }
         var provider: String?
         if case .success(let spec) = actor.cloud { provider = spec.provider.rawValue }
         let seconds =
@@ -98,6 +116,58 @@ public struct FleetScheduler: Sendable {
             report: ["message": .string("project did not finish within its deadline of \(seconds) s")],
             effectiveStatus: nil)
         return (line, commands)
+    }
+
+    /// `work`'s value, or nil as soon as the calling task is cancelled (then `work` is cancelled
+    /// too, and its value is not awaited).
+    static func value<T: Sendable>(of work: Task<T, Never>) async -> T? {
+        let slot = OneShot<T?>()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                slot.install(continuation)
+                Task { slot.resume(await work.value) }
+            }
+        } onCancel: {
+            work.cancel()
+            slot.resume(nil)
+        }
+    }
+}
+
+/// A continuation resumed by whichever of several callers comes first; a value that arrives
+/// before the continuation is installed is kept for it.
+final class OneShot<T: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<T, Never>?
+        var value: T?
+        var done = false
+    }
+    private let state = Mutex(State())
+
+    func install(_ continuation: CheckedContinuation<T, Never>) {
+        let ready: T? = state.withLock { s in
+            if let value = s.value {
+                s.value = nil
+                return value
+            }
+            s.continuation = continuation
+            return nil
+        }
+        if let ready { continuation.resume(returning: ready) }
+    }
+
+    func resume(_ value: T) {
+        let continuation: CheckedContinuation<T, Never>? = state.withLock { s in
+            guard !s.done else { return nil }
+            s.done = true
+            if let continuation = s.continuation {
+                s.continuation = nil
+                return continuation
+            }
+            s.value = value
+            return nil
+        }
+        continuation?.resume(returning: value)
     }
 }
 
