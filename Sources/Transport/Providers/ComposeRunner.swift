@@ -108,7 +108,8 @@ public struct ComposeRunner: Runner {
             try FileSystem.makeDirectories(deployDirectory)
             let arguments = ["compose", "-p", project, "-f", composeFile, "logs", "-f", "agent"]
             let status = try await docker.stream(arguments, workingDirectory: deployDirectory, onLine: onLine)
-            if status != 0 {
+            // An interrupt (Ctrl-C) ends following; the log program dying with it is not an error.
+            if status != 0, !Task.isCancelled {
                 throw FleetError(
                     .providerFailed, "Command failed: " + ([docker.path] + arguments).joined(separator: " "))
             }

@@ -76,6 +76,8 @@ public struct LocalProgram: Sendable {
             }
             return Self.status(result.terminationStatus)
         } catch {
+            // Cancelled (an interrupt while following): the caller checks Task.isCancelled.
+            if Task.isCancelled { return 128 + SIGINT }
             throw FleetError(.providerFailed, "\(path): \(error)")
         }
     }

@@ -152,7 +152,8 @@ public struct RailwayRunner: Runner {
         if follow {
             let arguments = Self.scoped(["logs", "--service", service], environment: environment)
             let status = try await railway.stream(arguments, onLine: onLine)
-            if status != 0 {
+            // An interrupt (Ctrl-C) ends following; the log program dying with it is not an error.
+            if status != 0, !Task.isCancelled {
                 throw FleetError(
                     .providerFailed, "Command failed: " + ([railway.path] + arguments).joined(separator: " "))
             }

@@ -51,7 +51,10 @@ struct Logs: AsyncParsableCommand {
                         }
                     }
                 }
-            } catch is CancellationError {}
+            } catch is CancellationError {
+            } catch where Interrupts.exitStatus != nil {
+                // Interrupted: whatever the log program did on its way down is not an error.
+            }
         }
         if let status = Interrupts.exitStatus { throw ExitCode(status) }
     }
