@@ -217,6 +217,48 @@ struct ChainStatusTests {
         }
     }
 
+    /// §12.4: inputs the reference crashed on are clear errors or count as absent.
+    @Test func malformedRemoteFilesAreClearErrors() async throws {
+        let fixture = try SSHFixture("st-bad", runtime: "host")
+        defer { fixture.cleanUp() }
+        let project = fixture.project
+        let statePath = String(
+            ChainPaths.stateFile(spec: project.remoteSpec).dropFirst(project.workspace.count + 1))
+
+        try project.write(statePath, "[1, 2]")
+        let array = try await fixture.cli(["status", "--chain"])
+        expectError(array, "provider_failed", "Remote chain state was not a JSON object")
+
+        try project.write(statePath, "{\"current_milestone_index\": null}")
+        let nullIndex = try await fixture.cli(["status", "--chain"])
+        expectError(
+            nullIndex, "provider_failed",
+            "Remote chain state field `current_milestone_index` must be an integer; got null")
+
+        try project.write(statePath, "{not json")
+        let invalid = try await fixture.cli(["status", "--chain"])
+        expectError(invalid, "provider_failed", contains: ["Remote chain state was not valid JSON: "])
+
+        try project.writeState(["current_milestone_index": 0])
+        try project.write(
+            String(
+                ChainPaths.runtimePolicyFile(spec: project.remoteSpec).dropFirst(project.workspace.count + 1)),
+            "[\"required\"]")
+        let markerPath = Marker.path(forCloudYAML: FileSystem.resolve(fixture.cloudYAML), home: fixture.home)
+        try write(markerPath, "[\"not an object\"]\n")
+        let policy = try await fixture.cli(["status", "--chain"])
+        #expect(policy.status == 0, "\(policy)")
+        #expect(
+            policy.json?["policy"]?["source"] == "chain_yaml", "a non-object policy counts as no override")
+        #expect(
+            policy.json?["resolved_context"]?["source"]?["session"] == "spec",
+            "a non-object marker counts as none")
+
+        try project.write("chain.yaml", "driver:\n  stall_threshold: lots\nmilestones: []\n")
+        let driver = try await fixture.cli(["status", "--chain"])
+        expectError(driver, "invalid_spec", contains: ["stall_threshold"])
+    }
+
     @Test func missingRemoteSpecAndMissingState() async throws {
         let fixture = try SSHFixture(
             "st-missing", runtime: "host", extraYAML: "")

@@ -148,6 +148,20 @@ struct RailwayProviderTests {
             ])
     }
 
+    @Test func failingAttachAndFollowAreProviderFailures() async throws {
+        let fixture = try Fixture()
+        defer { fixture.stubs.cleanUp() }
+        let railway = fixture.stubs.bin + "/railway"
+        let attach = try await fixture.run(["attach"], environment: ["STUB_FAIL": "--session"])
+        expectError(
+            attach, "provider_failed",
+            "Command failed: \(railway) ssh --environment prod --service agent --session main-session")
+        let follow = try await fixture.run(["logs"], environment: ["STUB_FAIL": "logs"])
+        expectError(
+            follow, "provider_failed", "Command failed: \(railway) logs --environment prod --service agent")
+        #expect(follow.stdout.hasPrefix("stub failure: logs\n"), "stderr is merged into the stream, redacted")
+    }
+
     @Test func destroyWithoutVolume() async throws {
         let fixture = try Fixture(environment: nil, volume: nil)
         defer { fixture.stubs.cleanUp() }

@@ -233,7 +233,30 @@ struct SSHChainTests {
         let workspace = try await fixture.cli(["chain", spec, "--repo-workspace", "relative/ws"])
         expectError(
             workspace, "invalid_spec", "`repo.workspace` must be an absolute POSIX path; got 'relative/ws'")
+        let blank = try await fixture.cli(["bootstrap", spec, "--repo-workspace", ""])
+        expectError(blank, "invalid_spec", "`repo.workspace` must be a non-empty string")
         #expect(fixture.dockerCalls().isEmpty)
+    }
+
+    @Test func ensureRepoFailureAndDirectoryIdea() async throws {
+        let fixture = try SSHFixture("ensure", agents: "  default: hermes")
+        defer { fixture.cleanUp() }
+        try write(fixture.repo + "/rel.yaml", "milestones:\n  - label: m1\n    idea: ideas/m1.md\n")
+        try write(fixture.repo + "/ideas/m1.md", "relative idea\n")
+        let result = try await fixture.cli(["chain", "rel.yaml", "--repo-workspace", "/proc/mpf-none/app"])
+        expectError(
+            result, "provider_failed",
+            "ensure repo checkout failed for https://example.invalid/ensure.git@main into /proc/mpf-none/app (exit 1)"
+        )
+        #expect(fixture.dockerCalls().count == 1, "nothing runs after a failed checkout")
+
+        // An idea "file" that is a directory is found (§3.4) and fails clearly before any upload.
+        try FileSystem.makeDirectories(fixture.repo + "/ideas/dir.md")
+        try write(fixture.repo + "/dir.yaml", "milestones:\n  - label: m1\n    idea: ideas/dir.md\n")
+        let directory = try await fixture.cli(["chain", "dir.yaml"])
+        expectError(directory, "provider_failed", contains: [fixture.repo + "/ideas/dir.md", "directory"])
+        #expect(!fixture.dockerCalls().contains { $0.contains("-i") }, "no upload was attempted")
+        #expect(!fixture.project.sessionAlive())
     }
 
     @Test func repoOverridesApplyInMemoryOnly() async throws {

@@ -192,6 +192,73 @@ struct SSHCommandTests {
         #expect(argv().last == ["status"], "nothing runs after an empty next_step")
     }
 
+    @Test func attachRequestsATerminalAndReportsAFailedAttach() async throws {
+        let fixture = try SSHFixture("attachpty")
+        defer { fixture.cleanUp() }
+        // No `agent` tmux session exists on the test host, so tmux attach fails there.
+        let result = try await fixture.cli(["attach"])
+        expectError(
+            result, "provider_failed",
+            contains: [
+                "Command failed (exit 1) on 127.0.0.1:",
+                "docker exec -it \(fixture.container) tmux attach -t agent",
+            ])
+        #expect(
+            fixture.dockerCalls() == [["exec", "-it", fixture.container, "tmux", "attach", "-t", "agent"]])
+    }
+
+    @Test func transportErrorsNameWhatToFix() async throws {
+        let fixture = try SSHFixture("transport")
+        defer { fixture.cleanUp() }
+        let empty = fixture.project.localDirectory + "/empty_known_hosts"
+        try write(empty, "")
+        let base = ["status", "--cloud-yaml", fixture.cloudYAML]
+        let unknown = try await CLI.run(
+            base + ["--known-hosts", empty], home: fixture.home, cwd: fixture.repo)
+        expectError(
+            unknown, "provider_failed",
+            contains: ["is not in \(empty)", "add it or use host key policy accept-new"])
+
+        let accepted = try await CLI.run(
+            base + ["--known-hosts", empty, "--host-key-policy", "accept-new"], home: fixture.home,
+            cwd: fixture.repo)
+        #expect(accepted.status == 0, "\(accepted)")
+        #expect(FileSystem.readText(empty)?.contains("[127.0.0.1]:\(fixture.host.server.port)") == true)
+
+        let policy = try await CLI.run(
+            base + ["--known-hosts", empty, "--host-key-policy", "trust-all"], home: fixture.home,
+            cwd: fixture.repo)
+        expectError(policy, "invalid_args", "--host-key-policy must be strict or accept-new; got 'trust-all'")
+
+        let text = try #require(FileSystem.readText(fixture.cloudYAML))
+        let closed = try TestSupport.SSHServer.freePort()
+        try FileSystem.writeAtomically(
+            fixture.cloudYAML,
+            text: text.replacingOccurrences(of: "port: \(fixture.host.server.port)", with: "port: \(closed)"))
+        let unreachable = try await fixture.cli(["status"])
+        expectError(unreachable, "provider_failed", contains: ["cannot connect to 127.0.0.1:\(closed)"])
+    }
+
+    @Test func chainStatusIsOneRemoteCommand() async throws {
+        let fixture = try SSHFixture("onecmd")
+        defer { fixture.cleanUp() }
+        try fixture.project.writeState(["current_milestone_index": 0, "current_plan_name": "plan-m1"])
+        let result = try await fixture.cli(["status", "--chain"])
+        #expect(result.status == 0, "\(result)")
+        #expect(result.json?["effective_status"] == "running")
+        let calls = fixture.dockerCalls()
+        #expect(calls.count == 1, "\(calls)")
+        #expect(
+            calls.first?.prefix(5) == [
+                "exec", fixture.container, "bash", "-lc", "python3 -c 'import json, shlex, subprocess",
+            ] || calls.first?.last?.hasPrefix("python3 -c ") == true)
+        // The probes inside that one command are the reference's: status, runner, stat, verify-human.
+        #expect(
+            fixture.project.calls().compactMap { $0["argv"] } == [
+                ["status", "--plan", "plan-m1"], ["verify-human", "--list", "--plan", "plan-m1", "--json"],
+            ])
+    }
+
     @Test func attachSessionIsRailwayOnly() async throws {
         let fixture = try SSHFixture("attach")
         defer { fixture.cleanUp() }

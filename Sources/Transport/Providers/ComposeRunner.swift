@@ -94,11 +94,18 @@ public struct ComposeRunner: Runner {
         _ = try await composeChecked(["up", "-d"])
     }
 
+    /// A non-zero exit is `provider_failed` naming the command (§1.9); stderr went to the terminal.
     public func attach() async throws(FleetError) -> Int32 {
         try FileSystem.makeDirectories(deployDirectory)
-        return try await docker.interactive(
-            ["compose", "-p", project, "-f", composeFile, "exec", "agent", "tmux", "attach", "-t", "agent"],
-            workingDirectory: deployDirectory)
+        let arguments = [
+            "compose", "-p", project, "-f", composeFile, "exec", "agent", "tmux", "attach", "-t", "agent",
+        ]
+        let status = try await docker.interactive(arguments, workingDirectory: deployDirectory)
+        guard status == 0 else {
+            throw FleetError(
+                .providerFailed, "Command failed: " + ([docker.path] + arguments).joined(separator: " "))
+        }
+        return 0
     }
 
     public func logs(follow: Bool, onLine: @escaping @Sendable (String) async -> Void)

@@ -141,9 +141,16 @@ public struct RailwayRunner: Runner {
         }
     }
 
+    /// A non-zero exit is `provider_failed` naming the command (§1.9); stderr went to the terminal.
     public func attach() async throws(FleetError) -> Int32 {
-        try await railway.interactive(
-            Self.scoped(["ssh", "--service", service, "--session", session], environment: environment))
+        let arguments = Self.scoped(
+            ["ssh", "--service", service, "--session", session], environment: environment)
+        let status = try await railway.interactive(arguments)
+        guard status == 0 else {
+            throw FleetError(
+                .providerFailed, "Command failed: " + ([railway.path] + arguments).joined(separator: " "))
+        }
+        return 0
     }
 
     public func logs(follow: Bool, onLine: @escaping @Sendable (String) async -> Void)

@@ -142,13 +142,19 @@ public struct SSHRunner: Runner {
             case .host: "tmux attach -t agent"
             }
         counter.increment()
+        let status: Int32
         do {
-            return try await pool.interactive(command, on: endpoint)
+            status = try await pool.interactive(command, on: endpoint)
         } catch let error as SSHError {
             throw Self.fleetError(error)
         } catch {
             throw FleetError(.providerFailed, "attach to \(hostLabel) failed: \(error)")
         }
+        // A non-zero exit is `provider_failed` naming the command (§1.9); its stderr went to the terminal.
+        guard status == 0 else {
+            throw FleetError(.providerFailed, "Command failed (exit \(status)) on \(hostLabel): \(command)")
+        }
+        return 0
     }
 
     public func logs(follow: Bool, onLine: @escaping @Sendable (String) async -> Void)

@@ -3,11 +3,11 @@ import Foundation
 import Testing
 
 /// A private bin directory with recording stand-ins for docker, docker-compose and railway
-/// (Tests/CLITests/Stubs/recorder.py), a HOME, and the log the stand-ins append to.
+/// (Tests/Fixtures/local/recorder.py), a HOME, and the log the stand-ins append to.
 struct ProgramStubs {
     static let recorder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent()
-        .appendingPathComponent("Stubs/recorder.py").path
+        .deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/local/recorder.py").path
 
     let directory: String
     let bin: String
