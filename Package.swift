@@ -74,6 +74,19 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Hostile-input checks of FleetCore's readers, shared by the fuzz driver and the corpus replay
+        // test. `scripts/fuzz.sh` builds `fuzz-fleetcore` with libFuzzer (`-DFUZZING`); the ordinary
+        // build makes it a corpus replay tool.
+        .target(
+            name: "FuzzHarness",
+            dependencies: ["FleetCore"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "fuzz-fleetcore",
+            dependencies: ["FuzzHarness"],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "ssh-bench",
             dependencies: ["Transport"],
@@ -88,7 +101,7 @@ let package = Package(
         .testTarget(
             name: "FleetCoreTests",
             dependencies: [
-                "FleetCore", "TestSupport",
+                "FleetCore", "TestSupport", "FuzzHarness",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings
