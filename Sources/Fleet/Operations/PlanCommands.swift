@@ -3,10 +3,13 @@ import Transport
 
 /// `bootstrap` (§1.6) and `resume` (§1.12): start or continue a single plan on the runner.
 public enum PlanCommands {
-    /// Ensures the checkout, uploads the idea to `<ws>/idea.txt` and runs `megaplan init`.
+    /// Ensures the checkout, uploads the idea to `<ws>/idea.txt` and runs `megaplan init`. Each
+    /// command's output goes to `relay` as soon as it finishes (§1.6: the checkout's output is
+    /// shown even when init then fails).
     public static func bootstrap(
-        _ project: ProjectEnvironment, ideaFile: String, planName: String?, robustness: String
-    ) async throws(FleetError) -> [RelayedOutput] {
+        _ project: ProjectEnvironment, ideaFile: String, planName: String?, robustness: String,
+        relay: (RelayedOutput) -> Void
+    ) async throws(FleetError) {
         let local = FileSystem.resolve(ideaFile)
         guard FileSystem.exists(local) else {
             throw FleetError(.missingIdeaFile, "idea file not found: \(local)")
@@ -19,13 +22,13 @@ public enum PlanCommands {
         let remoteIdea = PosixPath.join(workspace, "idea.txt")
         let ensure = try await project.runner.exec(
             RemoteCommands.ensureRepo(url: cloud.repo.url, branch: cloud.repo.branch, workspace: workspace))
+        relay(RelayedOutput(ensure))
         try await project.runner.upload(bytes, to: remoteIdea)
         let q = ShellQuote.quote
         var command =
             "cd \(q(workspace)) && megaplan init --project-dir \(q(workspace)) --idea-file \(q(remoteIdea)) --auto-start --robustness \(q(robustness))"
         if let planName, !planName.isEmpty { command += " --name \(q(planName))" }
-        let initOutput = try await project.runner.exec(command)
-        return [RelayedOutput(ensure), RelayedOutput(initOutput)]
+        relay(RelayedOutput(try await project.runner.exec(command)))
     }
 
     /// The megaplan arguments for a `next_step` (§1.12 step 3).

@@ -71,16 +71,18 @@ struct Destroy: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors(redactor: ProjectSession.redactor(for: cloud)) {
-            let spec = try CloudSpec.load(path: cloud.resolvedPath)
-            if !yes {
-                Output.stdout(
-                    "Destroy cloud deployment and delete volume \(pythonRepr(spec.resources.volume ?? "<no volume>"))? [y/N]: "
-                )
-                let answer = (readLine() ?? "").trimmed.lowercased()
-                guard answer == "y" || answer == "yes" else { throw ExitCode(1) }
-            }
+            // The prelude (spec, provider CLI) runs before the prompt, as in the reference (§1.1).
             try await ProjectSession.with(cloud, hostKeys) { project in
-                try await project.runner.destroy(volume: spec.resources.volume)
+                let volume = project.cloud.resources.volume
+                if !yes {
+                    Output.stdout(
+                        "Destroy cloud deployment and delete volume \(pythonRepr(volume ?? "<no volume>"))? [y/N]: "
+                    )
+                    // End of input counts as "no" (the reference crashed there, §12.4).
+                    let answer = (readLine() ?? "").trimmed.lowercased()
+                    guard answer == "y" || answer == "yes" else { throw ExitCode(1) }
+                }
+                try await project.runner.destroy(volume: volume)
                 if let directory = project.persistentDeployDirectory { TemporaryDirectory.remove(directory) }
             }
         }

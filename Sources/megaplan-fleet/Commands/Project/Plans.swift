@@ -62,9 +62,9 @@ struct Bootstrap: AsyncParsableCommand {
         try await reportingErrors(redactor: ProjectSession.redactor(for: cloud)) {
             try await ProjectSession.with(cloud, hostKeys, overrides: repo) { project in
                 try await project.withDeployDirectory { _ throws(FleetError) in }
-                let outputs = try await PlanCommands.bootstrap(
-                    project, ideaFile: ideaFile, planName: planName, robustness: robustness)
-                for output in outputs { ProjectSession.relay(output, project.redactor) }
+                try await PlanCommands.bootstrap(
+                    project, ideaFile: ideaFile, planName: planName, robustness: robustness
+                ) { output in ProjectSession.relay(output, project.redactor) }
             }
         }
     }
