@@ -6,8 +6,9 @@ import Testing
 /// `chain` over the ssh provider against a real sshd on loopback (§1.5, §3.4, §4.8, §4.10, §10).
 @Suite("CLI: chain over ssh", .runnerHost)
 struct SSHChainTests {
-    /// A local chain spec with one idea inside the workspace and one outside it, no `base_branch`.
-    func writeSpec(_ fixture: SSHFixture, extraMilestoneYAML: String = "") throws -> (
+    /// A local chain spec with one idea inside the workspace and one outside it, no `base_branch`
+    /// (with `relative`, a third milestone whose idea path is relative).
+    func writeSpec(_ fixture: SSHFixture, extraMilestoneYAML: String = "", relative: Bool = false) throws -> (
         spec: String, external: String
     ) {
         let external = PosixPath.dirname(fixture.workspace) + "/external/ext.md"
@@ -19,6 +20,7 @@ struct SSHChainTests {
               - label: m2
                 idea: \(external)
                 branch: feature/m2
+            \(relative ? "  - label: m3\n    idea: ideas/m3.md" : "")
             \(extraMilestoneYAML)
             review_policy:
               clean_milestone_pr: manual
@@ -26,6 +28,7 @@ struct SSHChainTests {
         try write(fixture.repo + "/chain.yaml", spec)
         try write(fixture.repo + "/ideas/m1.md", "# m1\nfirst idea\n")
         try write(fixture.repo + "/ext.md", "# m2\nexternal idea\n")
+        try write(fixture.repo + "/ideas/m3.md", "# m3\nrelative idea\n")
         return (fixture.repo + "/chain.yaml", external)
     }
 
@@ -44,6 +47,7 @@ struct SSHChainTests {
             fixture.execRecord("mkdir -p \(ws)/ideas && base64 -d > \(ws)/ideas/m1.md", input: true),
             fixture.execRecord(
                 "mkdir -p \(PosixPath.dirname(external)) && base64 -d > \(external)", input: true),
+            fixture.execRecord("mkdir -p ideas && base64 -d > ideas/m3.md", input: true),
             fixture.execRecord("mkdir -p \(ws) && base64 -d > \(ws)/chain.yaml", input: true),
             fixture.execRecord(
                 "mkdir -p \(ws)/.megaplan && if tmux has-session -t \(fixture.session) 2>/dev/null; then echo '\(fixture.session) session already running'; else tmux new-session -d -s \(fixture.session) -c \(ws) 'MEGAPLAN_TRUSTED_CONTAINER=1 megaplan chain start --spec \(ws)/chain.yaml >> .megaplan/cloud-chain.log 2>&1'; echo 'started \(fixture.session) session'; fi"
@@ -54,7 +58,7 @@ struct SSHChainTests {
     @Test func launchesUploadsRecordsMarkerAndIsIdempotent() async throws {
         let fixture = try SSHFixture("chain", branch: "develop")
         defer { fixture.cleanUp() }
-        let (spec, external) = try writeSpec(fixture)
+        let (spec, external) = try writeSpec(fixture, relative: true)
         let ws = fixture.workspace
 
         let first = try await fixture.cli(["chain", "chain.yaml"])
@@ -88,10 +92,10 @@ struct SSHChainTests {
                 "validation_policy", "review_policy",
             ])
         #expect(chain["base_branch"] == "develop")
-        #expect(chain["milestone_count"] == .int(2))
+        #expect(chain["milestone_count"] == .int(3))
         #expect(chain["review_policy"] == ["clean_milestone_pr": "manual"])
         let summaries = try #require(chain["resolved_phase_map_summary"]?.arrayValue)
-        #expect(summaries.count == 2)
+        #expect(summaries.count == 3)
         #expect(
             keys(summaries.first) == [
                 "label", "profile", "explicit_phase_model", "resolved_phase_map", "required_agents",
@@ -99,12 +103,17 @@ struct SSHChainTests {
             ])
         #expect(summaries.first?["runtime_commands"] == ["codex", "tmux"])
         #expect(provenance["megaplan"] == ["ref": "v9.9", "install_source": "cloud_image_runtime"])
-        #expect(provenance["uploaded_idea_count"] == .int(2))
+        #expect(provenance["uploaded_idea_count"] == .int(3))
         #expect(provenance["tmux"] == ["session": .string(fixture.session), "status": "started"])
 
         // Ideas land at the milestone's idea path verbatim; the spec gets base_branch last.
         #expect(fixture.remoteFile(ws + "/ideas/m1.md") == "# m1\nfirst idea\n")
         #expect(fixture.remoteFile(external) == "# m2\nexternal idea\n")
+        // A relative idea lands relative to the remote command's directory (§3.5): here the
+        // docker stand-in's per-container directory, in a real image its WORKDIR.
+        #expect(
+            fixture.remoteFile(fixture.remoteHome + "/.docker-stub/\(fixture.container)/ideas/m3.md")
+                == "# m3\nrelative idea\n")
         let uploaded = try #require(fixture.remoteFile(ws + "/chain.yaml"))
         let lines = uploaded.split(separator: "\n")
         #expect(lines.last == "base_branch: develop", "\(uploaded)")
@@ -112,7 +121,7 @@ struct SSHChainTests {
         #expect(!uploaded.contains("# the chain"))
         let reparsed = try ChainSpec.parse(text: uploaded, path: ws + "/chain.yaml")
         #expect(reparsed.baseBranch == "develop")
-        #expect(reparsed.milestones.map(\.label) == ["m1", "m2"])
+        #expect(reparsed.milestones.map(\.label) == ["m1", "m2", "m3"])
         #expect(
             FileSystem.readText(spec)?.contains("base_branch") == false, "the local spec is never rewritten")
 
@@ -141,7 +150,7 @@ struct SSHChainTests {
         // The runner really runs the chain in the custom tmux session.
         #expect(fixture.project.sessionAlive())
         var starts: [JSONValue] = []
-        for _ in 0..<100 where starts.isEmpty {
+        for _ in 0..<400 where starts.isEmpty {
             starts = fixture.project.chainStarts()
             if starts.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
         }

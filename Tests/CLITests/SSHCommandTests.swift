@@ -293,7 +293,7 @@ struct SSHCommandTests {
         #expect(report["sync_refresh"] == ["status": "ok"])
         #expect(fixture.project.sessionAlive())
         var starts: [JSONValue] = []
-        for _ in 0..<100 where starts.isEmpty {
+        for _ in 0..<400 where starts.isEmpty {
             starts = fixture.project.chainStarts()
             if starts.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
         }

@@ -11,13 +11,14 @@ import Testing
 enum CLI {
     /// The executable next to the test bundle (`.build*/debug/megaplan-fleet`).
     static let binary: String = {
+        // The test runner (`megaplan-fleetPackageTests.xctest`) sits in the same build directory.
         var candidates: [String] = []
-        let bundle = Bundle.main.bundlePath
-        candidates.append(PosixPath.dirname(bundle) + "/megaplan-fleet")
-        candidates.append(bundle + "/megaplan-fleet")
         if let first = CommandLine.arguments.first {
             candidates.append(PosixPath.dirname(FileSystem.resolve(first)) + "/megaplan-fleet")
         }
+        let bundle = Bundle.main.bundlePath
+        candidates.append(bundle + "/megaplan-fleet")
+        candidates.append(PosixPath.dirname(bundle) + "/megaplan-fleet")
         for bundle in Bundle.allBundles {
             candidates.append(PosixPath.dirname(bundle.bundlePath) + "/megaplan-fleet")
         }
