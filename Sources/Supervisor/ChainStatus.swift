@@ -244,11 +244,19 @@ enum HumanVerificationFacts {
         }
         let semantics = value["semantics"]
         guard semantics?.stringValue == "latest_verdict" else {
-            let shown = semantics.map { $0.stringValue.map(pythonRepr) ?? $0.serialized() } ?? "None"
+            // Python prints the value with repr: a missing or null value is `None`.
+            let shown: String =
+                switch semantics {
+                case nil, .null?: "None"
+                case .string(let text)?: pythonRepr(text)
+                case .bool(let flag)?: flag ? "True" : "False"
+                case let other?: other.serialized()
+                }
             var facts = HumanVerification(
                 status: "unavailable",
                 reason: "remote payload semantics \(shown) != 'latest_verdict'; facts may be stale")
             facts.semantics = semantics?.stringValue
+            facts.rawSemantics = semantics ?? .null
             return facts
         }
         func integer(_ key: String) -> Int {
@@ -260,7 +268,6 @@ enum HumanVerificationFacts {
             allDeferredMustVerified: value["all_deferred_must_verified"] == .bool(true),
             pending: integer("pending"), verified: integer("verified"))
         facts.rows = value["rows"]?.arrayValue ?? []
-        facts.rawSemantics = semantics
         return facts
     }
 

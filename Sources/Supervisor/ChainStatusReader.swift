@@ -78,7 +78,8 @@ public enum ChainSummaryText {
         if let plan = state.currentPlanName, !plan.isEmpty { lines.append("Current plan: \(plan)") }
         if let last = state.lastState, !last.isEmpty { lines.append("Last state: \(last)") }
         if let number = state.prNumber, number != 0 {
-            lines.append("Current PR: #\(number) (\(state.prState ?? "unknown"))")
+            let prState = state.prState.flatMap { $0.isEmpty ? nil : $0 } ?? "unknown"
+            lines.append("Current PR: #\(number) (\(prState))")
         }
         lines.append("Sync:")
         if let value = state.branchHead, !value.isEmpty { lines.append("  Branch head: \(value)") }

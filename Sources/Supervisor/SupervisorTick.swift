@@ -85,7 +85,9 @@ public struct SupervisorTick: Sendable {
                         status = try ChainStatus.build(
                             observation: observation, specPath: spec, marker: marker, cloud: reader.cloud)
                         humanRefreshed = true
-                        prProbe = observation.pullRequest.map { $0.stdout.trimmed.lowercased() }
+                        prProbe = observation.pullRequest.map {
+                            $0.status == 0 ? $0.stdout.trimmed.lowercased() : "unknown"
+                        }
                     } catch {
                         syncRefresh["re_read"] = "failed"
                     }
