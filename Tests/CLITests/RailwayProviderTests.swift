@@ -195,7 +195,7 @@ struct RailwayProviderTests {
         let remote = fixture.stubs.directory + "/remote ws"
         try FileSystem.makeDirectories(remote + "/.git")
         try write(fixture.stubs.bin + "/megaplan", "#!/bin/sh\necho \"megaplan $*\"\n", mode: 0o755)
-        try write(fixture.stubs.directory + "/idea.md", "railway idea rw-secret-value-42\n")
+        try write(fixture.stubs.directory + "/idea.md", "ship it\n")
         let result = try await fixture.run(["bootstrap", "idea.md", "--repo-workspace", remote])
         #expect(result.status == 0, "\(result)")
         let q = "'\(remote)'"
@@ -203,15 +203,15 @@ struct RailwayProviderTests {
             result.stdout
                 == "megaplan init --project-dir \(remote) --idea-file \(remote)/idea.txt --auto-start --robustness standard\n"
         )
-        #expect(FileSystem.readText(remote + "/idea.txt") == "railway idea rw-secret-value-42\n")
+        #expect(FileSystem.readText(remote + "/idea.txt") == "ship it\n")
         #expect(
             fixture.railwayCalls.map { $0.last ?? "" } == [
                 "mkdir -p \(fixture.stubs.directory) && if [ ! -d '\(remote)/.git' ]; then git clone --branch main https://example.invalid/rw.git \(q); else true; fi",
-                "mkdir -p \(q) && base64 -d > '\(remote)/idea.txt'",
+                "mkdir -p \(q) && base64 -d > '\(remote)/idea.txt' <<'MEGAPLAN_UPLOAD'\nc2hpcCBpdAo=\nMEGAPLAN_UPLOAD",
                 "cd \(q) && megaplan init --project-dir \(q) --idea-file '\(remote)/idea.txt' --auto-start --robustness standard",
             ])
         #expect(fixture.railwayCalls.allSatisfy { $0.prefix(4) == ["ssh", "--service", "agent", "--"] })
-        #expect(!fixture.railwayCalls.joined().joined().contains("rw-secret-value-42"))
+        #expect(fixture.stubs.calls().allSatisfy { $0.stdin.isEmpty }, "railway ssh gets nothing on stdin")
     }
 
     @Test func missingRailwayCLI() async throws {

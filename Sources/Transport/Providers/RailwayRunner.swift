@@ -74,10 +74,11 @@ public struct RailwayRunner: Runner {
         try await railwayRun(["ssh", "--service", service, "--", command], stdin: stdin)
     }
 
-    /// The reference embeds the payload in a heredoc inside argv; here it travels on stdin, which
-    /// keeps large files under the argv limit.
+    /// The payload travels in a heredoc inside the one `railway ssh` argument, as in the reference
+    /// (§7.2): `railway ssh` is not known to forward standard input to the remote command. One
+    /// argument is limited to 128 KiB on Linux, so idea files and specs must stay under ~96 KiB.
     public func upload(_ bytes: [UInt8], to path: String) async throws(FleetError) {
-        _ = try await exec(RemoteCommands.upload(to: path), stdin: Array(Base64.encode(bytes).utf8))
+        _ = try await exec(RemoteCommands.heredocUpload(to: path, base64: Base64.encode(bytes)))
     }
 
     public func build(deployDirectory: String) async throws(FleetError) {

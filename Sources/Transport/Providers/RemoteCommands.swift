@@ -56,6 +56,11 @@ public enum RemoteCommands {
         "mkdir -p \(q(PosixPath.dirname(path))) && base64 -d > \(q(path))"
     }
 
+    /// Railway's upload (§7.2): the base64 payload in a heredoc inside the command line.
+    public static func heredocUpload(to path: String, base64: String) -> String {
+        upload(to: path) + " <<'MEGAPLAN_UPLOAD'\n\(base64)\nMEGAPLAN_UPLOAD"
+    }
+
     /// The supervisor's sync refresh (§6.4): a one-line Python program run with `python3 -c`.
     public static func syncRefresh(
         workspace: String, spec: String, branch: String?, prNumber: Int?, extraRepos: [String]?,
