@@ -36,16 +36,17 @@ public struct FleetLine: Sendable, Equatable {
         let line = json.serialized(.compact, transform: redactor.redact)
         if line.utf8.count <= Self.maximumLength { return line }
         var shortened = self
-        guard case .object(var report) = report else { return line }
-        let sizes = report.entries.map {
-            ($0.key, $0.value.serialized(.compact, transform: redactor.redact).utf8.count)
-        }
-        .sorted { $0.1 > $1.1 }
-        for (key, size) in sizes {
-            report[key] = ["truncated": true, "bytes": .int(size)]
-            shortened.report = .object(report)
-            let candidate = shortened.json.serialized(.compact, transform: redactor.redact)
-            if candidate.utf8.count <= Self.maximumLength { return candidate }
+        if case .object(var report) = report {
+            let sizes = report.entries.map {
+                ($0.key, $0.value.serialized(.compact, transform: redactor.redact).utf8.count)
+            }
+            .sorted { $0.1 > $1.1 }
+            for (key, size) in sizes {
+                report[key] = ["truncated": true, "bytes": .int(size)]
+                shortened.report = .object(report)
+                let candidate = shortened.json.serialized(.compact, transform: redactor.redact)
+                if candidate.utf8.count <= Self.maximumLength { return candidate }
+            }
         }
         shortened.report = ["truncated": true, "bytes": .int(line.utf8.count)]
         return shortened.json.serialized(.compact, transform: redactor.redact)

@@ -1,0 +1,290 @@
+import Fleet
+import FleetCore
+import Foundation
+import Testing
+import Yams
+
+/// examples/kubernetes: the manifests parse, follow a small closed schema (so a misspelt field is
+/// caught here rather than silently ignored by a lenient apply), and agree with each other and
+/// with the fleet file they ship. No cluster needed.
+@Suite("Kubernetes example")
+struct KubernetesExampleTests {
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("examples/kubernetes").path
+
+    static func documents(_ name: String) throws -> [[String: Any]] {
+        let text = try String(contentsOfFile: directory + "/" + name, encoding: .utf8)
+        return try Yams.load_all(yaml: text).map { document in
+            guard let object = document as? [String: Any] else {
+                throw SchemaError(path: name, problem: "document is not a mapping")
+            }
+            return object
+        }
+    }
+
+    // MARK: a small schema
+
+    struct SchemaError: Error, CustomStringConvertible {
+        var path: String
+        var problem: String
+        var description: String { "\(path): \(problem)" }
+    }
+
+    /// What a value must be. `object` lists every allowed key (closed) and which are required.
+    indirect enum Schema: Sendable {
+        case string
+        case int
+        case bool
+        case any
+        case literal(String)
+        case list(Schema)
+        case object(required: [String: Schema], optional: [String: Schema])
+        case map(Schema)
+
+        func check(_ value: Any?, at path: String) throws {
+            guard let value else { throw SchemaError(path: path, problem: "missing") }
+            switch self {
+            case .any: return
+            case .string:
+                guard value is String else {
+                    throw SchemaError(path: path, problem: "expected a string, got \(value)")
+                }
+            case .int:
+                guard value is Int else {
+                    throw SchemaError(path: path, problem: "expected an integer, got \(value)")
+                }
+            case .bool:
+                guard value is Bool else {
+                    throw SchemaError(path: path, problem: "expected a boolean, got \(value)")
+                }
+            case .literal(let expected):
+                guard value as? String == expected else {
+                    throw SchemaError(path: path, problem: "expected \(expected), got \(value)")
+                }
+            case .list(let item):
+                guard let list = value as? [Any] else {
+                    throw SchemaError(path: path, problem: "expected a list")
+                }
+                for (index, element) in list.enumerated() { try item.check(element, at: "\(path)[\(index)]") }
+            case .map(let item):
+                guard let map = value as? [String: Any] else {
+                    throw SchemaError(path: path, problem: "expected a mapping")
+                }
+                for (key, element) in map { try item.check(element, at: "\(path).\(key)") }
+            case .object(let required, let optional):
+                guard let map = value as? [String: Any] else {
+                    throw SchemaError(path: path, problem: "expected a mapping")
+                }
+                for (key, schema) in required { try schema.check(map[key], at: "\(path).\(key)") }
+                for (key, element) in map {
+                    guard let schema = required[key] ?? optional[key] else {
+                        throw SchemaError(path: "\(path).\(key)", problem: "unknown field")
+                    }
+                    try schema.check(element, at: "\(path).\(key)")
+                }
+            }
+        }
+    }
+
+    static let metadata = Schema.object(
+        required: ["name": .string],
+        optional: ["labels": .map(.string), "namespace": .string, "annotations": .map(.string)])
+
+    static let container = Schema.object(
+        required: ["name": .string, "image": .string],
+        optional: [
+            "args": .list(.string), "command": .list(.string),
+            "env": .list(
+                .object(required: ["name": .string], optional: ["value": .string, "valueFrom": .any])),
+            "envFrom": .list(
+                .object(
+                    required: [:],
+                    optional: [
+                        "secretRef": .object(required: ["name": .string], optional: ["optional": .bool]),
+                        "configMapRef": .object(required: ["name": .string], optional: ["optional": .bool]),
+                    ])),
+            "volumeMounts": .list(
+                .object(
+                    required: ["name": .string, "mountPath": .string],
+                    optional: ["readOnly": .bool, "subPath": .string])),
+            "resources": .object(required: [:], optional: ["requests": .map(.any), "limits": .map(.any)]),
+            "securityContext": .map(.any), "imagePullPolicy": .string, "workingDir": .string,
+        ])
+
+    static let podSpec = Schema.object(
+        required: ["containers": .list(container), "restartPolicy": .string],
+        optional: [
+            "volumes": .list(
+                .object(
+                    required: ["name": .string],
+                    optional: [
+                        "configMap": .object(
+                            required: ["name": .string], optional: ["defaultMode": .int, "items": .any]),
+                        "secret": .object(
+                            required: ["secretName": .string], optional: ["defaultMode": .int, "items": .any]),
+                        "emptyDir": .map(.any),
+                    ])),
+            "securityContext": .map(.any), "serviceAccountName": .string, "nodeSelector": .map(.string),
+            "tolerations": .any, "imagePullSecrets": .any,
+        ])
+
+    static let cronJob = Schema.object(
+        required: [
+            "apiVersion": .literal("batch/v1"), "kind": .literal("CronJob"), "metadata": metadata,
+            "spec": .object(
+                required: [
+                    "schedule": .string, "concurrencyPolicy": .string,
+                    "jobTemplate": .object(
+                        required: [
+                            "spec": .object(
+                                required: [
+                                    "completionMode": .string, "completions": .int, "parallelism": .int,
+                                    "template": .object(
+                                        required: ["spec": podSpec], optional: ["metadata": .any]),
+                                ],
+                                optional: [
+                                    "backoffLimit": .int, "backoffLimitPerIndex": .int,
+                                    "activeDeadlineSeconds": .int,
+                                    "ttlSecondsAfterFinished": .int,
+                                ])
+                        ], optional: ["metadata": .any]),
+                ],
+                optional: [
+                    "startingDeadlineSeconds": .int, "successfulJobsHistoryLimit": .int,
+                    "failedJobsHistoryLimit": .int, "suspend": .bool, "timeZone": .string,
+                ]),
+        ], optional: [:])
+
+    static let configMap = Schema.object(
+        required: [
+            "apiVersion": .literal("v1"), "kind": .literal("ConfigMap"), "metadata": metadata,
+            "data": .map(.string),
+        ], optional: [:])
+
+    static let secret = Schema.object(
+        required: ["apiVersion": .literal("v1"), "kind": .literal("Secret"), "metadata": metadata],
+        optional: ["type": .string, "stringData": .map(.string), "data": .map(.string)])
+
+    // MARK: tests
+
+    @Test func schemaCatchesMisspeltFields() throws {
+        var job = try #require(try Self.documents("cronjob.yaml").first)
+        var spec = try #require(job["spec"] as? [String: Any])
+        spec["concurrencypolicy"] = "Forbid"
+        job["spec"] = spec
+        #expect(throws: SchemaError.self) { try Self.cronJob.check(job, at: "cronjob") }
+    }
+
+    @Test func cronJobIsIndexedForbidsOverlapAndShardsConsistently() throws {
+        let documents = try Self.documents("cronjob.yaml")
+        #expect(documents.count == 1)
+        let job = try #require(documents.first)
+        try Self.cronJob.check(job, at: "cronjob.yaml")
+
+        let spec = try #require(job["spec"] as? [String: Any])
+        #expect(spec["concurrencyPolicy"] as? String == "Forbid")
+        let jobSpec = try #require((spec["jobTemplate"] as? [String: Any])?["spec"] as? [String: Any])
+        #expect(jobSpec["completionMode"] as? String == "Indexed")
+        let shards = try #require(jobSpec["completions"] as? Int)
+        #expect(shards > 1)
+        #expect(jobSpec["parallelism"] as? Int == shards)
+
+        let pod = try #require((jobSpec["template"] as? [String: Any])?["spec"] as? [String: Any])
+        #expect(pod["restartPolicy"] as? String == "Never")
+        let containers = try #require(pod["containers"] as? [[String: Any]])
+        #expect(containers.count == 1)
+        let container = try #require(containers.first)
+        let args = try #require(container["args"] as? [String])
+        #expect(args.prefix(2) == ["tick", "--all"])
+        let shardIndex = try #require(args.firstIndex(of: "--shard"))
+        try #require(shardIndex + 1 < args.count)
+        #expect(args[shardIndex + 1] == "$(JOB_COMPLETION_INDEX)/\(shards)")
+        // Every index the Job creates is a valid shard.
+        for index in 0..<shards {
+            let text = args[shardIndex + 1].replacingOccurrences(
+                of: "$(JOB_COMPLETION_INDEX)", with: String(index))
+            #expect(throws: Never.self) { try FleetSelection.Shard(parsing: text) }
+        }
+
+        let env = try #require(container["env"] as? [[String: Any]])
+        var variables: [String: String] = [:]
+        for entry in env { variables[entry["name"] as? String ?? ""] = entry["value"] as? String }
+        let fleetPath = try #require(variables["MEGAPLAN_FLEET"])
+        let knownHosts = try #require(variables["MEGAPLAN_FLEET_KNOWN_HOSTS"])
+        #expect(variables["HOME"] != nil)
+
+        // The fleet file comes from the ConfigMap, known_hosts from the Secret.
+        let volumes = try #require(pod["volumes"] as? [[String: Any]])
+        let mounts = try #require(container["volumeMounts"] as? [[String: Any]])
+        func mountPath(source: String, name: String) -> String? {
+            guard
+                let volume = volumes.first(where: {
+                    let inner = $0[source] as? [String: Any]
+                    return inner?["name"] as? String == name || inner?["secretName"] as? String == name
+                }),
+                let mount = mounts.first(where: { $0["name"] as? String == volume["name"] as? String })
+            else { return nil }
+            #expect(mount["readOnly"] as? Bool == true)
+            return mount["mountPath"] as? String
+        }
+        let configMap = try #require(try Self.documents("configmap.yaml").first)
+        let configMapName = try #require((configMap["metadata"] as? [String: Any])?["name"] as? String)
+        let secrets = try Self.documents("secret.yaml")
+        let sshSecret = try #require(secrets.first)
+        let secretName = try #require((sshSecret["metadata"] as? [String: Any])?["name"] as? String)
+        let configMount = try #require(mountPath(source: "configMap", name: configMapName))
+        let secretMount = try #require(mountPath(source: "secret", name: secretName))
+        #expect(PosixPath.dirname(fleetPath) == configMount)
+        let configData = try #require(configMap["data"] as? [String: String])
+        #expect(configData[PosixPath.basename(fleetPath)] != nil)
+        #expect(PosixPath.dirname(knownHosts) == secretMount)
+        let secretData = try #require(sshSecret["stringData"] as? [String: String])
+        #expect(secretData[PosixPath.basename(knownHosts)] != nil)
+    }
+
+    @Test func configMapShipsAValidFleetThatFillsEveryShard() throws {
+        let configMap = try #require(try Self.documents("configmap.yaml").first)
+        try Self.configMap.check(configMap, at: "configmap.yaml")
+        let data = try #require(configMap["data"] as? [String: String])
+        let directory = try FleetDirectory()
+        for (name, text) in data {
+            #expect(!name.contains("/"))
+            try FileSystem.writeAtomically(directory.path + "/" + name, text: text)
+        }
+        let fleet = try FleetFile.load(path: directory.path + "/fleet.yaml")
+        #expect(fleet.projects.count >= 4)
+        let secretMount = "/etc/megaplan-fleet/ssh"
+        for project in fleet.projects {
+            let spec = try CloudSpec.load(path: project.cloudYAML)
+            #expect(spec.provider == .ssh)
+            #expect(spec.ssh?.identityFile?.hasPrefix(secretMount + "/") == true, "\(project.name)")
+        }
+        // No pod of the example has an empty shard (it would exit 2 every time).
+        let job = try #require(try Self.documents("cronjob.yaml").first)
+        let shards = try #require(
+            (((job["spec"] as? [String: Any])?["jobTemplate"] as? [String: Any])?["spec"] as? [String: Any])?[
+                "completions"] as? Int)
+        for index in 0..<shards {
+            let selected = try FleetSelection(shard: try .init(index: index, count: shards)).apply(to: fleet)
+            #expect(!selected.isEmpty, "shard \(index)/\(shards) is empty")
+        }
+    }
+
+    @Test func secretIsATemplateWithoutKeys() throws {
+        let documents = try Self.documents("secret.yaml")
+        #expect(!documents.isEmpty)
+        for document in documents {
+            try Self.secret.check(document, at: "secret.yaml")
+            let values =
+                Array((document["stringData"] as? [String: String] ?? [:]).values)
+                + Array((document["data"] as? [String: String] ?? [:]).values)
+            for value in values {
+                #expect(!value.contains("PRIVATE KEY"))
+                #expect(value.contains("REPLACE"), "\(value)")
+            }
+        }
+        let ssh = try #require(documents.first?["stringData"] as? [String: String])
+        #expect(Set(ssh.keys) == ["id_ed25519", "known_hosts"])
+    }
+}

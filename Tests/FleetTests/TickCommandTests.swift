@@ -1,0 +1,429 @@
+import Fleet
+import FleetCore
+import Foundation
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `megaplan-fleet tick` and `status --all` as cron runs them: the built binary, a private HOME,
+/// real sshd hosts on loopback.
+extension RealHosts {
+    @Suite("tick and status --all (CLI)")
+    struct TickCommandTests {
+        static let lineKeys = [
+            "schema", "tick", "ts", "project", "provider", "host", "op", "duration_ms", "outcome",
+            "error_kind",
+            "report",
+        ]
+
+        /// A fleet of `shapes.count` projects on one healthy host, with the fleet directory.
+        struct Fleet {
+            let host: RunnerHost
+            let directory: FleetDirectory
+            let members: [FleetMember]
+            let file: String
+
+            init(
+                _ shapes: [ChainShape], prefix: String = "p", host: RunnerHost? = nil,
+                extraYAML: @escaping @Sendable (String) -> String = { _ in "" }
+            ) async throws {
+                let host = try host ?? RunnerHost()
+                self.host = host
+                let projects = try await makeProjects(
+                    shapes.indices.map { (host, "\(prefix)-\($0)") }, extraYAML: extraYAML)
+                var members: [FleetMember] = []
+                for (index, project) in projects.enumerated() {
+                    try shapes[index].stage(project)
+                    members.append(
+                        FleetMember(name: "\(prefix)-\(index)", project: project, shape: shapes[index]))
+                }
+                self.members = members
+                directory = try FleetDirectory()
+                try directory.writeKnownHosts([host.server])
+                file = try directory.writeFleet(members)
+            }
+
+            func run(
+                _ arguments: [String], environment: [String: String] = [:], fleet: String? = nil
+            ) async throws -> FleetCLI.Result {
+                try await FleetCLI.run(
+                    arguments + ["--fleet", fleet ?? file, "--known-hosts", directory.knownHosts],
+                    home: directory.home, environment: environment)
+            }
+
+            func cleanUp() {
+                for member in members { member.project.removeEverywhere() }
+                host.server.kill()
+            }
+        }
+
+        @Test func binaryIsBuilt() {
+            #expect(
+                FileSystem.isRegularFile(FleetCLI.binary), "megaplan-fleet not found at \(FleetCLI.binary)")
+        }
+
+        @Test(.timeLimit(.minutes(1)))
+        func observedFleetExitsZeroWithOneCompactLinePerProject() async throws {
+            let fleet = try await Fleet([.running, .complete, .awaitingMerge, .running])
+            defer { fleet.cleanUp() }
+            let result = try await fleet.run(["tick", "--all"])
+            #expect(result.status == 0, "\(result)")
+            let lines = try result.lines()
+            try #require(lines.count == fleet.members.count + 1, "\(result)")
+            let projectLines = lines.dropLast()
+            let summary = try #require(lines.last)
+            #expect(summary.isSummary)
+            #expect(
+                Set(projectLines.map { $0.json["project"]?.stringValue ?? "" })
+                    == Set(fleet.members.map(\.name)))
+            let tick = try #require(summary.json["tick"]?.stringValue)
+            #expect(tick.hasPrefix("t-"))
+            for line in projectLines {
+                #expect(keyOrder(line.json) == Self.lineKeys, "\(line.raw)")
+                #expect(!line.raw.contains("\n"))
+                // Compact: exactly what the serializer prints without spaces.
+                #expect(line.raw == line.json.serialized(.compact))
+                #expect(line.json["tick"]?.stringValue == tick)
+                #expect(line.json["schema"] == .int(1))
+                #expect(line.json["op"] == "supervise")
+                #expect(line.json["provider"] == "ssh")
+                #expect(line.json["host"]?.stringValue == "127.0.0.1:\(fleet.host.server.port)")
+                #expect(line.json["error_kind"] == .null)
+                let member = try #require(
+                    fleet.members.first { $0.name == line.json["project"]?.stringValue })
+                let expected = member.shape == .awaitingMerge ? "blocked" : "ok"
+                #expect(line.json["outcome"]?.stringValue == expected, "\(line.raw)")
+                #expect(line.json["report"]?["effective_status"]?.stringValue == member.shape.effectiveStatus)
+            }
+            #expect(keyOrder(summary.json) == ["schema", "tick", "ts", "op", "summary", "wall_ms"])
+            #expect(summary.json["summary"]?["projects"] == .int(fleet.members.count))
+            #expect(summary.json["summary"]?["outcomes"]?["blocked"] == .int(1))
+            #expect(summary.json["summary"]?["outcomes"]?["ok"] == .int(3))
+            let handshakes = summary.json["summary"]?["ssh_handshakes"]
+            #expect([JSONValue.int(1), .int(2), .int(3)].contains(handshakes), "\(summary.raw)")
+            #expect(summary.json["summary"]?["interrupted"] == .bool(false))
+            // No progress or colour on a pipe.
+            #expect(!result.stderr.contains("\u{1B}["))
+
+            // status --all: the same projects, read-only.
+            let status = try await fleet.run(["status", "--all"])
+            #expect(status.status == 0, "\(status)")
+            let statusLines = try status.lines()
+            #expect(statusLines.count == fleet.members.count + 1)
+            for line in statusLines.dropLast() {
+                #expect(line.json["op"] == "status")
+                #expect(keyOrder(line.json) == Self.lineKeys)
+            }
+            for member in fleet.members { #expect(member.project.chainStarts().isEmpty) }
+        }
+
+        @Test(.timeLimit(.minutes(1)))
+        func anyProjectErrorExitsOne() async throws {
+            let fleet = try await Fleet([.running, .complete])
+            defer { fleet.cleanUp() }
+            let down = try RunnerHost()
+            let lost = try down.makeProject("lost")
+            defer { lost.removeEverywhere() }
+            try fleet.directory.writeKnownHosts([fleet.host.server, down.server])
+            down.server.kill()
+            let file = try fleet.directory.writeFleet(
+                fleet.members + [FleetMember(name: "lost", project: lost)], name: "with-lost.yaml")
+            let result = try await fleet.run(["tick", "--all"], fleet: file)
+            #expect(result.status == 1, "\(result)")
+            let lines = try result.lines()
+            #expect(lines.count == 4)
+            let lostLine = try #require(lines.first { $0.json["project"] == "lost" })
+            #expect(lostLine.json["outcome"] == "error")
+            #expect(lostLine.json["error_kind"] == "unreachable")
+            #expect(lines.filter { $0.json["outcome"] == "ok" }.count == 2)
+
+            // A corrupt runner state is an error too.
+            let corrupt = try await Fleet([.corruptState], prefix: "c", host: fleet.host)
+            defer { for member in corrupt.members { member.project.removeEverywhere() } }
+            let second = try await corrupt.run(["status", "--all"])
+            #expect(second.status == 1, "\(second)")
+            #expect(try second.lines().first?.json["error_kind"] == "remote_error")
+        }
+
+        @Test(.timeLimit(.minutes(1)))
+        func invalidFleetOrEmptySelectionExitsTwo() async throws {
+            let fleet = try await Fleet([.running])
+            defer { fleet.cleanUp() }
+            let broken = fleet.directory.path + "/broken.yaml"
+            try FileSystem.writeAtomically(broken, text: "version: 1\nprojects: []\nretries: 3\n")
+            let invalid = try await fleet.run(["tick", "--all"], fleet: broken)
+            #expect(invalid.status == 2, "\(invalid)")
+            #expect(invalid.stdout.isEmpty)
+            #expect(invalid.stderr.contains("retries"))
+
+            let missing = try await fleet.run(["tick", "--all"], fleet: fleet.directory.path + "/nope.yaml")
+            #expect(missing.status == 2, "\(missing)")
+
+            let nothing = try await fleet.run(["tick", "--tag", "no-such-tag"])
+            #expect(nothing.status == 2, "\(nothing)")
+            #expect(nothing.stderr.contains("matches"))
+
+            let unknown = try await fleet.run(["tick", "--project", "not-in-the-file"])
+            #expect(unknown.status == 2, "\(unknown)")
+
+            let badShard = try await fleet.run(["tick", "--shard", "4/4"])
+            #expect(badShard.status == 2, "\(badShard)")
+
+            // No project runs for any of these.
+            #expect(fleet.members[0].project.calls().isEmpty)
+        }
+
+        @Test(.timeLimit(.minutes(1)))
+        func heldFleetLockExitsSeventyFive() async throws {
+            let fleet = try await Fleet([.running])
+            defer { fleet.cleanUp() }
+            let loaded = try FleetFile.load(path: fleet.file)
+            let lockPath = FleetLockPath.path(fleetFile: loaded.path, shard: nil, home: fleet.directory.home)
+            try FileSystem.makeDirectories(PosixPath.dirname(lockPath))
+            let ready = fleet.directory.path + "/holder-ready"
+            let holder = try SSHServer.spawn([
+                "/usr/bin/python3", "-c",
+                "import fcntl, sys, time\nf = open(sys.argv[1], 'a')\nfcntl.flock(f, fcntl.LOCK_EX)\nopen(sys.argv[2], 'w').close()\ntime.sleep(60)\n",
+                lockPath, ready,
+            ])
+            defer {
+                kill(holder, SIGKILL)
+                var status: Int32 = 0
+                waitpid(holder, &status, 0)
+            }
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(10)
+            while !FileSystem.isRegularFile(ready), clock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            try #require(FileSystem.isRegularFile(ready), "the lock holder did not start")
+
+            let locked = try await fleet.run(["tick", "--all"])
+            #expect(locked.status == 75, "\(locked)")
+            #expect(locked.stdout.isEmpty)
+            #expect(locked.stderr.contains("lock"))
+            #expect(fleet.members[0].project.calls().isEmpty)
+
+            // status --all is read-only and takes no fleet lock.
+            let status = try await fleet.run(["status", "--all"])
+            #expect(status.status == 0, "\(status)")
+            // A shard has its own lock.
+            let shard = try await fleet.run(["tick", "--shard", "0/1"])
+            #expect(shard.status == 0, "\(shard)")
+
+            kill(holder, SIGKILL)
+            var status2: Int32 = 0
+            waitpid(holder, &status2, 0)
+            let free = try await fleet.run(["tick", "--all"])
+            #expect(free.status == 0, "\(free)")
+        }
+
+        @Test(.timeLimit(.minutes(1)))
+        func secretsNeverReachTheOutput() async throws {
+            let secret = "s3cr3t-\(UInt64.random(in: 1...UInt64.max))-value"
+            let environment = ["MPF_FLEET_SECRET": secret]
+            // The runner of one project echoes the secret in its plan status; a second host
+            // answers every command with it (an error message then carries it).
+            let fleet = try await Fleet([.running, .running]) { _ in "secrets:\n  - MPF_FLEET_SECRET\n" }
+            defer { fleet.cleanUp() }
+            try fleet.members[0].project.stub(
+                "status.json", #"{"state": "executing", "note": "token \#(secret)", "\#(secret)": 1}"#)
+            let leaky = try RunnerHost(extraConfig: ["ForceCommand echo MPF_FLEET_SECRET=\(secret) \(secret)"]
+            )
+            defer { leaky.server.kill() }
+            let leakyProject = try leaky.makeProject("leaky", extraYAML: "secrets:\n  - MPF_FLEET_SECRET\n")
+            defer { leakyProject.removeEverywhere() }
+            try fleet.directory.writeKnownHosts([fleet.host.server, leaky.server])
+            let file = try fleet.directory.writeFleet(
+                fleet.members + [FleetMember(name: "leaky", project: leakyProject)], name: "leaky.yaml")
+
+            for command in [
+                ["status", "--all"], ["tick", "--all"], ["status", "--all", "--format", "table"],
+            ] {
+                let result = try await fleet.run(command, environment: environment, fleet: file)
+                #expect(result.status == 1, "\(command): \(result)")
+                #expect(!result.stdout.contains(secret), "\(command): \(result)")
+                #expect(!result.stderr.contains(secret), "\(command): \(result)")
+                if command.last == "--all" {
+                    let lines = try result.lines()
+                    #expect(lines.count == 4)
+                    #expect(result.stdout.contains(Redactor.token), "\(command): \(result)")
+                    let leakyLine = try #require(lines.first { $0.json["project"] == "leaky" })
+                    #expect(leakyLine.json["error_kind"] == "remote_error")
+                }
+            }
+            // The plan status really carried the secret (redacted, not dropped).
+            let status = try await fleet.run(["status", "--all"], environment: environment, fleet: file)
+            let line = try #require(
+                try status.lines().first { $0.json["project"]?.stringValue == fleet.members[0].name })
+            #expect(line.json["report"]?["plan_status"]?["note"] == .string("token \(Redactor.token)"))
+        }
+
+        @Test(.timeLimit(.minutes(1)))
+        func hugeReportIsCappedAndStaysJSON() async throws {
+            let fleet = try await Fleet([.running, .running])
+            defer { fleet.cleanUp() }
+            let huge = String(repeating: "x", count: 300_000)
+            try fleet.members[0].project.stub("status.json", #"{"state": "executing", "blob": "\#(huge)"}"#)
+            let result = try await fleet.run(["status", "--all"])
+            #expect(result.status == 0, "\(result)")
+            let lines = try result.lines()
+            #expect(lines.count == 3)
+            for line in lines {
+                #expect(line.raw.utf8.count <= FleetLine.maximumLength)
+            }
+            let capped = try #require(
+                lines.first { $0.json["project"]?.stringValue == fleet.members[0].name })
+            #expect(keyOrder(capped.json) == Self.lineKeys)
+            #expect(capped.raw.contains(#""truncated":true"#))
+            #expect(capped.json["outcome"] == "ok")
+        }
+
+        @Test(.timeLimit(.minutes(1)))
+        func tableOnlyWhenAskedAndPromFile() async throws {
+            let fleet = try await Fleet([.running, .complete, .awaitingMerge])
+            defer { fleet.cleanUp() }
+            let prom = fleet.directory.path + "/metrics/fleet.prom"
+            try FileSystem.makeDirectories(PosixPath.dirname(prom))
+
+            // Not a terminal and no --format: JSON lines.
+            let plain = try await fleet.run(["status", "--all", "--prom-file", prom])
+            #expect(plain.status == 0)
+            #expect(try plain.lines().count == 4)
+
+            let table = try await fleet.run(["status", "--all", "--format", "table"])
+            #expect(table.status == 0, "\(table)")
+            let rows = table.stdout.split(separator: "\n").map(String.init)
+            #expect(rows.first?.hasPrefix("PROJECT") == true, "\(table)")
+            #expect(rows.count == 1 + fleet.members.count + 1, "\(table)")
+            #expect(!table.stdout.contains("{"))
+            #expect(!table.stdout.contains("\u{1B}["))
+            for member in fleet.members {
+                #expect(
+                    rows.contains {
+                        $0.hasPrefix(member.name + " ") && $0.contains(member.shape.effectiveStatus!)
+                    })
+            }
+            #expect(rows.last?.contains("3 projects") == true)
+
+            // The Prometheus file: one sample per line, HELP/TYPE comments, sane values.
+            let text = try #require(FileSystem.readText(prom))
+            var samples: [String: Double] = [:]
+            for row in text.split(separator: "\n") where !row.hasPrefix("#") {
+                let parts = row.split(separator: " ")
+                #expect(parts.count == 2, "\(row)")
+                samples[String(parts[0])] = Double(parts[1])
+            }
+            for member in fleet.members {
+                let status = member.shape.effectiveStatus!
+                #expect(
+                    samples[
+                        "megaplan_fleet_effective_status{project=\"\(member.name)\",status=\"\(status)\"}"]
+                        == 1)
+                #expect(
+                    samples["megaplan_fleet_effective_status{project=\"\(member.name)\",status=\"unknown\"}"]
+                        == 0)
+                #expect(samples["megaplan_fleet_tick_error{project=\"\(member.name)\",kind=\"none\"}"] == 0)
+                #expect(samples["megaplan_fleet_tick_duration_seconds{project=\"\(member.name)\"}"] != nil)
+            }
+            #expect((samples["megaplan_fleet_tick_wall_seconds"] ?? -1) >= 0)
+            #expect((samples["megaplan_fleet_last_tick_timestamp_seconds"] ?? 0) > 1_600_000_000)
+            #expect(text.contains("# TYPE megaplan_fleet_effective_status gauge"))
+            // Atomic write: no temporary left next to it.
+            let siblings = try FileManager.default.contentsOfDirectory(atPath: PosixPath.dirname(prom))
+            #expect(siblings == ["fleet.prom"], "\(siblings)")
+        }
+
+        @Test(.timeLimit(.minutes(1)))
+        func shardsOfTheCLIAreDisjointAndCoverTheFleet() async throws {
+            // Many names, few chains: names decide shards; read-only runs may share a chain.
+            let fleet = try await Fleet([.running, .complete])
+            defer { fleet.cleanUp() }
+            var members: [FleetMember] = []
+            for index in 0..<16 {
+                var member = fleet.members[index % 2]
+                member.name = "shard-\(index)"
+                members.append(member)
+            }
+            let file = try fleet.directory.writeFleet(members, name: "shards.yaml")
+            let all = Set(members.map(\.name))
+            for count in 1...4 {
+                var seen: [String] = []
+                for index in 0..<count {
+                    let result = try await fleet.run(["status", "--shard", "\(index)/\(count)"], fleet: file)
+                    #expect([0, 2].contains(result.status), "\(result)")
+                    guard result.status == 0 else { continue }
+                    let names = try result.lines().filter { !$0.isSummary }.compactMap {
+                        $0.json["project"]?.stringValue
+                    }
+                    let expected = members.map(\.name).filter {
+                        (try? FleetSelection.Shard(index: index, count: count).contains($0)) == true
+                    }
+                    #expect(Set(names) == Set(expected))
+                    seen += names
+                }
+                #expect(seen.count == all.count, "N=\(count): \(seen.sorted())")
+                #expect(Set(seen) == all, "N=\(count)")
+            }
+        }
+
+        @Test(.timeLimit(.minutes(1)))
+        func sigtermMidTickExitsPromptlyWithCompleteLines() async throws {
+            let fleet = try await Fleet([.running, .running, .complete, .running, .running, .running])
+            defer { fleet.cleanUp() }
+            // Three projects answer at once; three take 30 s to answer `megaplan status`.
+            for member in fleet.members.suffix(3) { try member.project.stub("status_sleep", "30") }
+            // Two more on a host that accepts TCP but never speaks SSH.
+            let frozen = try RunnerHost()
+            let hung = try await makeProjects([(frozen, "hung-0"), (frozen, "hung-1")])
+            defer {
+                frozen.server.thaw()
+                frozen.server.kill()
+                for project in hung { project.removeEverywhere() }
+            }
+            try fleet.directory.writeKnownHosts([fleet.host.server, frozen.server])
+            frozen.server.freeze()
+            let members =
+                fleet.members
+                + hung.enumerated().map { FleetMember(name: "hung-\($0.offset)", project: $0.element) }
+            let file = try fleet.directory.writeFleet(members, name: "slow.yaml")
+
+            let running = try FleetCLI.start(
+                [
+                    "tick", "--all", "--fleet", file, "--known-hosts", fleet.directory.knownHosts,
+                    "--deadline", "60",
+                ],
+                home: fleet.directory.home)
+            let fastDone = await running.waitForOutput(timeout: .seconds(30)) {
+                $0.split(separator: "\n").count >= 3
+            }
+            #expect(fastDone, "stdout: \(running.stdoutSoFar) stderr: \(running.stderrSoFar)")
+            try await Task.sleep(for: .milliseconds(300))
+            let clock = ContinuousClock()
+            let signalled = clock.now
+            running.signal(SIGTERM)
+            let status = await running.wait(timeout: .seconds(5))
+            let elapsed = clock.now - signalled
+            if status == nil { running.forceStop() }
+            #expect(
+                status == 143, "exit \(String(describing: status)) after \(elapsed); \(running.stderrSoFar)")
+            #expect(elapsed < .seconds(5))
+
+            let output = running.stdoutSoFar
+            #expect(output.hasSuffix("\n"))
+            let lines = try parseLines(output)
+            let projectLines = lines.filter { !$0.isSummary }
+            #expect(projectLines.count == 3, "\(output)")
+            #expect(
+                Set(projectLines.compactMap { $0.json["project"]?.stringValue })
+                    == Set(fleet.members.prefix(3).map(\.name)))
+            for line in projectLines { #expect(keyOrder(line.json) == Self.lineKeys) }
+            let summary = try #require(lines.last)
+            #expect(summary.isSummary)
+            #expect(summary.json["summary"]?["interrupted"] == .bool(true))
+        }
+    }
+}
