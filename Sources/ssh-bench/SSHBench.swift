@@ -27,15 +27,27 @@ struct SSHBench {
         let rtt = relay.measureRTT()
         print(String(format: "relay on port %d: measured TCP connect RTT %.1f ms", relay.port, rtt))
         let delayed = try await measureAll(
-            label: "50 ms RTT relay", server: server, port: relay.port, counts: quick ? (5, 5, 20, 48) : (10, 10, 40, 96),
+            label: "50 ms RTT relay", server: server, port: relay.port,
+            counts: quick ? (5, 5, 20, 48) : (10, 10, 40, 96),
             rttMs: 50)
 
         print("")
         print("Summary")
         let lbRatio = loopback.ssh / loopback.pooled8
-        print(String(format: "  loopback: pooled (8 in flight) is %.0fx faster per command than ssh; serial pooled %.0fx", lbRatio, loopback.ssh / loopback.serial))
-        print(String(format: "  relay: pooled serial %.2f RTT per command, pooled 8 in flight %.2f RTT, 3x3 %.2f RTT (target <= 2.5)", delayed.serial / 50, delayed.pooled8 / 50, delayed.pooled3x3 / 50))
-        print(String(format: "  targets: loopback >= 50x: %@; relay <= 2.5 RTT (serial): %@", lbRatio >= 50 ? "MET" : "NOT MET", delayed.serial / 50 <= 2.5 ? "MET" : "NOT MET"))
+        print(
+            String(
+                format:
+                    "  loopback: pooled (8 in flight) is %.0fx faster per command than ssh; serial pooled %.0fx",
+                lbRatio, loopback.ssh / loopback.serial))
+        print(
+            String(
+                format:
+                    "  relay: pooled serial %.2f RTT per command, pooled 8 in flight %.2f RTT, 3x3 %.2f RTT (target <= 2.5)",
+                delayed.serial / 50, delayed.pooled8 / 50, delayed.pooled3x3 / 50))
+        print(
+            String(
+                format: "  targets: loopback >= 50x: %@; relay <= 2.5 RTT (serial): %@",
+                lbRatio >= 50 ? "MET" : "NOT MET", delayed.serial / 50 <= 2.5 ? "MET" : "NOT MET"))
     }
 
     struct Figures {
@@ -49,14 +61,20 @@ struct SSHBench {
     static func cpuSeconds(_ who: __rusage_who) -> Double {
         var usage = rusage()
         getrusage(who.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec)
+        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+            + Double(usage.ru_stime.tv_sec)
             + Double(usage.ru_stime.tv_usec) / 1e6
     }
 
-    static func row(_ name: String, count: Int, wall: Double, cpu: Double, baseline: Double?, rttMs: Double?) -> Double {
+    static func row(_ name: String, count: Int, wall: Double, cpu: Double, baseline: Double?, rttMs: Double?)
+        -> Double
+    {
         let ms = wall * 1000 / Double(count)
         let padded = name.count >= 50 ? name : name + String(repeating: " ", count: 50 - name.count)
-        var line = "  " + padded + String(format: " %5d cmds  %8.2f ms/cmd  CPU %6.2f ms/cmd", count, ms, cpu * 1000 / Double(count))
+        var line =
+            "  " + padded
+            + String(
+                format: " %5d cmds  %8.2f ms/cmd  CPU %6.2f ms/cmd", count, ms, cpu * 1000 / Double(count))
         if let baseline { line += String(format: "  %7.1fx vs ssh", baseline / ms) }
         if let rttMs { line += String(format: "  %5.2f RTT", ms / rttMs) }
         print(line)
@@ -68,7 +86,8 @@ struct SSHBench {
     ) async throws -> Figures {
         print("== \(label) ==")
         var figures = Figures()
-        let endpoint = SSHEndpoint(host: "127.0.0.1", port: port, user: server.account, identityFile: server.clientKey)
+        let endpoint = SSHEndpoint(
+            host: "127.0.0.1", port: port, user: server.account, identityFile: server.clientKey)
         var config = SSHConfiguration(knownHostsPath: server.knownHosts)
         config.hostKeyPolicy = .strict
 
@@ -86,7 +105,9 @@ struct SSHBench {
             }
             let wall = (ContinuousClock.now - start).seconds
             let cpu = cpuSeconds(RUSAGE_SELF) + cpuSeconds(RUSAGE_CHILDREN) - cpu0
-            figures.ssh = row("new ssh process per command (baseline)", count: counts.0, wall: wall, cpu: cpu, baseline: nil, rttMs: rttMs)
+            figures.ssh = row(
+                "new ssh process per command (baseline)", count: counts.0, wall: wall, cpu: cpu,
+                baseline: nil, rttMs: rttMs)
         }
         // 2. a new libssh2 session per command
         do {
@@ -98,7 +119,9 @@ struct SSHBench {
                 await pool.shutdown()
             }
             let wall = (ContinuousClock.now - start).seconds
-            figures.session = row("new libssh2 session per command", count: counts.1, wall: wall, cpu: cpuSeconds(RUSAGE_SELF) - cpu0, baseline: figures.ssh, rttMs: rttMs)
+            figures.session = row(
+                "new libssh2 session per command", count: counts.1, wall: wall,
+                cpu: cpuSeconds(RUSAGE_SELF) - cpu0, baseline: figures.ssh, rttMs: rttMs)
         }
         // 3. one pooled session, one command at a time
         do {
@@ -108,23 +131,28 @@ struct SSHBench {
             let cpu0 = cpuSeconds(RUSAGE_SELF)
             for _ in 0..<counts.2 { _ = try await pool.run("true", on: endpoint) }
             let wall = (ContinuousClock.now - start).seconds
-            figures.serial = row("pooled session, serial", count: counts.2, wall: wall, cpu: cpuSeconds(RUSAGE_SELF) - cpu0, baseline: figures.ssh, rttMs: rttMs)
+            figures.serial = row(
+                "pooled session, serial", count: counts.2, wall: wall, cpu: cpuSeconds(RUSAGE_SELF) - cpu0,
+                baseline: figures.ssh, rttMs: rttMs)
             await pool.shutdown()
         }
         // 4. pooled, 8 in flight (lazily one connection: 8 channels)
         figures.pooled8 = try await concurrent(
-            "pooled, 8 in flight (1 connection x 8 channels)", config: config, endpoint: endpoint, count: counts.3,
+            "pooled, 8 in flight (1 connection x 8 channels)", config: config, endpoint: endpoint,
+            count: counts.3,
             inFlight: 8, baseline: figures.ssh, rttMs: rttMs)
         var spread = config
         spread.channelsPerConnection = 3
         figures.pooled3x3 = try await concurrent(
-            "pooled, 8 in flight (3 connections x 3 channels)", config: spread, endpoint: endpoint, count: counts.3,
+            "pooled, 8 in flight (3 connections x 3 channels)", config: spread, endpoint: endpoint,
+            count: counts.3,
             inFlight: 8, baseline: figures.ssh, rttMs: rttMs)
         return figures
     }
 
     static func concurrent(
-        _ name: String, config: SSHConfiguration, endpoint: SSHEndpoint, count: Int, inFlight: Int, baseline: Double,
+        _ name: String, config: SSHConfiguration, endpoint: SSHEndpoint, count: Int, inFlight: Int,
+        baseline: Double,
         rttMs: Double?
     ) async throws -> Double {
         let pool = SSHPool(configuration: config)
@@ -149,9 +177,13 @@ struct SSHBench {
             }
         }
         let wall = (ContinuousClock.now - start).seconds
-        let ms = row(name, count: count, wall: wall, cpu: cpuSeconds(RUSAGE_SELF) - cpu0, baseline: baseline, rttMs: rttMs)
+        let ms = row(
+            name, count: count, wall: wall, cpu: cpuSeconds(RUSAGE_SELF) - cpu0, baseline: baseline,
+            rttMs: rttMs)
         let stats = pool.statistics
-        print("      (handshakes \(stats.handshakes), commands \(stats.commandsRun), reconnects \(stats.reconnects))")
+        print(
+            "      (handshakes \(stats.handshakes), commands \(stats.commandsRun), reconnects \(stats.reconnects))"
+        )
         await pool.shutdown()
         return ms
     }
@@ -176,7 +208,9 @@ final class BenchServer {
     init() throws {
         if geteuid() == 0 {
             account = "mpfleet-test"
-            if getpwnam(account) == nil { _ = try Self.runWait(["/usr/sbin/useradd", "-m", "-s", "/bin/sh", account]) }
+            if getpwnam(account) == nil {
+                _ = try Self.runWait(["/usr/sbin/useradd", "-m", "-s", "/bin/sh", account])
+            }
             _ = try Self.runWait(["/usr/sbin/usermod", "-p", "*", "-s", "/bin/sh", account])
         } else {
             account = String(cString: getpwuid(geteuid())!.pointee.pw_name)
@@ -190,11 +224,15 @@ final class BenchServer {
         knownHosts = directory + "/known_hosts"
         mkdir("/run/sshd", 0o755)
         _ = try Self.runWait(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", clientKey])
-        _ = try Self.runWait(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", directory + "/host"])
+        _ = try Self.runWait([
+            "/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", directory + "/host",
+        ])
         try FileManager.default.copyItem(atPath: clientKey + ".pub", toPath: directory + "/authorized_keys")
-        let hostPub = try String(contentsOfFile: directory + "/host.pub", encoding: .utf8).split(separator: " ")
+        let hostPub = try String(contentsOfFile: directory + "/host.pub", encoding: .utf8).split(
+            separator: " ")
         // The relay port differs from sshd's: record the key for both "[127.0.0.1]:port" forms via a wildcard-free list later.
-        try "[127.0.0.1]:\(port) \(hostPub[0]) \(hostPub[1])\n".write(toFile: knownHosts, atomically: true, encoding: .utf8)
+        try "[127.0.0.1]:\(port) \(hostPub[0]) \(hostPub[1])\n".write(
+            toFile: knownHosts, atomically: true, encoding: .utf8)
         hostLine = "\(hostPub[0]) \(hostPub[1])"
         let config = """
             Port \(port)
@@ -214,7 +252,8 @@ final class BenchServer {
 
             """
         try config.write(toFile: directory + "/sshd_config", atomically: true, encoding: .utf8)
-        pid = try Self.spawn(["/usr/sbin/sshd", "-D", "-e", "-f", directory + "/sshd_config"], output: directory + "/sshd.log")
+        pid = try Self.spawn(
+            ["/usr/sbin/sshd", "-D", "-e", "-f", directory + "/sshd_config"], output: directory + "/sshd.log")
         for _ in 0..<2000 {
             if Self.portAccepts(port) { return }
             usleep(5000)
@@ -248,7 +287,9 @@ final class BenchServer {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
         _ = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
@@ -263,7 +304,9 @@ final class BenchServer {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         } == 0
     }
 
@@ -313,7 +356,9 @@ final class LatencyRelay: Sendable {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) }
+        }
         _ = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
         }
@@ -347,8 +392,12 @@ final class LatencyRelay: Sendable {
                     setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
                 }
                 let pair = Pair(a: client, b: upstream)
-                Thread.detachNewThread { LatencyRelay.pump(from: client, to: upstream, delay: delay, pair: pair) }
-                Thread.detachNewThread { LatencyRelay.pump(from: upstream, to: client, delay: delay, pair: pair) }
+                Thread.detachNewThread {
+                    LatencyRelay.pump(from: client, to: upstream, delay: delay, pair: pair)
+                }
+                Thread.detachNewThread {
+                    LatencyRelay.pump(from: upstream, to: client, delay: delay, pair: pair)
+                }
             }
         }
     }
@@ -379,7 +428,9 @@ final class LatencyRelay: Sendable {
             while let first = queue.first, first.due <= now {
                 var offset = 0
                 while offset < first.bytes.count {
-                    let n = first.bytes.withUnsafeBytes { write(destination, $0.baseAddress! + offset, $0.count - offset) }
+                    let n = first.bytes.withUnsafeBytes {
+                        write(destination, $0.baseAddress! + offset, $0.count - offset)
+                    }
                     if n <= 0 {
                         sourceOpen = false
                         queue.removeAll()
@@ -392,7 +443,10 @@ final class LatencyRelay: Sendable {
             var timeout: Int32 = -1
             if let first = queue.first {
                 let wait = first.due - ContinuousClock.now
-                timeout = max(0, Int32((Double(wait.components.attoseconds) / 1e15).rounded(.up)) + Int32(wait.components.seconds * 1000))
+                timeout = max(
+                    0,
+                    Int32((Double(wait.components.attoseconds) / 1e15).rounded(.up))
+                        + Int32(wait.components.seconds * 1000))
             }
             if !sourceOpen {
                 if let first = queue.first {
@@ -427,7 +481,9 @@ final class LatencyRelay: Sendable {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         let start = ContinuousClock.now
         _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         var buffer = [UInt8](repeating: 0, count: 256)
         _ = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }

@@ -62,10 +62,12 @@ public final class SSHServer: Sendable {
 
     /// A pool configuration pointing at this server's known_hosts file.
     public func configuration(
-        hostKeyPolicy: HostKeyPolicy = .strict, keepaliveInterval: Duration = .seconds(5), keepaliveMaxMissed: Int = 3
+        hostKeyPolicy: HostKeyPolicy = .strict, keepaliveInterval: Duration = .seconds(5),
+        keepaliveMaxMissed: Int = 3
     ) -> SSHConfiguration {
         SSHConfiguration(
-            knownHostsPath: knownHostsPath, hostKeyPolicy: hostKeyPolicy, keepaliveInterval: keepaliveInterval,
+            knownHostsPath: knownHostsPath, hostKeyPolicy: hostKeyPolicy,
+            keepaliveInterval: keepaliveInterval,
             keepaliveMaxMissed: keepaliveMaxMissed)
     }
 
@@ -88,9 +90,12 @@ public final class SSHServer: Sendable {
         logPath = directory + "/sshd.log"
         mkdir("/run/sshd", 0o755)
 
-        try Self.run(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "client", "-f", clientKeyPath])
+        try Self.run([
+            "/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "client", "-f", clientKeyPath,
+        ])
         try generateHostKey()
-        try FileManager.default.copyItem(atPath: clientKeyPath + ".pub", toPath: directory + "/authorized_keys")
+        try FileManager.default.copyItem(
+            atPath: clientKeyPath + ".pub", toPath: directory + "/authorized_keys")
         chmod(directory + "/authorized_keys", 0o644)
         try writeKnownHosts()
         try writeConfig()
@@ -110,7 +115,9 @@ public final class SSHServer: Sendable {
     private func generateHostKey() throws {
         try? FileManager.default.removeItem(atPath: hostKeyPath)
         try? FileManager.default.removeItem(atPath: hostKeyPath + ".pub")
-        try Self.run(["/usr/bin/ssh-keygen", "-q", "-t", options.hostKeyType, "-N", "", "-C", "host", "-f", hostKeyPath])
+        try Self.run([
+            "/usr/bin/ssh-keygen", "-q", "-t", options.hostKeyType, "-N", "", "-C", "host", "-f", hostKeyPath,
+        ])
         hostKeyGeneration.withLock { $0 += 1 }
     }
 
@@ -135,7 +142,9 @@ public final class SSHServer: Sendable {
     /// Generates another client key (e.g. "rsa", "ecdsa"), optionally authorised; returns its path.
     public func makeClientKey(type: String, authorize: Bool, passphrase: String = "") throws -> String {
         let path = directory + "/client_\(type)_\(Int.random(in: 0..<1_000_000))"
-        var arguments = ["/usr/bin/ssh-keygen", "-q", "-t", type, "-N", passphrase, "-C", "extra", "-f", path]
+        var arguments = [
+            "/usr/bin/ssh-keygen", "-q", "-t", type, "-N", passphrase, "-C", "extra", "-f", path,
+        ]
         if type == "rsa" { arguments += ["-b", "2048"] }
         try Self.run(arguments)
         if authorize {
@@ -186,7 +195,8 @@ public final class SSHServer: Sendable {
             "Subsystem sftp internal-sftp",
         ]
         lines += options.extraConfig
-        try (lines.joined(separator: "\n") + "\n").write(toFile: configPath, atomically: true, encoding: .utf8)
+        try (lines.joined(separator: "\n") + "\n").write(
+            toFile: configPath, atomically: true, encoding: .utf8)
     }
 
     // MARK: lifecycle
@@ -197,7 +207,8 @@ public final class SSHServer: Sendable {
     /// Starts sshd (again) on the same port; returns once the port accepts connections.
     public func start() throws {
         if isRunning { return }
-        let child = try Self.spawn(["/usr/sbin/sshd", "-D", "-e", "-f", configPath], stderrPath: logPath, newGroup: true)
+        let child = try Self.spawn(
+            ["/usr/sbin/sshd", "-D", "-e", "-f", configPath], stderrPath: logPath, newGroup: true)
         pid.withLock { $0 = child }
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
@@ -305,7 +316,9 @@ public final class SSHServer: Sendable {
             if ready { return }
             if getpwnam(testAccount) == nil {
                 _ = try? run(["/usr/sbin/useradd", "-m", "-s", "/bin/sh", testAccount])
-                guard getpwnam(testAccount) != nil else { throw SSHServerError("useradd \(testAccount) failed") }
+                guard getpwnam(testAccount) != nil else {
+                    throw SSHServerError("useradd \(testAccount) failed")
+                }
             }
             try run(["/usr/sbin/usermod", "-p", "*", "-s", "/bin/sh", testAccount])
             ready = true
@@ -351,7 +364,9 @@ public final class SSHServer: Sendable {
     }
 
     /// posix_spawn a program (stdin /dev/null, stdout+stderr to `stderrPath` or /dev/null).
-    public static func spawn(_ arguments: [String], stderrPath: String? = nil, newGroup: Bool = false) throws -> pid_t {
+    public static func spawn(_ arguments: [String], stderrPath: String? = nil, newGroup: Bool = false) throws
+        -> pid_t
+    {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -378,7 +393,9 @@ public final class SSHServer: Sendable {
         defer { for p in argv { free(p) } }
         var child: pid_t = 0
         let rc = posix_spawn(&child, arguments[0], &actions, &attributes, argv, environ)
-        guard rc == 0 else { throw SSHServerError("posix_spawn \(arguments[0]): \(String(cString: strerror(rc)))") }
+        guard rc == 0 else {
+            throw SSHServerError("posix_spawn \(arguments[0]): \(String(cString: strerror(rc)))")
+        }
         return child
     }
 

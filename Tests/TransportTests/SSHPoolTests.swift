@@ -1,7 +1,8 @@
 import FleetCore
 import Foundation
-import Testing
+import Synchronization
 import TestSupport
+import Testing
 
 @testable import Transport
 
@@ -12,10 +13,16 @@ struct SSHPoolTests {
 
     // MARK: helpers
 
-    static func elapsed(since start: ContinuousClock.Instant) -> Double { (ContinuousClock.now - start).secondsDouble }
+    static func elapsed(since start: ContinuousClock.Instant) -> Double {
+        (ContinuousClock.now - start).secondsDouble
+    }
 
-    static func fdCount() -> Int { ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).count }
-    static func threadCount() -> Int { ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []).count }
+    static func fdCount() -> Int {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).count
+    }
+    static func threadCount() -> Int {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []).count
+    }
 
     static func fingerprint(ofPublicKeyFile path: String) throws -> String {
         // "256 SHA256:... comment (ED25519)"
@@ -66,7 +73,8 @@ struct SSHPoolTests {
                     let i = next
                     next += 1
                     group.addTask {
-                        let r = try await pool.run("echo out-\(i); echo err-\(i) >&2; exit \(i % 7)", on: endpoint)
+                        let r = try await pool.run(
+                            "echo out-\(i); echo err-\(i) >&2; exit \(i % 7)", on: endpoint)
                         #expect(r.stderrText == "err-\(i)\n")
                         return (i, r.stdoutText, r.exitStatus)
                     }
@@ -109,7 +117,8 @@ struct SSHPoolTests {
     func outputLimit() async throws {
         try await withSSHServer { server in
             let pool = SSHPool(configuration: server.configuration())
-            let r = try await pool.run("head -c 3000000 /dev/zero; echo done >&2", on: server.endpoint, outputLimit: 1000)
+            let r = try await pool.run(
+                "head -c 3000000 /dev/zero; echo done >&2", on: server.endpoint, outputLimit: 1000)
             #expect(r.exitStatus == 0)
             #expect(r.stdout.count == 1000)
             #expect(r.stdoutTruncated)
@@ -129,7 +138,8 @@ struct SSHPoolTests {
             let pool = SSHPool(configuration: server.configuration())
             let lines = LinesBox()
             let status = try await pool.stream(
-                "for i in 1 2 3; do echo line-$i; done; echo to-stderr >&2; sleep 0.2; printf tail; exit 4", on: server.endpoint
+                "for i in 1 2 3; do echo line-$i; done; echo to-stderr >&2; sleep 0.2; printf tail; exit 4",
+                on: server.endpoint
             ) { line in
                 lines.append(line)
             }
@@ -154,14 +164,17 @@ struct SSHPoolTests {
             let start = ContinuousClock.now
             try await pool.upload(localFile: local, to: remote, mode: 0o640, on: server.endpoint)
             let seconds = Self.elapsed(since: start)
-            let sum = try await pool.run("sha256sum \(remote) | cut -d' ' -f1; stat -c %a \(remote)", on: server.endpoint)
+            let sum = try await pool.run(
+                "sha256sum \(remote) | cut -d' ' -f1; stat -c %a \(remote)", on: server.endpoint)
             let parts = sum.stdoutText.split(separator: "\n").map(String.init)
             #expect(parts.first == Digest.sha256Hex(bytes: bytes))
             #expect(parts.last == "640")
             #expect(seconds < 10)
             // In-memory bytes too.
-            try await pool.upload(Array("small\n".utf8), to: server.homeDirectory + "/uploads/small.txt", on: server.endpoint)
-            let small = try await pool.run("cat \(server.homeDirectory)/uploads/small.txt", on: server.endpoint)
+            try await pool.upload(
+                Array("small\n".utf8), to: server.homeDirectory + "/uploads/small.txt", on: server.endpoint)
+            let small = try await pool.run(
+                "cat \(server.homeDirectory)/uploads/small.txt", on: server.endpoint)
             #expect(small.stdoutText == "small\n")
             await pool.shutdown()
         }
@@ -173,7 +186,9 @@ struct SSHPoolTests {
             let pool = SSHPool(configuration: server.configuration())
             let root = server.directory + "/tree"
             var expected: [String: String] = [:]
-            for (index, relative) in ["a.txt", "sub/b.bin", "sub/deeper/c.sh", "sub/deeper/d e.txt", "other/f"].enumerated() {
+            for (index, relative) in [
+                "a.txt", "sub/b.bin", "sub/deeper/c.sh", "sub/deeper/d e.txt", "other/f",
+            ].enumerated() {
                 let path = root + "/" + relative
                 try FileManager.default.createDirectory(
                     atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
@@ -182,7 +197,8 @@ struct SSHPoolTests {
                 expected[relative] = Digest.sha256Hex(bytes: content)
             }
             chmod(root + "/sub/deeper/c.sh", 0o755)
-            try FileManager.default.createDirectory(atPath: root + "/empty", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: root + "/empty", withIntermediateDirectories: true)
             let remote = server.homeDirectory + "/deploy/v1"
             _ = try await pool.run("rm -rf \(server.homeDirectory)/deploy", on: server.endpoint)
             try await pool.uploadDirectory(localPath: root, to: remote, on: server.endpoint)
@@ -199,7 +215,8 @@ struct SSHPoolTests {
                 }
                 let pieces = line.split(separator: " ", maxSplits: 1)
                 if pieces.count == 2 {
-                    got[String(pieces[1].trimmingCharacters(in: .whitespaces).dropFirst(2))] = String(pieces[0])
+                    got[String(pieces[1].trimmingCharacters(in: .whitespaces).dropFirst(2))] = String(
+                        pieces[0])
                 } else {
                     lastLine = String(line)
                 }
@@ -220,7 +237,9 @@ struct SSHPoolTests {
             config.knownHostsPath = server.directory + "/none/known_hosts"
             let pool = SSHPool(configuration: config)
             let fingerprint = try Self.fingerprint(ofPublicKeyFile: server.directory + "/host_key.pub")
-            let error = await Self.expectSSHError(.hostKeyUnknown) { try await pool.run("true", on: server.endpoint) }
+            let error = await Self.expectSSHError(.hostKeyUnknown) {
+                try await pool.run("true", on: server.endpoint)
+            }
             #expect(error?.message.contains("127.0.0.1:\(server.port)") == true)
             #expect(error?.message.contains(fingerprint) == true)
             #expect(!FileManager.default.fileExists(atPath: config.knownHostsPath))
@@ -240,7 +259,9 @@ struct SSHPoolTests {
             await pool.shutdown()
             let text = try String(contentsOfFile: config.knownHostsPath, encoding: .utf8)
             #expect(text == (try server.knownHostsLine()) + "\n")
-            let fileMode = try FileManager.default.attributesOfItem(atPath: config.knownHostsPath)[.posixPermissions] as? Int
+            let fileMode =
+                try FileManager.default.attributesOfItem(atPath: config.knownHostsPath)[.posixPermissions]
+                as? Int
             let dirMode = try FileManager.default.attributesOfItem(atPath: dir)[.posixPermissions] as? Int
             #expect(fileMode == 0o600)
             #expect(dirMode == 0o700)
@@ -249,7 +270,9 @@ struct SSHPoolTests {
             let strictPool = SSHPool(configuration: config)
             #expect(try await strictPool.run("echo again", on: server.endpoint).stdoutText == "again\n")
             await strictPool.shutdown()
-            let found = try SSHServer.run(["/usr/bin/ssh-keygen", "-F", "[127.0.0.1]:\(server.port)", "-f", config.knownHostsPath])
+            let found = try SSHServer.run([
+                "/usr/bin/ssh-keygen", "-F", "[127.0.0.1]:\(server.port)", "-f", config.knownHostsPath,
+            ])
             #expect(found.contains("ssh-ed25519"))
             // A hashed entry (ssh-keygen -H) still matches.
             try SSHServer.run(["/usr/bin/ssh-keygen", "-H", "-f", config.knownHostsPath])
@@ -270,7 +293,9 @@ struct SSHPoolTests {
             let before = try String(contentsOfFile: server.knownHostsPath, encoding: .utf8)
             for policy in HostKeyPolicy.allCases {
                 let pool = SSHPool(configuration: server.configuration(hostKeyPolicy: policy))
-                let error = await Self.expectSSHError(.hostKeyChanged) { try await pool.run("true", on: server.endpoint) }
+                let error = await Self.expectSSHError(.hostKeyChanged) {
+                    try await pool.run("true", on: server.endpoint)
+                }
                 #expect(error?.message.contains(old) == true, "\(String(describing: error))")
                 #expect(error?.message.contains(new) == true, "\(String(describing: error))")
                 #expect(error?.message.contains("127.0.0.1:\(server.port)") == true)
@@ -320,7 +345,8 @@ struct SSHPoolTests {
     @Test("sshd frozen with SIGSTOP is detected within the keepalive bound")
     func frozenServerDetected() async throws {
         try await withSSHServer { server in
-            let pool = SSHPool(configuration: server.configuration(keepaliveInterval: .seconds(1), keepaliveMaxMissed: 3))
+            let pool = SSHPool(
+                configuration: server.configuration(keepaliveInterval: .seconds(1), keepaliveMaxMissed: 3))
             #expect(try await pool.run("true", on: server.endpoint).exitStatus == 0)
             let endpoint = server.endpoint
             // A quiet command keeps the connection busy without output; keepalives must keep it alive.
@@ -380,10 +406,12 @@ struct SSHPoolTests {
             let rsa = await Self.expectSSHError(.authFailed) { try await pool.run("true", on: endpoint) }
             #expect(
                 rsa?.message.contains(
-                    "RSA keys are not supported by libssh2 1.10 (no rsa-sha2 signatures); use an ed25519 or ECDSA key")
+                    "RSA keys are not supported by libssh2 1.10 (no rsa-sha2 signatures); use an ed25519 or ECDSA key"
+                )
                     == true, "\(String(describing: rsa))")
 
-            endpoint.identityFile = try server.makeClientKey(type: "ed25519", authorize: true, passphrase: "secret")
+            endpoint.identityFile = try server.makeClientKey(
+                type: "ed25519", authorize: true, passphrase: "secret")
             let locked = await Self.expectSSHError(.authFailed) { try await pool.run("true", on: endpoint) }
             #expect(locked?.message.contains("passphrase") == true, "\(String(describing: locked))")
 
@@ -453,10 +481,13 @@ struct SSHPoolTests {
             let pool = SSHPool(configuration: config)
             let endpoint = server.endpoint
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for i in 0..<12 { group.addTask { _ = try await pool.run("sleep 0.1; echo \(i)", on: endpoint) } }
+                for i in 0..<12 {
+                    group.addTask { _ = try await pool.run("sleep 0.1; echo \(i)", on: endpoint) }
+                }
                 try await group.waitForAll()
             }
-            try await pool.upload(Array("x".utf8), to: server.homeDirectory + "/shutdown-test/x", on: endpoint)
+            try await pool.upload(
+                Array("x".utf8), to: server.homeDirectory + "/shutdown-test/x", on: endpoint)
             #expect(pool.statistics.handshakes == 3)
             #expect(Self.fdCount() > fds)
             #expect(Self.threadCount() >= threads + 3)
@@ -488,5 +519,3 @@ final class LinesBox: Sendable {
     func append(_ line: String) { lines.withLock { $0.append(line) } }
     var all: [String] { lines.withLock { $0 } }
 }
-
-import Synchronization

@@ -16,7 +16,7 @@ protocol SSHConnectionDelegate: AnyObject, Sendable {
 
 /// The thread-safe face of one SSH connection: an inbox the pool writes to and an eventfd that wakes
 /// the connection's I/O thread. All libssh2 state lives in `SSHConnectionWorker`, confined to that
-/// thread. Sendable because every mutable field is behind a Mutex.
+/// thread. Sendable because every mutable field is behind a lock (SSHLock).
 final class SSHConnection: Sendable {
     enum Control: Sendable {
         case cancel(UInt64)
@@ -43,8 +43,8 @@ final class SSHConnection: Sendable {
     let serial: Int
     let endpoint: SSHEndpoint
     let wakeFD: Int32
-    private let inbox = Mutex(Inbox())
-    private let termination = Mutex(Termination())
+    private let inbox = SSHLock(Inbox())
+    private let termination = SSHLock(Termination())
 
     init?(serial: Int, endpoint: SSHEndpoint) {
         let fd = mpf_eventfd()
@@ -242,7 +242,8 @@ final class SSHConnectionWorker {
             let leftovers = handle.closeInbox()
             teardown(graceful: false)
             delegate.connectionFailed(
-                handle, error: SSHError(kind: .protocolError, host: hostPort, message: "\(error)"), unstarted: leftovers)
+                handle, error: SSHError(kind: .protocolError, host: hostPort, message: "\(error)"),
+                unstarted: leftovers)
             return
         }
         delegate.connectionEstablished(handle)
@@ -267,7 +268,8 @@ final class SSHConnectionWorker {
             teardown(graceful: false)
         } else {
             let stop = SSHError(
-                kind: .connectionLost, host: hostPort, message: "connection pool shut down; \(hostPort) closed")
+                kind: .connectionLost, host: hostPort,
+                message: "connection pool shut down; \(hostPort) closed")
             for op in ops { op.fail(stop, worker: self) }
             for request in leftovers { request.complete(.failure(stop)) }
             ops.removeAll()
@@ -280,7 +282,8 @@ final class SSHConnectionWorker {
             libssh2_session_set_blocking(session, 1)
             libssh2_session_set_timeout(session, 1000)
             if graceful {
-                _ = libssh2_session_disconnect_ex(session, SSH_DISCONNECT_BY_APPLICATION, "megaplan-fleet closing", "")
+                _ = libssh2_session_disconnect_ex(
+                    session, SSH_DISCONNECT_BY_APPLICATION, "megaplan-fleet closing", "")
             }
             if sock >= 0 { shutdown(sock, Int32(SHUT_RDWR)) }
             libssh2_session_free(session)
@@ -302,7 +305,9 @@ final class SSHConnectionWorker {
         let deadline = ContinuousClock.now + config.connectTimeout
         sock = try connectSocket(deadline: deadline)
         guard let session = mpf_session_init_counted(counters) else {
-            throw SSHError(kind: .protocolError, host: hostPort, message: "libssh2 could not create a session for \(hostPort)")
+            throw SSHError(
+                kind: .protocolError, host: hostPort,
+                message: "libssh2 could not create a session for \(hostPort)")
         }
         self.session = session
         libssh2_session_set_blocking(session, 0)
@@ -339,14 +344,16 @@ final class SSHConnectionWorker {
         guard gai == 0, let list else {
             throw SSHError(
                 kind: .unreachable, host: hostPort,
-                message: "cannot resolve \(endpoint.host) for \(hostPort): \(String(cString: gai_strerror(gai)))")
+                message:
+                    "cannot resolve \(endpoint.host) for \(hostPort): \(String(cString: gai_strerror(gai)))")
         }
         defer { freeaddrinfo(list) }
         var lastProblem = "no address"
         var cursor: UnsafeMutablePointer<addrinfo>? = list
         while let info = cursor {
             cursor = info.pointee.ai_next
-            let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), 0)
+            let fd = socket(
+                info.pointee.ai_family, info.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), 0)
             if fd < 0 {
                 lastProblem = String(cString: strerror(errno))
                 continue
@@ -362,7 +369,9 @@ final class SSHConnectionWorker {
                 continue
             }
             do {
-                try waitFD(fd, events: Int16(POLLOUT), deadline: deadline, phase: "TCP connect", timeoutKind: .unreachable)
+                try waitFD(
+                    fd, events: Int16(POLLOUT), deadline: deadline, phase: "TCP connect",
+                    timeoutKind: .unreachable)
             } catch {
                 close(fd)
                 throw error
@@ -374,21 +383,27 @@ final class SSHConnectionWorker {
             lastProblem = String(cString: strerror(soError))
             close(fd)
         }
-        throw SSHError(kind: .unreachable, host: hostPort, message: "cannot connect to \(hostPort): \(lastProblem)")
+        throw SSHError(
+            kind: .unreachable, host: hostPort, message: "cannot connect to \(hostPort): \(lastProblem)")
     }
 
     /// Waits until `fd` is ready, the deadline passes (throws), or shutdown is requested (throws).
     private func waitFD(
-        _ fd: Int32, events: Int16, deadline: ContinuousClock.Instant, phase: String, timeoutKind: SSHError.Kind
+        _ fd: Int32, events: Int16, deadline: ContinuousClock.Instant, phase: String,
+        timeoutKind: SSHError.Kind
     ) throws {
         while true {
             let remaining = deadline - .now
             if remaining <= .zero {
                 throw SSHError(
                     kind: timeoutKind, host: hostPort,
-                    message: "\(phase) with \(hostPort) timed out after \(Self.format(config.connectTimeout))")
+                    message: "\(phase) with \(hostPort) timed out after \(Self.format(config.connectTimeout))"
+                )
             }
-            var fds = [pollfd(fd: fd, events: events, revents: 0), pollfd(fd: handle.wakeFD, events: Int16(POLLIN), revents: 0)]
+            var fds = [
+                pollfd(fd: fd, events: events, revents: 0),
+                pollfd(fd: handle.wakeFD, events: Int16(POLLIN), revents: 0),
+            ]
             let ms = Int32(min(Double(Int32.max), max(1, (remaining.secondsDouble * 1000).rounded(.up))))
             let n = poll(&fds, 2, ms)
             if n < 0 && errno == EINTR { continue }
@@ -396,7 +411,9 @@ final class SSHConnectionWorker {
                 handle.drainWake()
                 let pending = handle.peekShutdown()
                 if pending {
-                    throw SSHError(kind: .connectionLost, host: hostPort, message: "connection pool shut down while connecting to \(hostPort)")
+                    throw SSHError(
+                        kind: .connectionLost, host: hostPort,
+                        message: "connection pool shut down while connecting to \(hostPort)")
                 }
             }
             if fds[0].revents != 0 { return }
@@ -481,7 +498,9 @@ final class SSHConnectionWorker {
             message: "authentication as \(user) to \(hostPort) failed: " + notes.joined(separator: "; "))
     }
 
-    private func tryAgent(user: String, deadline: ContinuousClock.Instant, notes: inout [String]) throws -> Bool {
+    private func tryAgent(user: String, deadline: ContinuousClock.Instant, notes: inout [String]) throws
+        -> Bool
+    {
         guard let session, let agent = libssh2_agent_init(session) else { return false }
         defer { libssh2_agent_free(agent) }
         guard libssh2_agent_connect(agent) == 0 else {
@@ -544,7 +563,9 @@ final class SSHConnectionWorker {
             for control in inbox.controls {
                 switch control {
                 case .cancel(let id):
-                    for op in ops where op.request.id == id { op.abandon(with: cancelledError(), worker: self) }
+                    for op in ops where op.request.id == id {
+                        op.abandon(with: cancelledError(), worker: self)
+                    }
                 case .resize(let id, let columns, let rows):
                     for op in ops where op.request.id == id { op.resize(columns: columns, rows: rows) }
                 }
@@ -556,7 +577,8 @@ final class SSHConnectionWorker {
             } catch let failure as SSHSessionFailure {
                 return failure
             } catch {
-                return SSHSessionFailure(error: SSHError(kind: .connectionLost, host: hostPort, message: "\(error)"))
+                return SSHSessionFailure(
+                    error: SSHError(kind: .connectionLost, host: hostPort, message: "\(error)"))
             }
         }
     }
@@ -638,7 +660,9 @@ final class SSHConnectionWorker {
                         "connection lost to \(hostPort): no response for \(Self.format(silence)) (\(config.keepaliveMaxMissed) keepalives of \(Self.format(config.keepaliveInterval)) unanswered)"
                 ))
         }
-        if silence >= config.keepaliveInterval, now - lastKeepaliveAt >= config.keepaliveInterval, sendOwner == nil {
+        if silence >= config.keepaliveInterval, now - lastKeepaliveAt >= config.keepaliveInterval,
+            sendOwner == nil
+        {
             // Only when the kernel can take the whole packet: a keepalive left half sent would make
             // the next, different, send on this session fail with LIBSSH2_ERROR_BAD_USE.
             var probe = pollfd(fd: sock, events: Int16(POLLOUT), revents: 0)
@@ -673,7 +697,8 @@ final class SSHConnectionWorker {
         for op in ops {
             if let fd = op.inputFD { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
         }
-        var timeout = Duration.milliseconds(max(20, min(1000, Int(config.keepaliveInterval.secondsDouble * 250))))
+        var timeout = Duration.milliseconds(
+            max(20, min(1000, Int(config.keepaliveInterval.secondsDouble * 250))))
         if busy { timeout = .zero }
         let now = ContinuousClock.now
         for op in ops where !op.abandoned {
@@ -686,7 +711,9 @@ final class SSHConnectionWorker {
         let revents = fds[0].revents
         if !active, revents & (Self.pollRDHUP | Int16(POLLHUP) | Int16(POLLERR)) != 0 {
             throw SSHSessionFailure(
-                error: SSHError(kind: .connectionLost, host: hostPort, message: "connection lost to \(hostPort): closed by the server"))
+                error: SSHError(
+                    kind: .connectionLost, host: hostPort,
+                    message: "connection lost to \(hostPort): closed by the server"))
         }
     }
 
@@ -718,7 +745,8 @@ final class SSHConnectionWorker {
         }
         if sendOwner === op { sendOwner = nil }
         switch code {
-        case LIBSSH2_ERROR_CHANNEL_FAILURE, LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED, LIBSSH2_ERROR_CHANNEL_UNKNOWN,
+        case LIBSSH2_ERROR_CHANNEL_FAILURE, LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED,
+            LIBSSH2_ERROR_CHANNEL_UNKNOWN,
             LIBSSH2_ERROR_CHANNEL_CLOSED, LIBSSH2_ERROR_CHANNEL_EOF_SENT, LIBSSH2_ERROR_SFTP_PROTOCOL,
             LIBSSH2_ERROR_REQUEST_DENIED, LIBSSH2_ERROR_FILE, LIBSSH2_ERROR_INVAL:
             return .channelError(code)
@@ -735,7 +763,9 @@ final class SSHConnectionWorker {
     }
 
     func lostError(_ code: Int32) -> SSHError {
-        SSHError(kind: .connectionLost, host: hostPort, message: "connection lost to \(hostPort): \(lastError(code))")
+        SSHError(
+            kind: .connectionLost, host: hostPort,
+            message: "connection lost to \(hostPort): \(lastError(code))")
     }
 
     func lastError(_ code: Int32) -> String {
@@ -753,4 +783,3 @@ final class SSHConnectionWorker {
         return String(format: "%.1f s", s)
     }
 }
-

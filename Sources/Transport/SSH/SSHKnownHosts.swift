@@ -7,7 +7,7 @@ import Synchronization
 enum SSHKnownHosts {
     /// Serialises read-check-append of known_hosts files within this process, so concurrent first
     /// connections to a new host under accept-new record one line, not several.
-    private static let fileLock = Mutex(())
+    private static let fileLock = SSHLock(())
 
     struct KeyType {
         let name: String
@@ -16,15 +16,18 @@ enum SSHKnownHosts {
 
     static func keyType(_ libssh2Type: Int32) -> KeyType? {
         switch libssh2Type {
-        case LIBSSH2_HOSTKEY_TYPE_ED25519: return KeyType(name: "ssh-ed25519", knownHostBit: LIBSSH2_KNOWNHOST_KEY_ED25519)
+        case LIBSSH2_HOSTKEY_TYPE_ED25519:
+            return KeyType(name: "ssh-ed25519", knownHostBit: LIBSSH2_KNOWNHOST_KEY_ED25519)
         case LIBSSH2_HOSTKEY_TYPE_ECDSA_256:
             return KeyType(name: "ecdsa-sha2-nistp256", knownHostBit: LIBSSH2_KNOWNHOST_KEY_ECDSA_256)
         case LIBSSH2_HOSTKEY_TYPE_ECDSA_384:
             return KeyType(name: "ecdsa-sha2-nistp384", knownHostBit: LIBSSH2_KNOWNHOST_KEY_ECDSA_384)
         case LIBSSH2_HOSTKEY_TYPE_ECDSA_521:
             return KeyType(name: "ecdsa-sha2-nistp521", knownHostBit: LIBSSH2_KNOWNHOST_KEY_ECDSA_521)
-        case LIBSSH2_HOSTKEY_TYPE_RSA: return KeyType(name: "ssh-rsa", knownHostBit: LIBSSH2_KNOWNHOST_KEY_SSHRSA)
-        case LIBSSH2_HOSTKEY_TYPE_DSS: return KeyType(name: "ssh-dss", knownHostBit: LIBSSH2_KNOWNHOST_KEY_SSHDSS)
+        case LIBSSH2_HOSTKEY_TYPE_RSA:
+            return KeyType(name: "ssh-rsa", knownHostBit: LIBSSH2_KNOWNHOST_KEY_SSHRSA)
+        case LIBSSH2_HOSTKEY_TYPE_DSS:
+            return KeyType(name: "ssh-dss", knownHostBit: LIBSSH2_KNOWNHOST_KEY_SSHDSS)
         default: return nil
         }
     }
@@ -38,7 +41,9 @@ enum SSHKnownHosts {
     static func fingerprint(_ blob: [UInt8]) -> String {
         var out = [UInt8](repeating: 0, count: 32)
         let n = blob.withUnsafeBytes { input in
-            out.withUnsafeMutableBufferPointer { mpf_digest(1, input.baseAddress, input.count, $0.baseAddress) }
+            out.withUnsafeMutableBufferPointer {
+                mpf_digest(1, input.baseAddress, input.count, $0.baseAddress)
+            }
         }
         var b64 = Data(out.prefix(Int(n))).base64EncodedString()
         while b64.hasSuffix("=") { b64.removeLast() }
@@ -65,13 +70,15 @@ enum SSHKnownHosts {
         guard let type = keyType(rawType) else {
             throw SSHError(
                 kind: .protocolError, host: where_,
-                message: "\(where_) offered an unsupported host key type (\(rawType)), fingerprint \(offered)")
+                message: "\(where_) offered an unsupported host key type (\(rawType)), fingerprint \(offered)"
+            )
         }
         let knownHostsPath = SSHPaths.expandTilde(path)
 
         try fileLock.withLock { _ throws(SSHError) in
             let outcome = check(
-                session: session, endpoint: endpoint, path: knownHostsPath, blob: blob, keyBit: type.knownHostBit)
+                session: session, endpoint: endpoint, path: knownHostsPath, blob: blob,
+                keyBit: type.knownHostBit)
             switch outcome {
             case .match:
                 return
@@ -94,7 +101,9 @@ enum SSHKnownHosts {
                     if let problem = append(line: line, to: knownHostsPath) {
                         throw SSHError(
                             kind: .hostKeyUnknown, host: where_,
-                            message: "cannot record host key \(offered) for \(where_) in \(knownHostsPath): \(problem)")
+                            message:
+                                "cannot record host key \(offered) for \(where_) in \(knownHostsPath): \(problem)"
+                        )
                     }
                 }
             case .failure(let why):
@@ -115,7 +124,9 @@ enum SSHKnownHosts {
     private static func check(
         session: OpaquePointer, endpoint: SSHEndpoint, path: String, blob: [UInt8], keyBit: Int32
     ) -> Outcome {
-        guard let hosts = libssh2_knownhost_init(session) else { return .failure("libssh2_knownhost_init failed") }
+        guard let hosts = libssh2_knownhost_init(session) else {
+            return .failure("libssh2_knownhost_init failed")
+        }
         defer { libssh2_knownhost_free(hosts) }
         // Read line by line: libssh2_knownhost_readfile stops at the first line it cannot parse
         // (e.g. sk-ssh-ed25519 or @cert-authority entries), which would hide later entries.
@@ -126,7 +137,8 @@ enum SSHKnownHosts {
                 let bytes = Array(trimmed.utf8)
                 _ = bytes.withUnsafeBufferPointer { buffer in
                     buffer.withMemoryRebound(to: CChar.self) {
-                        libssh2_knownhost_readline(hosts, $0.baseAddress, $0.count, LIBSSH2_KNOWNHOST_FILE_OPENSSH)
+                        libssh2_knownhost_readline(
+                            hosts, $0.baseAddress, $0.count, LIBSSH2_KNOWNHOST_FILE_OPENSSH)
                     }
                 }
             }
@@ -137,7 +149,8 @@ enum SSHKnownHosts {
             let typemask = LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | bit
             let rc = key.withUnsafeBufferPointer { buffer in
                 buffer.withMemoryRebound(to: CChar.self) {
-                    libssh2_knownhost_checkp(hosts, endpoint.host, port, $0.baseAddress, $0.count, typemask, &found)
+                    libssh2_knownhost_checkp(
+                        hosts, endpoint.host, port, $0.baseAddress, $0.count, typemask, &found)
                 }
             }
             var knownFingerprint: String? = nil
@@ -151,7 +164,8 @@ enum SSHKnownHosts {
         let (rc, known) = lookup(keyBit, blob)
         switch rc {
         case LIBSSH2_KNOWNHOST_CHECK_MATCH: return .match
-        case LIBSSH2_KNOWNHOST_CHECK_MISMATCH: return .mismatch(knownFingerprint: known ?? "an unreadable key")
+        case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
+            return .mismatch(knownFingerprint: known ?? "an unreadable key")
         case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
             // A key of another type recorded for this host also counts as a change (as in OpenSSH):
             // otherwise an attacker could offer a different key type and be "new".
@@ -174,7 +188,8 @@ enum SSHKnownHosts {
         if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
             do {
                 try FileManager.default.createDirectory(
-                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                    atPath: directory, withIntermediateDirectories: true,
+                    attributes: [.posixPermissions: 0o700])
             } catch { return "cannot create \(directory): \(error)" }
         }
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
@@ -182,7 +197,9 @@ enum SSHKnownHosts {
         defer { close(fd) }
         // Keep the new entry on its own line even if the file does not end with a newline.
         var text = line
-        if let existing = try? Data(contentsOf: URL(fileURLWithPath: path)), let last = existing.last, last != 0x0A {
+        if let existing = try? Data(contentsOf: URL(fileURLWithPath: path)), let last = existing.last,
+            last != 0x0A
+        {
             text = "\n" + text
         }
         let bytes = Array(text.utf8)
@@ -210,7 +227,9 @@ struct SSHIdentityInfo {
         var index = 15
         func readString() -> [UInt8]? {
             guard index + 4 <= bytes.count else { return nil }
-            let n = Int(bytes[index]) << 24 | Int(bytes[index + 1]) << 16 | Int(bytes[index + 2]) << 8 | Int(bytes[index + 3])
+            let n =
+                Int(bytes[index]) << 24 | Int(bytes[index + 1]) << 16 | Int(bytes[index + 2]) << 8
+                | Int(bytes[index + 3])
             index += 4
             guard n >= 0, index + n <= bytes.count else { return nil }
             defer { index += n }

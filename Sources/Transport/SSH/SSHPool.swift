@@ -33,7 +33,9 @@ public final class SSHPool: Sendable {
             command: command, stdin: stdin, outputLimit: outputLimit ?? configuration.defaultOutputLimit)
         let outcome = try await perform(work, on: endpoint, deadline: deadline)
         guard case .result(let result) = outcome else {
-            throw SSHError(kind: .protocolError, host: endpoint.hostPort, message: "no command result from \(endpoint.hostPort)")
+            throw SSHError(
+                kind: .protocolError, host: endpoint.hostPort,
+                message: "no command result from \(endpoint.hostPort)")
         }
         return result
     }
@@ -76,7 +78,9 @@ public final class SSHPool: Sendable {
         }
         try Task.checkCancellation()
         guard let outcome else {
-            throw SSHError(kind: .connectionLost, host: endpoint.hostPort, message: "stream from \(endpoint.hostPort) ended without a status")
+            throw SSHError(
+                kind: .connectionLost, host: endpoint.hostPort,
+                message: "stream from \(endpoint.hostPort) ended without a status")
         }
         return try outcome.get()
     }
@@ -105,7 +109,8 @@ public final class SSHPool: Sendable {
             directories: Self.ancestors(of: remotePath),
             files: [
                 SSHUploadFile(
-                    source: .localFile(localFile), remotePath: remotePath, mode: mode ?? Int32(info.st_mode & 0o7777))
+                    source: .localFile(localFile), remotePath: remotePath,
+                    mode: mode ?? Int32(info.st_mode & 0o7777))
             ])
         _ = try await perform(.upload(plan), on: endpoint, deadline: nil)
     }
@@ -113,9 +118,12 @@ public final class SSHPool: Sendable {
     /// Copies the tree under `localPath` into `remoteDir` (created with its parents) in one SFTP
     /// session: directories first, then regular files with their permission bits. Symbolic links are
     /// followed; remote files that do not exist locally are left alone.
-    public func uploadDirectory(localPath: String, to remoteDir: String, on endpoint: SSHEndpoint) async throws {
+    public func uploadDirectory(localPath: String, to remoteDir: String, on endpoint: SSHEndpoint)
+        async throws
+    {
         let root = localPath.hasSuffix("/") && localPath.count > 1 ? String(localPath.dropLast()) : localPath
-        let remoteRoot = remoteDir.hasSuffix("/") && remoteDir.count > 1 ? String(remoteDir.dropLast()) : remoteDir
+        let remoteRoot =
+            remoteDir.hasSuffix("/") && remoteDir.count > 1 ? String(remoteDir.dropLast()) : remoteDir
         var info = stat()
         guard stat(root, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
             throw SSHError(
@@ -135,12 +143,15 @@ public final class SSHPool: Sendable {
             switch entry.st_mode & S_IFMT {
             case S_IFDIR: directories.append(remote)
             case S_IFREG:
-                files.append(SSHUploadFile(source: .localFile(local), remotePath: remote, mode: Int32(entry.st_mode & 0o7777)))
+                files.append(
+                    SSHUploadFile(
+                        source: .localFile(local), remotePath: remote, mode: Int32(entry.st_mode & 0o7777)))
             default: continue
             }
         }
         directories.sort { $0.split(separator: "/").count < $1.split(separator: "/").count }
-        _ = try await perform(.upload(SSHUploadPlan(directories: directories, files: files)), on: endpoint, deadline: nil)
+        _ = try await perform(
+            .upload(SSHUploadPlan(directories: directories, files: files)), on: endpoint, deadline: nil)
     }
 
     /// Runs `command` (or a login shell) on a PTY, wired to this process's terminal: raw mode while
@@ -149,7 +160,9 @@ public final class SSHPool: Sendable {
         try await interactive(command, on: endpoint, input: STDIN_FILENO, output: STDOUT_FILENO)
     }
 
-    func interactive(_ command: String?, on endpoint: SSHEndpoint, input: Int32, output: Int32) async throws -> Int32 {
+    func interactive(_ command: String?, on endpoint: SSHEndpoint, input: Int32, output: Int32) async throws
+        -> Int32
+    {
         let terminal = SSHTerminal(input: input, output: output)
         terminal.enterRawMode()
         defer { terminal.restore() }
@@ -157,10 +170,14 @@ public final class SSHPool: Sendable {
         let term = ProcessInfo.processInfo.environment["TERM"].flatMap { $0.isEmpty ? nil : $0 } ?? "xterm"
         let request = SSHRequest(
             id: core.nextRequestID(), endpoint: endpoint,
-            work: .interactive(command: command, term: term, columns: size.columns, rows: size.rows, inputFD: input, outputFD: output),
+            work: .interactive(
+                command: command, term: term, columns: size.columns, rows: size.rows, inputFD: input,
+                outputFD: output),
             deadline: nil)
         let core = self.core
-        let watcher = terminal.watchResize { columns, rows in core.resize(request, columns: columns, rows: rows) }
+        let watcher = terminal.watchResize { columns, rows in
+            core.resize(request, columns: columns, rows: rows)
+        }
         defer { watcher?.cancel() }
         let outcome = try await perform(request)
         guard case .status(let status) = outcome else { return 0 }
@@ -175,16 +192,19 @@ public final class SSHPool: Sendable {
 
     // MARK: internals
 
-    private func perform(_ work: SSHRequest.Work, on endpoint: SSHEndpoint, deadline: Duration?) async throws(SSHError)
+    private func perform(_ work: SSHRequest.Work, on endpoint: SSHEndpoint, deadline: Duration?)
+        async throws(SSHError)
         -> SSHRequest.Outcome
     {
-        try await perform(SSHRequest(id: core.nextRequestID(), endpoint: endpoint, work: work, deadline: deadline))
+        try await perform(
+            SSHRequest(id: core.nextRequestID(), endpoint: endpoint, work: work, deadline: deadline))
     }
 
     private func perform(_ request: SSHRequest) async throws(SSHError) -> SSHRequest.Outcome {
         let core = self.core
         let result = await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Result<SSHRequest.Outcome, SSHError>, Never>) in
+            await withCheckedContinuation {
+                (continuation: CheckedContinuation<Result<SSHRequest.Outcome, SSHError>, Never>) in
                 request.attach(.continuation(continuation))
                 core.submit(request)
             }
@@ -241,7 +261,7 @@ final class SSHPoolCore: SSHConnectionDelegate, Sendable {
     }
 
     let configuration: SSHConfiguration
-    private let state = Mutex(State())
+    private let state = SSHLock(State())
     private let requestIDs = Atomic<UInt64>(0)
 
     init(configuration: SSHConfiguration) {
@@ -253,7 +273,9 @@ final class SSHPoolCore: SSHConnectionDelegate, Sendable {
     var statistics: SSHStatistics { state.withLock { $0.statistics } }
 
     private func shutDownError(_ endpoint: SSHEndpoint) -> SSHError {
-        SSHError(kind: .connectionLost, host: endpoint.hostPort, message: "connection pool is shut down; nothing sent to \(endpoint.hostPort)")
+        SSHError(
+            kind: .connectionLost, host: endpoint.hostPort,
+            message: "connection pool is shut down; nothing sent to \(endpoint.hostPort)")
     }
 
     func submit(_ request: SSHRequest) {
@@ -300,7 +322,9 @@ final class SSHPoolCore: SSHConnectionDelegate, Sendable {
     }
 
     private func cancelledError(_ request: SSHRequest) -> SSHError {
-        SSHError(kind: .timedOut, host: request.endpoint.hostPort, message: "request to \(request.endpoint.hostPort) was cancelled")
+        SSHError(
+            kind: .timedOut, host: request.endpoint.hostPort,
+            message: "request to \(request.endpoint.hostPort) was cancelled")
     }
 
     private struct Actions {
@@ -313,7 +337,8 @@ final class SSHPoolCore: SSHConnectionDelegate, Sendable {
         for (request, error) in actions.fail { request.complete(.failure(error)) }
         for worker in actions.start where !SSHConnection.start(worker) {
             let error = SSHError(
-                kind: .protocolError, host: worker.hostPort, message: "cannot start an I/O thread for \(worker.hostPort)")
+                kind: .protocolError, host: worker.hostPort,
+                message: "cannot start an I/O thread for \(worker.hostPort)")
             connectionFailed(worker.handle, error: error, unstarted: worker.handle.closeInbox())
             worker.handle.markTerminated()
         }
@@ -350,7 +375,8 @@ final class SSHPoolCore: SSHConnectionDelegate, Sendable {
                 continue
             }
             var best: Int? = nil
-            for index in host.entries.indices where host.entries[index].accepting && host.entries[index].load < perConnection {
+            for index in host.entries.indices
+            where host.entries[index].accepting && host.entries[index].load < perConnection {
                 if best == nil || host.entries[index].load < host.entries[best!].load { best = index }
             }
             if let index = best {
@@ -367,12 +393,18 @@ final class SSHPoolCore: SSHConnectionDelegate, Sendable {
             guard let connection = SSHConnection(serial: s.serial, endpoint: endpoint) else {
                 host.waiting.removeFirst()
                 actions.fail.append(
-                    (request, SSHError(kind: .protocolError, host: endpoint.hostPort, message: "cannot create an eventfd for \(endpoint.hostPort)")))
+                    (
+                        request,
+                        SSHError(
+                            kind: .protocolError, host: endpoint.hostPort,
+                            message: "cannot create an eventfd for \(endpoint.hostPort)")
+                    ))
                 continue
             }
             host.entries.append(Entry(connection: connection))
             s.unjoined.append(connection)
-            actions.start.append(SSHConnectionWorker(handle: connection, delegate: self, config: configuration))
+            actions.start.append(
+                SSHConnectionWorker(handle: connection, delegate: self, config: configuration))
         }
         s.hosts[endpoint] = host
         return actions

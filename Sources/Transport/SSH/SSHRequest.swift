@@ -26,13 +26,14 @@ struct SSHUploadPlan: Sendable {
 
 /// A unit of work submitted to the pool and executed by exactly one connection's I/O thread.
 /// It is Sendable: every stored property is immutable and Sendable, except the completion
-/// target, which is behind a Mutex so that it is resumed exactly once from whichever thread wins.
+/// target, which is behind a lock (SSHLock) so that it is resumed exactly once from whichever thread wins.
 final class SSHRequest: Sendable {
     enum Work: Sendable {
         case exec(command: String, stdin: [UInt8]?, outputLimit: Int)
         case stream(command: String)
         case upload(SSHUploadPlan)
-        case interactive(command: String?, term: String, columns: Int, rows: Int, inputFD: Int32, outputFD: Int32)
+        case interactive(
+            command: String?, term: String, columns: Int, rows: Int, inputFD: Int32, outputFD: Int32)
     }
 
     enum Outcome: Sendable {
@@ -59,7 +60,7 @@ final class SSHRequest: Sendable {
     let submittedAt: ContinuousClock.Instant
     /// Caller's deadline (from submission), if any.
     let deadline: Duration?
-    private let resolution: Mutex<Resolution>
+    private let resolution: SSHLock<Resolution>
     /// Times this request was handed back by a dying connection before it started.
     let resubmissions = Atomic<Int>(0)
     let cancelled = Atomic<Bool>(false)
@@ -70,7 +71,7 @@ final class SSHRequest: Sendable {
         self.work = work
         self.deadline = deadline
         self.submittedAt = .now
-        self.resolution = Mutex(Resolution(target: target))
+        self.resolution = SSHLock(Resolution(target: target))
     }
 
     var deadlineInstant: ContinuousClock.Instant? { deadline.map { submittedAt + $0 } }

@@ -31,7 +31,8 @@ final class SSHTerminal {
     func size() -> (columns: Int, rows: Int) {
         var columns: Int32 = 0
         var rows: Int32 = 0
-        for fd in [output, input] where mpf_terminal_size(fd, &columns, &rows) == 0 && columns > 0 && rows > 0 {
+        for fd in [output, input] where mpf_terminal_size(fd, &columns, &rows) == 0 && columns > 0 && rows > 0
+        {
             return (Int(columns), Int(rows))
         }
         return (80, 24)
@@ -45,7 +46,9 @@ final class SSHTerminal {
         source.setEventHandler {
             var columns: Int32 = 0
             var rows: Int32 = 0
-            if mpf_terminal_size(fds.0, &columns, &rows) == 0 || mpf_terminal_size(fds.1, &columns, &rows) == 0 {
+            if mpf_terminal_size(fds.0, &columns, &rows) == 0
+                || mpf_terminal_size(fds.1, &columns, &rows) == 0
+            {
                 onResize(Int(columns), Int(rows))
             }
         }

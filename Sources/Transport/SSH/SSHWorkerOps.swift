@@ -48,7 +48,8 @@ class SSHWorkerOp {
         }
         var error = error
         if error.kind == .connectionLost, !error.message.contains(" while ") {
-            error.message = "connection lost to \(request.endpoint.hostPort) while \(request.describeWork)"
+            error.message =
+                "connection lost to \(request.endpoint.hostPort) while \(request.describeWork)"
                 + (error.message.isEmpty ? "" : " (\(error.message))")
         }
         request.complete(.failure(error))
@@ -66,7 +67,10 @@ class SSHWorkerOp {
 /// exec / stream / interactive over one session channel.
 final class SSHChannelOp: SSHWorkerOp {
     enum State { case queued, opening, pty, exec, io, closing, waitClosed, freeing, done }
-    enum IOStep: Int { case resize = 0, write, eof, readOut, readErr }
+    enum IOStep: Int {
+        case resize = 0
+        case write, eof, readOut, readErr
+    }
     enum StepResult { case idle, progress, blocked }
 
     private var state = State.queued
@@ -187,7 +191,8 @@ final class SSHChannelOp: SSHWorkerOp {
                 w.opening = nil
                 let error = SSHError(
                     kind: .protocolError, host: w.hostPort,
-                    message: "\(w.hostPort) refused to open a channel (\(w.lastError(libssh2_session_last_errno(session)))); is sshd MaxSessions below channelsPerConnection?"
+                    message:
+                        "\(w.hostPort) refused to open a channel (\(w.lastError(libssh2_session_last_errno(session)))); is sshd MaxSessions below channelsPerConnection?"
                 )
                 request.complete(.failure(error))
                 abandoned = true
@@ -213,7 +218,11 @@ final class SSHChannelOp: SSHWorkerOp {
             switch try w.result(Int(rc), for: self) {
             case .again: return false
             case .channelError(let code):
-                complete(.failure(SSHError(kind: .commandFailed, host: w.hostPort, message: "\(w.hostPort) refused a terminal: \(w.lastError(code))")))
+                complete(
+                    .failure(
+                        SSHError(
+                            kind: .commandFailed, host: w.hostPort,
+                            message: "\(w.hostPort) refused a terminal: \(w.lastError(code))")))
                 state = .closing
             case .ok:
                 state = .exec
@@ -250,7 +259,11 @@ final class SSHChannelOp: SSHWorkerOp {
             case .again:
                 return false
             case .channelError(let code):
-                complete(.failure(SSHError(kind: .commandFailed, host: w.hostPort, message: "\(w.hostPort) refused to start the command: \(w.lastError(code))")))
+                complete(
+                    .failure(
+                        SSHError(
+                            kind: .commandFailed, host: w.hostPort,
+                            message: "\(w.hostPort) refused to start the command: \(w.lastError(code))")))
                 state = .closing
             case .ok:
                 state = .io
@@ -319,7 +332,8 @@ final class SSHChannelOp: SSHWorkerOp {
     }
 
     private func deliver(exitStatus: Int32, _ w: SSHConnectionWorker) {
-        if remoteTimeoutApplied, exitStatus == 124 || exitStatus == 137, let deadline = request.deadlineInstant,
+        if remoteTimeoutApplied, exitStatus == 124 || exitStatus == 137,
+            let deadline = request.deadlineInstant,
             ContinuousClock.now >= deadline - .milliseconds(100)
         {
             var error = timeoutError()
@@ -334,7 +348,8 @@ final class SSHChannelOp: SSHWorkerOp {
                 .success(
                     .result(
                         SSHCommandResult(
-                            exitStatus: exitStatus, stdout: stdout, stderr: stderr, stdoutTruncated: stdoutTruncated,
+                            exitStatus: exitStatus, stdout: stdout, stderr: stderr,
+                            stdoutTruncated: stdoutTruncated,
                             stderrTruncated: stderrTruncated))))
         }
     }
@@ -372,7 +387,9 @@ final class SSHChannelOp: SSHWorkerOp {
         return progress
     }
 
-    private func classify(_ callResult: SSHConnectionWorker.CallResult, _ w: SSHConnectionWorker) -> StepResult {
+    private func classify(_ callResult: SSHConnectionWorker.CallResult, _ w: SSHConnectionWorker)
+        -> StepResult
+    {
         if case .again = callResult { return w.sendOwner === self ? .blocked : .idle }
         return .idle
     }
@@ -438,13 +455,16 @@ final class SSHChannelOp: SSHWorkerOp {
         }
     }
 
-    private func stepRead(_ channel: OpaquePointer, _ w: SSHConnectionWorker, stderr isStderr: Bool) throws -> StepResult {
+    private func stepRead(_ channel: OpaquePointer, _ w: SSHConnectionWorker, stderr isStderr: Bool) throws
+        -> StepResult
+    {
         var progress = false
         let base = readBuffer.baseAddress!.assumingMemoryBound(to: CChar.self)
         for _ in 0..<32 {
             let n =
                 isStderr
-                ? mpf_channel_read_stderr(channel, base, readBuffer.count) : mpf_channel_read(channel, base, readBuffer.count)
+                ? mpf_channel_read_stderr(channel, base, readBuffer.count)
+                : mpf_channel_read(channel, base, readBuffer.count)
             let r = try w.result(n, for: self)
             switch r {
             case .again: return progress ? .progress : classify(r, w)
@@ -579,7 +599,9 @@ final class SSHUploadOp: SSHWorkerOp {
                 w.opening = nil
                 request.complete(
                     .failure(
-                        SSHError(kind: .protocolError, host: hostPort, message: "\(hostPort) refused the SFTP subsystem: \(w.lastError(code))")))
+                        SSHError(
+                            kind: .protocolError, host: hostPort,
+                            message: "\(hostPort) refused the SFTP subsystem: \(w.lastError(code))")))
                 abandoned = true
                 state = .done
                 finished = true
@@ -624,7 +646,9 @@ final class SSHUploadOp: SSHWorkerOp {
                     if sourceFD < 0 {
                         failure = SSHError(
                             kind: .commandFailed, host: hostPort,
-                            message: "cannot read local file \(path) for upload to \(hostPort): \(String(cString: strerror(errno)))")
+                            message:
+                                "cannot read local file \(path) for upload to \(hostPort): \(String(cString: strerror(errno)))"
+                        )
                         state = .closeHandle
                         return true
                     }
@@ -647,7 +671,8 @@ final class SSHUploadOp: SSHWorkerOp {
                         } else {
                             attributes = LIBSSH2_SFTP_ATTRIBUTES()
                             attributes.flags = UInt(LIBSSH2_SFTP_ATTR_PERMISSIONS)
-                            attributes.permissions = UInt(plan.files[fileIndex].mode) | UInt(LIBSSH2_SFTP_S_IFREG)
+                            attributes.permissions =
+                                UInt(plan.files[fileIndex].mode) | UInt(LIBSSH2_SFTP_S_IFREG)
                             state = .setstat
                         }
                         return true
@@ -735,7 +760,9 @@ final class SSHUploadOp: SSHWorkerOp {
                 if n < 0 {
                     failure = SSHError(
                         kind: .commandFailed, host: hostPort,
-                        message: "cannot read local file \(path) for upload to \(hostPort): \(String(cString: strerror(errno)))")
+                        message:
+                            "cannot read local file \(path) for upload to \(hostPort): \(String(cString: strerror(errno)))"
+                    )
                     sourceDone = true
                     return false
                 }
