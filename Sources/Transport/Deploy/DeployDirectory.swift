@@ -33,7 +33,8 @@ public enum DeployDirectory {
         try write(renderRailwayToml(), to: PosixPath.join(destination, "railway.toml"), mode: 0o644)
 
         if spec.provider == .local, let local = spec.local {
-            try write(renderCompose(spec), to: PosixPath.join(destination, "docker-compose.yaml"), mode: 0o644)
+            try write(
+                renderCompose(spec), to: PosixPath.join(destination, "docker-compose.yaml"), mode: 0o644)
             try FileSystem.makeDirectories(PosixPath.join(destination, local.workdir))
         }
 
@@ -131,7 +132,8 @@ public enum DeployDirectory {
     /// the phase's own entry, else `agents.default`, else the built-in route.
     static func routingLines(_ spec: CloudSpec) -> [String] {
         CloudSpec.phaseKeys.map { phase in
-            let agent = spec.agent(for: phase) ?? spec.agent(for: "default") ?? CloudSpec.defaultRoutes[phase]!
+            let agent =
+                spec.agent(for: phase) ?? spec.agent(for: "default") ?? CloudSpec.defaultRoutes[phase]!
             return "megaplan config set agents.\(phase) \(ShellQuote.quote(agent)) >/dev/null 2>&1 || true"
         }
     }
@@ -195,14 +197,14 @@ public enum DeployDirectory {
     // MARK: docker-compose.yaml (§8.4)
 
     public static func renderCompose(_ spec: CloudSpec) -> String {
-        let local = spec.local ?? CloudSpec.Local()
+        let workdir = spec.local?.workdir ?? "workspace"  // §2.7: the Local provider's default
         let workspace = spec.repo.workspace
         return TemplateRenderer.render(
             TemplateStore.text("docker-compose.yaml.tmpl"), name: "docker-compose.yaml.tmpl",
             values: [
                 "WORKSPACE": composeScalar(workspace),
                 "PORT": String(spec.resources.port),
-                "VOLUME": composeScalar("./\(local.workdir):\(workspace)"),
+                "VOLUME": composeScalar("./\(workdir):\(workspace)"),
             ])
     }
 
@@ -284,7 +286,9 @@ public enum DeployDirectory {
 
     private static func trimmingTrailingNewlines(_ text: String) -> String {
         var result = Substring(text)
-        while let last = result.last, last == "\n" || last == "\r" || last == "\r\n" { result = result.dropLast() }
+        while let last = result.last, last == "\n" || last == "\r" || last == "\r\n" {
+            result = result.dropLast()
+        }
         return String(result)
     }
 

@@ -1,5 +1,5 @@
-import Foundation
 import FleetCore
+import Foundation
 
 /// The deploy-directory templates, shipped as the `Templates` resource folder of this target.
 ///
@@ -11,7 +11,9 @@ enum TemplateStore {
     static let directory: String = {
         let bundle = Bundle.module
         var candidates: [URL] = []
-        if let resources = bundle.resourceURL { candidates.append(resources.appendingPathComponent("Templates")) }
+        if let resources = bundle.resourceURL {
+            candidates.append(resources.appendingPathComponent("Templates"))
+        }
         candidates.append(bundle.bundleURL.appendingPathComponent("Templates"))
         for candidate in candidates where FileManager.default.fileExists(atPath: candidate.path) {
             return candidate.path
@@ -71,6 +73,8 @@ enum TemplateRenderer {
 
     private static func isPlaceholderName(_ key: String) -> Bool {
         !key.isEmpty
-            && key.unicodeScalars.allSatisfy { ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
+            && key.unicodeScalars.allSatisfy {
+                ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_"
+            }
     }
 }
