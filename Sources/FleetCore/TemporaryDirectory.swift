@@ -7,12 +7,12 @@ public enum TemporaryDirectory {
     public static func make(prefix: String) throws(FleetError) -> String {
         let base = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
         var template = Array("\(base)/\(prefix)XXXXXX".utf8CString)
-        guard mkdtemp(&template) != nil else {
+        guard let made = mkdtemp(&template) else {
             throw FleetError(
                 .ioError,
                 "cannot create a temporary directory in \(base): \(String(cString: strerror(errno)))")
         }
-        return String(cString: template)
+        return String(cString: made)
     }
 
     /// Removes a tree; errors are ignored (it is only ever our own scratch space).

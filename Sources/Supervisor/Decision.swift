@@ -21,10 +21,13 @@ public struct Decision: Sendable, Equatable {
         Decision(event: "supervisor_blocked", nextAction: "blocked", refusedReason: reason, mutation: nil)
     }
 
-    /// The report fields before anything ran (a dry run, or a decision without a mutation).
+    /// The report fields before anything ran (a dry run, or a decision without a mutation). A
+    /// dry run that would act says `supervisor_dry_run`, so nothing counting restart events
+    /// mistakes it for one.
     public var unperformed: DecisionOutcome {
         DecisionOutcome(
-            event: event, nextAction: nextAction, acted: false, success: true, reason: refusedReason)
+            event: mutation == nil ? event : "supervisor_dry_run", nextAction: nextAction, acted: false, success: true,
+            reason: refusedReason)
     }
 
     /// The report fields once the mutation (if any) has been tried: `restartError` is nil when

@@ -208,8 +208,8 @@ struct DecisionTests {
         #expect(decision.outcome(restartError: nil) == row.ok)
         if let failed = row.failed {
             #expect(decision.outcome(restartError: "boom") == failed)
-            // Before the mutation ran (dry run): the decision, not acted.
-            #expect(decision.unperformed == outcome(row.ok.event, row.ok.nextAction, acted: false))
+            // Before the mutation ran (dry run): a dry-run event with the decided action, not acted.
+            #expect(decision.unperformed == outcome("supervisor_dry_run", row.ok.nextAction, acted: false))
         } else {
             // Without a mutation a restart error cannot change anything.
             #expect(decision.outcome(restartError: "boom") == row.ok)

@@ -19,7 +19,7 @@ struct DryRunAndLockTests {
             let (tick, commands) = await chain.tick(dryRun: true)
             #expect(tick.keys == reportKeys + ["dry_run", "would_act", "would_run"])
             #expect(tick["acted"] == false && !tick.acted && tick.success)
-            #expect(tick.event == "supervisor_restarted" && tick.nextAction == "restart")
+            #expect(tick.event == "supervisor_dry_run" && tick.nextAction == "restart")
             #expect(tick["effective_status"] == "stale_bookkeeping")
             #expect(tick["refused_reason"] == .null)
             #expect(tick["dry_run"] == true)
@@ -36,7 +36,7 @@ struct DryRunAndLockTests {
             #expect(tick["sync_refresh"] == ["status": "skipped", "reason": "dry run"])
             #expect(
                 tick.summaryLine
-                    == "supervisor tick: supervisor_restarted | acted=False | next_action=restart")
+                    == "supervisor tick: supervisor_dry_run | acted=False | next_action=restart")
             #expect(commands == 1)
             // Nothing reached the runner but the read.
             try await Task.sleep(for: .milliseconds(300))
@@ -64,7 +64,7 @@ struct DryRunAndLockTests {
             try chain.writeState(TickEndToEndTests.awaitingMerge)
             try chain.project.stub("pr_state", "MERGED\n")
             let (tick, commands) = await chain.tick(dryRun: true)
-            #expect(tick.event == "supervisor_advanced" && tick.nextAction == "advance" && !tick.acted)
+            #expect(tick.event == "supervisor_dry_run" && tick.nextAction == "advance" && !tick.acted)
             #expect(tick["would_act"] == true)
             // Read + PR probe; both read-only.
             #expect(commands == 2)
