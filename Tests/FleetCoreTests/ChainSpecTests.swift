@@ -1,5 +1,6 @@
-@testable import FleetCore
 import Testing
+
+@testable import FleetCore
 
 /// One valid milestone taking lines 1–3; milestone fields added below it start on line 4 at
 /// column 5.
@@ -15,7 +16,9 @@ private let chainErrorCases: [YAMLErrorCase] = [
 
     // base_branch
     .init("base_branch blank", "base_branch: '  '\n", "1:14", "`base_branch` must be a non-empty string"),
-    .init("base_branch YAML 1.1 boolean", "base_branch: no\n", "1:14", "`base_branch` must be a non-empty string"),
+    .init(
+        "base_branch YAML 1.1 boolean", "base_branch: no\n", "1:14",
+        "`base_branch` must be a non-empty string"),
     .init("base_branch number", "base_branch: 5\n", "1:14", "`base_branch` must be a non-empty string"),
     .init(
         "base_branch before milestones", "milestones: x\nbase_branch: ''\n", "2:14",
@@ -25,31 +28,51 @@ private let chainErrorCases: [YAMLErrorCase] = [
     .init("milestones not a list", "milestones: x\n", "1:13", "`milestones` must be a list"),
     .init("milestones mapping", "milestones: {a: 1}\n", "1:13", "`milestones` must be a list"),
     .init("milestone not a mapping", "milestones:\n  - x\n", "2:5", "milestones[0] must be a mapping"),
-    .init("milestone label missing", "milestones:\n  - idea: i.md\n", "2:5", "milestones[0].label is required"),
-    .init("milestone label blank", "milestones:\n  - label: ' '\n    idea: i\n", "2:12", "milestones[0].label is required"),
-    .init("milestone label number", "milestones:\n  - label: 5\n    idea: i\n", "2:12", "milestones[0].label is required"),
-    .init("milestone label null", "milestones:\n  - label: ~\n    idea: i\n", "2:12", "milestones[0].label is required"),
-    .init("milestone idea missing", "milestones:\n  - label: a\n", "2:5", "milestones[0].idea is required"),
-    .init("milestone idea blank", "milestones:\n  - label: a\n    idea: ''\n", "3:11", "milestones[0].idea is required"),
-    .init("milestone label before idea", "milestones:\n  - idea: ''\n", "2:5", "milestones[0].label is required"),
     .init(
-        "second milestone uses index 1", milestone + "  - label: b\n", "4:5", "milestones[1].idea is required"),
-    .init("milestone branch number", milestone + "    branch: 5\n", "4:13", "milestones[0].branch must be a string"),
+        "milestone label missing", "milestones:\n  - idea: i.md\n", "2:5", "milestones[0].label is required"),
+    .init(
+        "milestone label blank", "milestones:\n  - label: ' '\n    idea: i\n", "2:12",
+        "milestones[0].label is required"),
+    .init(
+        "milestone label number", "milestones:\n  - label: 5\n    idea: i\n", "2:12",
+        "milestones[0].label is required"),
+    .init(
+        "milestone label null", "milestones:\n  - label: ~\n    idea: i\n", "2:12",
+        "milestones[0].label is required"),
+    .init("milestone idea missing", "milestones:\n  - label: a\n", "2:5", "milestones[0].idea is required"),
+    .init(
+        "milestone idea blank", "milestones:\n  - label: a\n    idea: ''\n", "3:11",
+        "milestones[0].idea is required"),
+    .init(
+        "milestone label before idea", "milestones:\n  - idea: ''\n", "2:5", "milestones[0].label is required"
+    ),
+    .init(
+        "second milestone uses index 1", milestone + "  - label: b\n", "4:5", "milestones[1].idea is required"
+    ),
+    .init(
+        "milestone branch number", milestone + "    branch: 5\n", "4:13",
+        "milestones[0].branch must be a string"),
     .init(
         "milestone branch YAML 1.1 boolean", milestone + "    branch: no\n", "4:13",
         "milestones[0].branch must be a string"),
-    .init("milestone profile", milestone + "    profile: 5\n", "4:14", "milestones[0].profile must be a string"),
+    .init(
+        "milestone profile", milestone + "    profile: 5\n", "4:14", "milestones[0].profile must be a string"),
     .init(
         "milestone robustness", milestone + "    robustness: [x]\n", "4:17",
         "milestones[0].robustness must be a string"),
-    .init("milestone vendor number", milestone + "    vendor: 5\n", "4:13", "milestones[0].vendor must be a string"),
+    .init(
+        "milestone vendor number", milestone + "    vendor: 5\n", "4:13",
+        "milestones[0].vendor must be a string"),
     .init(
         "milestone vendor unknown", milestone + "    vendor: gemini\n", "4:13",
         "milestones[0].vendor must be one of ('claude', 'codex'); got 'gemini'"),
     .init(
         "milestone depth unknown", milestone + "    depth: ultra\n", "4:12",
-        "milestones[0].depth must be one of ('minimal', 'low', 'medium', 'high', 'xhigh', 'max'); got 'ultra'"),
-    .init("milestone depth number", milestone + "    depth: 3\n", "4:12", "milestones[0].depth must be a string"),
+        "milestones[0].depth must be one of ('minimal', 'low', 'medium', 'high', 'xhigh', 'max'); got 'ultra'"
+    ),
+    .init(
+        "milestone depth number", milestone + "    depth: 3\n", "4:12", "milestones[0].depth must be a string"
+    ),
     .init(
         "milestone critic unknown", milestone + "    critic: solo\n", "4:13",
         "milestones[0].critic must be one of ('kimi', 'cross'); got 'solo'"),
@@ -80,7 +103,9 @@ private let chainErrorCases: [YAMLErrorCase] = [
     .init(
         "milestone phase_model list with number", milestone + "    phase_model: [a, 5]\n", "4:22",
         "milestones[0].phase_model must be a string or list of strings"),
-    .init("milestone bakeoff", milestone + "    bakeoff: x\n", "4:14", "milestones[0].bakeoff must be a mapping"),
+    .init(
+        "milestone bakeoff", milestone + "    bakeoff: x\n", "4:14", "milestones[0].bakeoff must be a mapping"
+    ),
     .init("milestone notes", milestone + "    notes: 5\n", "4:12", "milestones[0].notes must be a string"),
     // §3.3 order: label, idea, branch, profile, robustness, vendor, depth, critic, deepseek_provider,
     // with_prep, with_feedback, prep_direction, phase_model, bakeoff, notes.
@@ -106,7 +131,8 @@ private let chainErrorCases: [YAMLErrorCase] = [
         "critic before deepseek_provider", milestone + "    deepseek_provider: x\n    critic: y\n", "5:13",
         "milestones[0].critic must be one of ('kimi', 'cross'); got 'y'"),
     .init(
-        "deepseek_provider before with_prep", milestone + "    with_prep: x\n    deepseek_provider: y\n", "5:24",
+        "deepseek_provider before with_prep", milestone + "    with_prep: x\n    deepseek_provider: y\n",
+        "5:24",
         "milestones[0].deepseek_provider must be one of ('fireworks', 'direct'); got 'y'"),
     .init(
         "with_prep before with_feedback", milestone + "    with_feedback: x\n    with_prep: y\n", "5:16",
@@ -115,7 +141,8 @@ private let chainErrorCases: [YAMLErrorCase] = [
         "with_feedback before prep_direction", milestone + "    prep_direction: ''\n    with_feedback: y\n",
         "5:20", "milestones[0].with_feedback must be a boolean"),
     .init(
-        "prep_direction before phase_model", milestone + "    phase_model: 5\n    prep_direction: ''\n", "5:21",
+        "prep_direction before phase_model", milestone + "    phase_model: 5\n    prep_direction: ''\n",
+        "5:21",
         "milestones[0].prep_direction must be non-empty when provided"),
     .init(
         "phase_model before bakeoff", milestone + "    bakeoff: x\n    phase_model: 5\n", "5:18",
@@ -142,27 +169,35 @@ private let chainErrorCases: [YAMLErrorCase] = [
         "on_escalate.abort boolean", "on_escalate:\n  abort: no\n", "2:10",
         "on_escalate.abort must be one of \(abortChoices); got False"),
     .init("seed before on_failure", "on_failure: x\nseed: y\n", "2:7", "`seed` must be a mapping"),
-    .init("on_failure before on_escalate", "on_escalate: x\non_failure: y\n", "2:13", "`on_failure` must be a mapping"),
+    .init(
+        "on_failure before on_escalate", "on_escalate: x\non_failure: y\n", "2:13",
+        "`on_failure` must be a mapping"),
 
     // policies
     .init(
         "merge_policy unknown", "merge_policy: manual\n", "1:15",
         "merge_policy must be one of ('auto', 'review'); got 'manual'"),
-    .init("merge_policy number", "merge_policy: 1\n", "1:15", "merge_policy must be one of ('auto', 'review'); got 1"),
+    .init(
+        "merge_policy number", "merge_policy: 1\n", "1:15",
+        "merge_policy must be one of ('auto', 'review'); got 1"),
     .init(
         "prerequisite_policy unknown", "prerequisite_policy: always\n", "1:22",
         "prerequisite_policy must be one of ('none', 'required'); got 'always'"),
     .init(
         "validation_policy boolean", "validation_policy: yes\n", "1:20",
         "validation_policy must be one of ('none', 'required'); got True"),
-    .init("on_escalate before merge_policy", "merge_policy: x\non_escalate: y\n", "2:14", "`on_escalate` must be a mapping"),
+    .init(
+        "on_escalate before merge_policy", "merge_policy: x\non_escalate: y\n", "2:14",
+        "`on_escalate` must be a mapping"),
     .init(
         "merge_policy before prerequisite_policy", "prerequisite_policy: x\nmerge_policy: y\n", "2:15",
         "merge_policy must be one of ('auto', 'review'); got 'y'"),
     .init(
-        "prerequisite_policy before validation_policy", "validation_policy: x\nprerequisite_policy: y\n", "2:22",
+        "prerequisite_policy before validation_policy", "validation_policy: x\nprerequisite_policy: y\n",
+        "2:22",
         "prerequisite_policy must be one of ('none', 'required'); got 'y'"),
-    .init("review_policy not a mapping", "review_policy: manual\n", "1:16", "`review_policy` must be a mapping"),
+    .init(
+        "review_policy not a mapping", "review_policy: manual\n", "1:16", "`review_policy` must be a mapping"),
     .init(
         "review_policy.clean_milestone_pr unknown", "review_policy:\n  clean_milestone_pr: never\n", "2:23",
         "review_policy.clean_milestone_pr must be one of ('auto', 'manual'); got 'never'"),
@@ -172,7 +207,9 @@ private let chainErrorCases: [YAMLErrorCase] = [
 
     // driver
     .init("driver not a mapping", "driver: fast\n", "1:9", "`driver` must be a mapping"),
-    .init("review_policy before driver", "driver: x\nreview_policy: y\n", "2:16", "`review_policy` must be a mapping"),
+    .init(
+        "review_policy before driver", "driver: x\nreview_policy: y\n", "2:16",
+        "`review_policy` must be a mapping"),
     .init(
         "driver.stall_threshold text", "driver:\n  stall_threshold: abc\n", "2:20",
         "driver.stall_threshold must be an integer; got 'abc'"),
@@ -197,9 +234,12 @@ private let chainErrorCases: [YAMLErrorCase] = [
     .init(
         "driver.on_escalate unknown", "driver:\n  on_escalate: explode\n", "2:16",
         "driver.on_escalate must be one of ('force-proceed', 'abort', 'fail'); got 'explode'"),
-    .init("driver.robustness number", "driver:\n  robustness: 5\n", "2:15", "driver.robustness must be a string"),
     .init(
-        "stall_threshold before max_iterations", "driver:\n  max_iterations: x\n  stall_threshold: y\n", "3:20",
+        "driver.robustness number", "driver:\n  robustness: 5\n", "2:15", "driver.robustness must be a string"
+    ),
+    .init(
+        "stall_threshold before max_iterations", "driver:\n  max_iterations: x\n  stall_threshold: y\n",
+        "3:20",
         "driver.stall_threshold must be an integer; got 'y'"),
     .init(
         "max_iterations before poll_sleep", "driver:\n  poll_sleep: x\n  max_iterations: y\n", "3:19",
@@ -234,7 +274,9 @@ private let chainErrorCases: [YAMLErrorCase] = [
     @Test func missingFile() {
         let dir = TempDir()
         let path = dir.path + "/chain.yaml"
-        #expect(failure { try ChainSpec.load(path: path) } == FleetError(.invalidSpec, "spec file not found: \(path)"))
+        #expect(
+            failure { try ChainSpec.load(path: path) }
+                == FleetError(.invalidSpec, "spec file not found: \(path)"))
     }
 
     @Test func yamlSyntaxError() throws {
@@ -265,7 +307,9 @@ private let chainErrorCases: [YAMLErrorCase] = [
         "auto_approve": true,
     ]
 
-    @Test(arguments: ["", "# only a comment\n", "---\n", "milestones: ~\nseed: ~\ndriver: ~\non_failure: ~\n"])
+    @Test(arguments: [
+        "", "# only a comment\n", "---\n", "milestones: ~\nseed: ~\ndriver: ~\non_failure: ~\n",
+    ])
     func emptyDocumentIsValid(_ yaml: String) throws {
         let spec = try load(yaml)
         #expect(spec.normalizedJSON == Self.defaultsJSON)
@@ -341,7 +385,8 @@ private let chainErrorCases: [YAMLErrorCase] = [
                             "label": "second", "idea": "/workspace/app/ideas/second.md", "branch": nil,
                             "profile": nil, "robustness": nil, "vendor": nil, "depth": nil, "critic": nil,
                             "deepseek_provider": nil, "with_prep": false, "with_feedback": false,
-                            "prep_direction": nil, "phase_model": ["plan=claude", "execute=codex"], "bakeoff": nil,
+                            "prep_direction": nil, "phase_model": ["plan=claude", "execute=codex"],
+                            "bakeoff": nil,
                             "notes": nil,
                         ],
                     ],
@@ -376,10 +421,11 @@ private let chainErrorCases: [YAMLErrorCase] = [
         #expect(try !load("milestones: []\n").declaresBaseBranch)
     }
 
-    @Test(arguments: [
-        ("seed:\n  plan: '   '\n", nil), ("seed:\n  plan: ~\n", nil), ("seed: {}\n", nil),
-        ("seed:\n  plan: p1\n", "p1"), ("seed:\n  plan: ' p1 '\n", " p1 "),
-    ] as [(String, String?)])
+    @Test(
+        arguments: [
+            ("seed:\n  plan: '   '\n", nil), ("seed:\n  plan: ~\n", nil), ("seed: {}\n", nil),
+            ("seed:\n  plan: p1\n", "p1"), ("seed:\n  plan: ' p1 '\n", " p1 "),
+        ] as [(String, String?)])
     func seedPlan(_ yaml: String, _ plan: String?) throws {
         #expect(try load(yaml).seedPlan == plan)
     }
@@ -392,11 +438,37 @@ private let chainErrorCases: [YAMLErrorCase] = [
         #expect(first.phaseModel == ["one"])
         #expect(first.notes == "  keep  ")
         #expect(first.idea == "i.md")
-        let nulls = try load(milestone + "    vendor: ~\n    with_prep: ~\n    phase_model: ~\n    bakeoff: ~\n")
+        let nulls = try load(
+            milestone + "    vendor: ~\n    with_prep: ~\n    phase_model: ~\n    bakeoff: ~\n")
         #expect(nulls.milestones[0].vendor == nil)
         #expect(nulls.milestones[0].withPrep == false)
         #expect(nulls.milestones[0].phaseModel == [])
         #expect(nulls.milestones[0].bakeoff == nil)
+    }
+
+    /// Hostile input (a chain spec is also read back from the runner) ends in a clear error, fast.
+    @Test func deepNestingIsAnErrorNotACrash() throws {
+        let text =
+            "x: " + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "\n"
+        let error = try #require(failure { try ChainSpec.parse(text: text, path: "/c.yaml") })
+        #expect(error.code == .invalidSpec)
+        #expect(error.message.hasPrefix("/c.yaml"))
+    }
+
+    @Test func aliasBombIsAnErrorNotAHang() throws {
+        var text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+        for level in 1...8 {
+            text +=
+                "a\(level): &a\(level) ["
+                + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]\n"
+        }
+        text += "milestones:\n  - label: l\n    idea: i\n    bakeoff:\n      x: *a8\n"
+        let clock = ContinuousClock()
+        let start = clock.now
+        let error = try #require(failure { try ChainSpec.parse(text: text, path: "/c.yaml") })
+        #expect(error.code == .invalidSpec)
+        #expect(error.message.hasPrefix("/c.yaml:"))
+        #expect(clock.now - start < .seconds(5))
     }
 
     @Test(arguments: [
@@ -409,7 +481,8 @@ private let chainErrorCases: [YAMLErrorCase] = [
     }
 
     @Test(arguments: [
-        ("poll_sleep: '2.5'", 2.5), ("poll_sleep: 2", 2.0), ("poll_sleep: ' 3 '", 3.0), ("poll_sleep: 1e3", 1000.0),
+        ("poll_sleep: '2.5'", 2.5), ("poll_sleep: 2", 2.0), ("poll_sleep: ' 3 '", 3.0),
+        ("poll_sleep: 1e3", 1000.0),
         ("poll_sleep: 0.25", 0.25), ("poll_sleep: true", 1.0), ("poll_sleep: -1.5", -1.5),
     ])
     func driverFloatConversion(_ line: String, _ value: Double) throws {

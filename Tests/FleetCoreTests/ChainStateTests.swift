@@ -1,13 +1,20 @@
-@testable import FleetCore
 import Testing
+
+@testable import FleetCore
 
 @Suite struct ChainPathsTests {
     /// Cloud reference §4.1, the four rows of the table.
     @Test(arguments: [
         ("/workspace/app/chain.yaml", "/workspace/app/.megaplan/plans/.chains/chain-31aeaa26cfe5.json"),
-        ("/workspace/app/from-marker.yaml", "/workspace/app/.megaplan/plans/.chains/from-marker-d942b863ff5c.json"),
+        (
+            "/workspace/app/from-marker.yaml",
+            "/workspace/app/.megaplan/plans/.chains/from-marker-d942b863ff5c.json"
+        ),
         ("/workspace/chain.yaml", "/workspace/.megaplan/plans/.chains/chain-163cea7f2176.json"),
-        ("/workspace/app/chains/release.yml", "/workspace/app/chains/.megaplan/plans/.chains/release-6650b4262d5b.json"),
+        (
+            "/workspace/app/chains/release.yml",
+            "/workspace/app/chains/.megaplan/plans/.chains/release-6650b4262d5b.json"
+        ),
     ])
     func stateFile(_ spec: String, _ state: String) {
         #expect(ChainPaths.stateFile(spec: spec) == state)
@@ -16,9 +23,13 @@ import Testing
     }
 
     @Test func remotePathIsNormalizedNotResolved() {
-        #expect(ChainPaths.stateFile(spec: "/workspace//app/./chain.yaml") == ChainPaths.stateFile(spec: "/workspace/app/chain.yaml"))
+        #expect(
+            ChainPaths.stateFile(spec: "/workspace//app/./chain.yaml")
+                == ChainPaths.stateFile(spec: "/workspace/app/chain.yaml"))
         // `..` is kept: the remote string is never resolved locally.
-        #expect(ChainPaths.stateFile(spec: "/workspace/x/../chain.yaml").hasPrefix("/workspace/x/../.megaplan/plans/.chains/chain-"))
+        #expect(
+            ChainPaths.stateFile(spec: "/workspace/x/../chain.yaml").hasPrefix(
+                "/workspace/x/../.megaplan/plans/.chains/chain-"))
     }
 
     @Test func stemDropsOnlyTheLastExtension() {
@@ -83,7 +94,8 @@ import Testing
         // `json` uses the reference key order whatever the input order; unknown keys are dropped.
         #expect(
             state.json.objectValue?.keys == [
-                "current_milestone_index", "current_plan_name", "last_state", "pr_number", "pr_state", "completed",
+                "current_milestone_index", "current_plan_name", "last_state", "pr_number", "pr_state",
+                "completed",
                 "branch_head", "pr_head", "last_pushed_commit", "dirty_flag", "sync_state", "extra_repos",
                 "chain_session", "resolved_workspace", "extra_repo_sync",
             ])
@@ -99,10 +111,11 @@ import Testing
         #expect(try ChainState.parse(text).currentMilestoneIndex == index)
     }
 
-    @Test(arguments: [
-        (#"{"pr_number": "42"}"#, 42), (#"{"pr_number": 42}"#, 42), (#"{"pr_number": null}"#, nil),
-        (#"{}"#, nil), (#"{"pr_number": 7.0}"#, 7),
-    ] as [(String, Int?)])
+    @Test(
+        arguments: [
+            (#"{"pr_number": "42"}"#, 42), (#"{"pr_number": 42}"#, 42), (#"{"pr_number": null}"#, nil),
+            (#"{}"#, nil), (#"{"pr_number": 7.0}"#, 7),
+        ] as [(String, Int?)])
     func prNumberConversion(_ text: String, _ number: Int?) throws {
         #expect(try ChainState.parse(text).prNumber == number)
     }
@@ -134,10 +147,12 @@ import Testing
         #expect(try ChainState.parse(#"{"extra_repos": \#(value)}"#).extraRepos == repos)
     }
 
-    @Test(arguments: [
-        (#""night""#, "night"), (#""  ""#, nil), (#""""#, nil), ("5", nil), ("null", nil), ("[\"x\"]", nil),
-        (#"" padded ""#, " padded "),
-    ] as [(String, String?)])
+    @Test(
+        arguments: [
+            (#""night""#, "night"), (#""  ""#, nil), (#""""#, nil), ("5", nil), ("null", nil),
+            ("[\"x\"]", nil),
+            (#"" padded ""#, " padded "),
+        ] as [(String, String?)])
     func sessionAndWorkspaceBlankToNil(_ value: String, _ expected: String?) throws {
         let state = try ChainState.parse(#"{"chain_session": \#(value), "resolved_workspace": \#(value)}"#)
         #expect(state.chainSession == expected)
@@ -152,7 +167,10 @@ import Testing
     @Test(arguments: [
         ("not json", "Remote chain state was not valid JSON: Expecting value: line 1 column 1 (char 0)"),
         ("", "Remote chain state was not valid JSON: Expecting value: line 1 column 1 (char 0)"),
-        ("{\"a\": 1", "Remote chain state was not valid JSON: Expecting ',' delimiter: line 1 column 8 (char 7)"),
+        (
+            "{\"a\": 1",
+            "Remote chain state was not valid JSON: Expecting ',' delimiter: line 1 column 8 (char 7)"
+        ),
         ("[]", "Remote chain state was not a JSON object"),
         ("\"state\"", "Remote chain state was not a JSON object"),
         ("null", "Remote chain state was not a JSON object"),
@@ -170,8 +188,14 @@ import Testing
         ),
         (#"{"pr_number": "x42"}"#, #"Remote chain state field `pr_number` must be an integer; got "x42""#),
         (#"{"pr_number": {}}"#, "Remote chain state field `pr_number` must be an integer; got {}"),
-        (#"{"current_plan_name": 5}"#, "Remote chain state field `current_plan_name` must be a string or null; got 5"),
-        (#"{"last_state": true}"#, "Remote chain state field `last_state` must be a string or null; got true"),
+        (
+            #"{"current_plan_name": 5}"#,
+            "Remote chain state field `current_plan_name` must be a string or null; got 5"
+        ),
+        (
+            #"{"last_state": true}"#,
+            "Remote chain state field `last_state` must be a string or null; got true"
+        ),
         (#"{"pr_state": [1]}"#, "Remote chain state field `pr_state` must be a string or null; got [1]"),
         (#"{"branch_head": 1}"#, "Remote chain state field `branch_head` must be a string or null; got 1"),
         (#"{"pr_head": {}}"#, "Remote chain state field `pr_head` must be a string or null; got {}"),
@@ -179,7 +203,10 @@ import Testing
             #"{"last_pushed_commit": 1.5}"#,
             "Remote chain state field `last_pushed_commit` must be a string or null; got 1.5"
         ),
-        (#"{"sync_state": false}"#, "Remote chain state field `sync_state` must be a string or null; got false"),
+        (
+            #"{"sync_state": false}"#,
+            "Remote chain state field `sync_state` must be a string or null; got false"
+        ),
         (#"{"completed": "done"}"#, #"Remote chain state field `completed` must be a list; got "done""#),
         (#"{"completed": {}}"#, "Remote chain state field `completed` must be a list; got {}"),
     ])

@@ -1,5 +1,6 @@
-@testable import FleetCore
 import Testing
+
+@testable import FleetCore
 
 /// A valid `repo` block taking lines 1–2, so the cases below start on line 3.
 private let repo = "repo:\n  url: https://example.com/app.git\n"
@@ -26,7 +27,9 @@ private let cloudErrorCases: [YAMLErrorCase] = [
         "provider must be one of railway, local, ssh, fly; got 'aws'"),
     .init("provider number", "provider: 5\n" + repo, "1:11", "`provider` must be a non-empty string"),
     .init("provider blank", "provider: '  '\n" + repo, "1:11", "`provider` must be a non-empty string"),
-    .init("provider YAML 1.1 boolean", "provider: off\n" + repo, "1:11", "`provider` must be a non-empty string"),
+    .init(
+        "provider YAML 1.1 boolean", "provider: off\n" + repo, "1:11", "`provider` must be a non-empty string"
+    ),
 
     // repo
     .init("repo not a mapping", "repo: [a]\n", "1:7", "`repo` must be a mapping"),
@@ -37,7 +40,9 @@ private let cloudErrorCases: [YAMLErrorCase] = [
     .init("repo.url empty", "repo:\n  url: ''\n", "2:8", "`repo.url` must be a non-empty string"),
     .init("repo.url whitespace", "repo:\n  url: '   '\n", "2:8", "`repo.url` must be a non-empty string"),
     .init("repo.url before repo.branch", "repo:\n  branch: no\n", "2:3", "`repo.url` is required"),
-    .init("repo.branch: no is a boolean", repo + "  branch: no\n", "3:11", "`repo.branch` must be a non-empty string"),
+    .init(
+        "repo.branch: no is a boolean", repo + "  branch: no\n", "3:11",
+        "`repo.branch` must be a non-empty string"),
     .init("repo.branch number", repo + "  branch: 5\n", "3:11", "`repo.branch` must be a non-empty string"),
     .init("repo.branch blank", repo + "  branch: ' '\n", "3:11", "`repo.branch` must be a non-empty string"),
     .init(
@@ -48,7 +53,9 @@ private let cloudErrorCases: [YAMLErrorCase] = [
         "`repo.workspace` must be an absolute POSIX path; got 'app'"),
     .init("repo.workspace null", repo + "  workspace: ~\n", "3:14", "`repo.workspace` is required"),
     .init("repo.workspace empty value", repo + "  workspace:\n", "3:13", "`repo.workspace` is required"),
-    .init("repo.workspace number", repo + "  workspace: 5\n", "3:14", "`repo.workspace` must be a non-empty string"),
+    .init(
+        "repo.workspace number", repo + "  workspace: 5\n", "3:14",
+        "`repo.workspace` must be a non-empty string"),
 
     // codex
     .init("codex not a mapping", repo + "codex: high\n", "3:8", "`codex` must be a mapping"),
@@ -61,13 +68,16 @@ private let cloudErrorCases: [YAMLErrorCase] = [
     .init(
         "codex.reasoning before codex.model", repo + "codex:\n  model: 5\n  reasoning: max\n", "5:14",
         "codex.reasoning must be one of minimal, low, medium, high; got 'max'"),
-    .init("codex.model number", repo + "codex:\n  model: 5\n", "4:10", "`codex.model` must be a non-empty string"),
+    .init(
+        "codex.model number", repo + "codex:\n  model: 5\n", "4:10",
+        "`codex.model` must be a non-empty string"),
     .init(
         "codex.model before mode", repo + "codex:\n  model: ''\nmode: turbo\n", "4:10",
         "`codex.model` must be a non-empty string"),
 
     // mode
-    .init("mode unknown", repo + "mode: turbo\n", "3:7", "mode must be one of auto, chain, idle; got 'turbo'"),
+    .init(
+        "mode unknown", repo + "mode: turbo\n", "3:7", "mode must be one of auto, chain, idle; got 'turbo'"),
     .init("mode boolean", repo + "mode: on\n", "3:7", "`mode` must be a non-empty string"),
     .init(
         "mode before agents", repo + "mode: turbo\nagents:\n  x: y\n", "3:7",
@@ -90,7 +100,8 @@ private let cloudErrorCases: [YAMLErrorCase] = [
         "agents claude:low rejected", repo + "agents:\n  feedback: claude:low\n", "4:13",
         "Unknown agent 'claude:low'. Valid agents: claude, codex, hermes, shannon"),
     .init(
-        "agents checked in document order", repo + "agents:\n  review: claude\n  default: bogus\n  planner: x\n",
+        "agents checked in document order",
+        repo + "agents:\n  review: claude\n  default: bogus\n  planner: x\n",
         "5:12", "Unknown agent 'bogus'. Valid agents: claude, codex, hermes, shannon"),
     .init(
         "agents key before value", repo + "agents:\n  planner: bogus\n", "4:3",
@@ -105,7 +116,9 @@ private let cloudErrorCases: [YAMLErrorCase] = [
 
     // megaplan
     .init("megaplan not a mapping", repo + "megaplan: main\n", "3:11", "`megaplan` must be a mapping"),
-    .init("megaplan.ref float", repo + "megaplan:\n  ref: 1.5\n", "4:8", "`megaplan.ref` must be a non-empty string"),
+    .init(
+        "megaplan.ref float", repo + "megaplan:\n  ref: 1.5\n", "4:8",
+        "`megaplan.ref` must be a non-empty string"),
     .init(
         "agents before megaplan.ref", repo + "agents:\n  x: codex\nmegaplan:\n  ref: 5\n", "4:3",
         "Unknown agents key 'x'. Valid keys: \(validKeys)"),
@@ -118,9 +131,15 @@ private let cloudErrorCases: [YAMLErrorCase] = [
     .init(
         "megaplan.ref before resources", repo + "resources:\n  volume: 5\nmegaplan:\n  ref: 5\n", "6:8",
         "`megaplan.ref` must be a non-empty string"),
-    .init("resources.port string", repo + "resources:\n  port: '8080'\n", "4:9", "`resources.port` must be an integer"),
-    .init("resources.port float", repo + "resources:\n  port: 80.5\n", "4:9", "`resources.port` must be an integer"),
-    .init("resources.port boolean", repo + "resources:\n  port: yes\n", "4:9", "`resources.port` must be an integer"),
+    .init(
+        "resources.port string", repo + "resources:\n  port: '8080'\n", "4:9",
+        "`resources.port` must be an integer"),
+    .init(
+        "resources.port float", repo + "resources:\n  port: 80.5\n", "4:9",
+        "`resources.port` must be an integer"),
+    .init(
+        "resources.port boolean", repo + "resources:\n  port: yes\n", "4:9",
+        "`resources.port` must be an integer"),
     .init(
         "resources.volume before port", repo + "resources:\n  port: x\n  volume: 5\n", "5:11",
         "`resources.volume` must be a non-empty string"),
@@ -154,29 +173,44 @@ private let cloudErrorCases: [YAMLErrorCase] = [
     .init(
         "local.compose_project number (non-empty block under railway)",
         repo + "local:\n  compose_project: 5\n", "4:20", "`local.compose_project` must be a non-empty string"),
-    .init("local.workdir empty", repo + "local:\n  workdir: ''\n", "4:12", "`local.workdir` must be a non-empty string"),
+    .init(
+        "local.workdir empty", repo + "local:\n  workdir: ''\n", "4:12",
+        "`local.workdir` must be a non-empty string"),
     .init(
         "railway before local", repo + "local:\n  workdir: ''\nrailway:\n  environment: ''\n", "6:16",
         "`railway.environment` must be a non-empty string"),
 
     // ssh (built when provider is ssh or the block is non-empty)
     .init("ssh provider without block", "provider: ssh\n" + repo, "1:1", "`ssh.host` is required"),
-    .init("ssh block without host under railway", repo + "ssh:\n  user: me\n", "4:3", "`ssh.host` is required"),
+    .init(
+        "ssh block without host under railway", repo + "ssh:\n  user: me\n", "4:3", "`ssh.host` is required"),
     .init("ssh not a mapping", repo + "ssh: host\n", "3:6", "`ssh` must be a mapping"),
     .init("ssh.host null", repo + "ssh:\n  host: ~\n", "4:3", "`ssh.host` is required"),
     .init("ssh.host number", repo + "ssh:\n  host: 5\n", "4:9", "`ssh.host` must be a non-empty string"),
-    .init("ssh.user number", repo + "ssh:\n  host: h\n  user: 5\n", "5:9", "`ssh.user` must be a non-empty string"),
-    .init("ssh.port zero", repo + "ssh:\n  host: h\n  port: 0\n", "5:9", "`ssh.port` must be a positive integer"),
-    .init("ssh.port negative", repo + "ssh:\n  host: h\n  port: -2\n", "5:9", "`ssh.port` must be a positive integer"),
-    .init("ssh.port string", repo + "ssh:\n  host: h\n  port: '22'\n", "5:9", "`ssh.port` must be a positive integer"),
-    .init("ssh.port float", repo + "ssh:\n  host: h\n  port: 2.5\n", "5:9", "`ssh.port` must be a positive integer"),
+    .init(
+        "ssh.user number", repo + "ssh:\n  host: h\n  user: 5\n", "5:9",
+        "`ssh.user` must be a non-empty string"),
+    .init(
+        "ssh.port zero", repo + "ssh:\n  host: h\n  port: 0\n", "5:9", "`ssh.port` must be a positive integer"
+    ),
+    .init(
+        "ssh.port negative", repo + "ssh:\n  host: h\n  port: -2\n", "5:9",
+        "`ssh.port` must be a positive integer"),
+    .init(
+        "ssh.port string", repo + "ssh:\n  host: h\n  port: '22'\n", "5:9",
+        "`ssh.port` must be a positive integer"),
+    .init(
+        "ssh.port float", repo + "ssh:\n  host: h\n  port: 2.5\n", "5:9",
+        "`ssh.port` must be a positive integer"),
     .init(
         "ssh.identity_file empty", repo + "ssh:\n  host: h\n  identity_file: ''\n", "5:18",
         "`ssh.identity_file` must be a non-empty string"),
     .init(
         "ssh.remote_dir relative", repo + "ssh:\n  host: h\n  remote_dir: tmp/x\n", "5:15",
         "`ssh.remote_dir` must be an absolute POSIX path; got 'tmp/x'"),
-    .init("ssh.remote_dir null", repo + "ssh:\n  host: h\n  remote_dir: ~\n", "5:15", "`ssh.remote_dir` is required"),
+    .init(
+        "ssh.remote_dir null", repo + "ssh:\n  host: h\n  remote_dir: ~\n", "5:15",
+        "`ssh.remote_dir` is required"),
     .init(
         "ssh.container number", repo + "ssh:\n  host: h\n  container: 5\n", "5:14",
         "`ssh.container` must be a non-empty string"),
@@ -192,7 +226,8 @@ private let cloudErrorCases: [YAMLErrorCase] = [
         "ssh.port before ssh.container", repo + "ssh:\n  container: 5\n  port: 0\n  host: h\n", "5:9",
         "`ssh.port` must be a positive integer"),
     .init(
-        "ssh.identity_file before ssh.remote_dir", repo + "ssh:\n  remote_dir: x\n  identity_file: 5\n  host: h\n",
+        "ssh.identity_file before ssh.remote_dir",
+        repo + "ssh:\n  remote_dir: x\n  identity_file: 5\n  host: h\n",
         "5:18", "`ssh.identity_file` must be a non-empty string"),
     .init(
         "local before ssh", repo + "ssh:\n  user: me\nlocal:\n  workdir: 5\n", "6:12",
@@ -205,9 +240,11 @@ private let cloudErrorCases: [YAMLErrorCase] = [
         "auto.plan_name number", repo + "mode: auto\nauto:\n  plan_name: 5\n", "5:14",
         "`auto.plan_name` must be a non-empty string"),
     .init(
-        "auto.idea_file missing", repo + "mode: auto\nauto:\n  plan_name: p\n", "5:3", "`auto.idea_file` is required"),
+        "auto.idea_file missing", repo + "mode: auto\nauto:\n  plan_name: p\n", "5:3",
+        "`auto.idea_file` is required"),
     .init(
-        "auto.idea_file relative", repo + "mode: auto\nauto:\n  plan_name: p\n  idea_file: idea.txt\n", "6:14",
+        "auto.idea_file relative", repo + "mode: auto\nauto:\n  plan_name: p\n  idea_file: idea.txt\n",
+        "6:14",
         "`auto.idea_file` must be an absolute POSIX path; got 'idea.txt'"),
     .init(
         "auto.idea_file null", repo + "mode: auto\nauto:\n  plan_name: p\n  idea_file: ~\n", "6:14",
@@ -239,19 +276,25 @@ private let cloudErrorCases: [YAMLErrorCase] = [
         "`chain.spec` is required"),
 
     // extra_repos
-    .init("extra_repos not a list", repo + "extra_repos: /a\n", "3:14", "`extra_repos` must be a list of strings"),
+    .init(
+        "extra_repos not a list", repo + "extra_repos: /a\n", "3:14",
+        "`extra_repos` must be a list of strings"),
     .init(
         "extra_repos blank item", repo + "extra_repos:\n  - /a\n  - '  '\n", "5:5",
         "`extra_repos[1]` must be a non-empty string"),
     .init(
-        "extra_repos number item", repo + "extra_repos: [5]\n", "3:15", "`extra_repos[0]` must be a non-empty string"),
-    .init("chain before extra_repos", repo + "mode: chain\nextra_repos: x\n", "1:1", "`chain.spec` is required"),
+        "extra_repos number item", repo + "extra_repos: [5]\n", "3:15",
+        "`extra_repos[0]` must be a non-empty string"),
+    .init(
+        "chain before extra_repos", repo + "mode: chain\nextra_repos: x\n", "1:1", "`chain.spec` is required"),
     .init(
         "auto before extra_repos", repo + "mode: auto\nauto:\n  plan_name: 5\nextra_repos: x\n", "5:14",
         "`auto.plan_name` must be a non-empty string"),
 
     // secrets
-    .init("secrets not a list", repo + "secrets: OPENAI_API_KEY\n", "3:10", "`secrets` must be a list of strings"),
+    .init(
+        "secrets not a list", repo + "secrets: OPENAI_API_KEY\n", "3:10",
+        "`secrets` must be a list of strings"),
     .init("secrets empty item", repo + "secrets: [A, '']\n", "3:14", "`secrets` must be a list of strings"),
     .init("secrets number item", repo + "secrets:\n  - 5\n", "4:5", "`secrets` must be a list of strings"),
     .init(
@@ -294,7 +337,9 @@ private let cloudErrorCases: [YAMLErrorCase] = [
     @Test func missingFile() {
         let dir = TempDir()
         let path = dir.path + "/cloud.yaml"
-        #expect(failure { try CloudSpec.load(path: path) } == FleetError(.invalidSpec, "spec file not found: \(path)"))
+        #expect(
+            failure { try CloudSpec.load(path: path) }
+                == FleetError(.invalidSpec, "spec file not found: \(path)"))
     }
 
     @Test func yamlSyntaxError() throws {
@@ -319,7 +364,9 @@ private let cloudErrorCases: [YAMLErrorCase] = [
             spec.normalizedJSON
                 == [
                     "provider": "railway",
-                    "repo": ["url": "https://example.com/app.git", "branch": "main", "workspace": "/workspace/app"],
+                    "repo": [
+                        "url": "https://example.com/app.git", "branch": "main", "workspace": "/workspace/app",
+                    ],
                     "agents": ["default": "codex"],
                     "codex": ["model": "gpt-5.4", "reasoning": "high"],
                     "mode": "idle",
@@ -392,7 +439,9 @@ private let cloudErrorCases: [YAMLErrorCase] = [
             spec.normalizedJSON
                 == [
                     "provider": "ssh",
-                    "repo": ["url": "git@github.com:acme/app.git", "branch": "release", "workspace": "/srv/app"],
+                    "repo": [
+                        "url": "git@github.com:acme/app.git", "branch": "release", "workspace": "/srv/app",
+                    ],
                     "agents": ["review": "claude", "execute": "hermes"],
                     "codex": ["model": "gpt-5.4-mini", "reasoning": "low"],
                     "mode": "chain",
@@ -401,11 +450,14 @@ private let cloudErrorCases: [YAMLErrorCase] = [
                     "secrets": ["OPENAI_API_KEY", "  "],
                     "auto": nil,
                     "chain": ["spec": "/srv/app/chain.yaml", "chain_session": "night-shift"],
-                    "railway": ["service": "svc", "session": "sess", "project": "proj", "environment": "production"],
+                    "railway": [
+                        "service": "svc", "session": "sess", "project": "proj", "environment": "production",
+                    ],
                     "local": ["compose_project": "mp", "workdir": "ws"],
                     "ssh": [
                         "host": "runner.example.com", "user": "deployer", "port": 2222,
-                        "identity_file": "~/.ssh/id_ed25519", "remote_dir": "/opt/mp", "container": "mp-agent",
+                        "identity_file": "~/.ssh/id_ed25519", "remote_dir": "/opt/mp",
+                        "container": "mp-agent",
                         "runtime": "host",
                     ],
                     "toolchains": [
@@ -422,7 +474,8 @@ private let cloudErrorCases: [YAMLErrorCase] = [
     }
 
     @Test func autoModeBuildsAutoBlock() throws {
-        let spec = try load(repo + "mode: auto\nauto:\n  plan_name: p\n  idea_file: /i.txt\n  robustness: anything\n")
+        let spec = try load(
+            repo + "mode: auto\nauto:\n  plan_name: p\n  idea_file: /i.txt\n  robustness: anything\n")
         #expect(spec.auto == CloudSpec.Auto(planName: "p", ideaFile: "/i.txt", robustness: "anything"))
         #expect(spec.chain == nil)
         let defaulted = try load(repo + "mode: auto\nauto:\n  plan_name: p\n  idea_file: /i.txt\n")
@@ -433,7 +486,8 @@ private let cloudErrorCases: [YAMLErrorCase] = [
         let spec = try load(repo + "auto: 5\nchain:\n  spec: relative\n  chain_session: ''\n")
         #expect(spec.auto == nil)
         #expect(spec.chain == nil)
-        let chainMode = try load(repo + "mode: chain\nauto: [broken]\nchain:\n  spec: /c.yaml\n  chain_session: ~\n")
+        let chainMode = try load(
+            repo + "mode: chain\nauto: [broken]\nchain:\n  spec: /c.yaml\n  chain_session: ~\n")
         #expect(chainMode.auto == nil)
         #expect(chainMode.chain == CloudSpec.Chain(spec: "/c.yaml", chainSession: nil))
         #expect(chainMode.chainSessionName == "megaplan-chain")
@@ -533,7 +587,10 @@ private let cloudErrorCases: [YAMLErrorCase] = [
         #expect(spec.auto == nil && spec.chain == nil)
         let auto = try CloudSpec.parse(
             text: CloudTemplate.text.replacingAll("mode: idle", with: "mode: auto"), path: "/t/cloud.yaml")
-        #expect(auto.auto == CloudSpec.Auto(planName: "my-plan", ideaFile: "/workspace/idea.txt", robustness: "standard"))
+        #expect(
+            auto.auto
+                == CloudSpec.Auto(
+                    planName: "my-plan", ideaFile: "/workspace/idea.txt", robustness: "standard"))
         let chain = try CloudSpec.parse(
             text: CloudTemplate.text.replacingAll("mode: idle", with: "mode: chain"), path: "/t/cloud.yaml")
         #expect(chain.chain == CloudSpec.Chain(spec: "/workspace/chain.yaml", chainSession: nil))

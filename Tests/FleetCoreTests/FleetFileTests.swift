@@ -1,16 +1,19 @@
-@testable import FleetCore
 import Testing
+
+@testable import FleetCore
 
 /// One valid project taking lines 1–3 (its cloud.yaml, `a.yaml`, is written by the test).
 private let project = "projects:\n  - name: alpha\n    cloud_yaml: a.yaml\n"
 
-private let defaultKeys = "concurrency, connections_per_host, per_host, deadline, known_hosts, host_key_policy"
+private let defaultKeys =
+    "concurrency, connections_per_host, per_host, deadline, known_hosts, host_key_policy"
 
 private let fleetErrorCases: [YAMLErrorCase] = [
     // unknown keys, at each level, with the expected keys
     .init(
         "unknown top-level key", "colour: red\n" + project, "1:1",
-        "unknown key 'colour' in the fleet file; expected one of: version, defaults, projects", code: .invalidFleet),
+        "unknown key 'colour' in the fleet file; expected one of: version, defaults, projects",
+        code: .invalidFleet),
     .init(
         "unknown defaults key", "defaults:\n  parallel: 3\n" + project, "2:3",
         "unknown key 'parallel' in defaults; expected one of: \(defaultKeys)", code: .invalidFleet),
@@ -28,10 +31,14 @@ private let fleetErrorCases: [YAMLErrorCase] = [
 
     // version
     .init("version 2", "version: 2\n" + project, "1:10", "`version` must be 1; got 2", code: .invalidFleet),
-    .init("version text", "version: '1'\n" + project, "1:10", "`version` must be 1; got '1'", code: .invalidFleet),
+    .init(
+        "version text", "version: '1'\n" + project, "1:10", "`version` must be 1; got '1'",
+        code: .invalidFleet),
 
     // defaults: one bad type per field
-    .init("defaults not a mapping", "defaults: 5\n" + project, "1:11", "`defaults` must be a mapping", code: .invalidFleet),
+    .init(
+        "defaults not a mapping", "defaults: 5\n" + project, "1:11", "`defaults` must be a mapping",
+        code: .invalidFleet),
     .init(
         "concurrency zero", "defaults:\n  concurrency: 0\n" + project, "2:16",
         "`defaults.concurrency` must be a positive integer; got 0", code: .invalidFleet),
@@ -85,12 +92,16 @@ private let fleetErrorCases: [YAMLErrorCase] = [
         "`defaults.host_key_policy` must be one of strict, accept-new; got False", code: .invalidFleet),
 
     // projects
-    .init("empty file", "", nil, "`projects` is required: list the projects of this fleet", code: .invalidFleet),
+    .init(
+        "empty file", "", nil, "`projects` is required: list the projects of this fleet", code: .invalidFleet),
     .init(
         "projects missing", "version: 1\n", "1:1", "`projects` is required: list the projects of this fleet",
         code: .invalidFleet),
-    .init("projects not a list", "projects: alpha\n", "1:11", "`projects` must be a list", code: .invalidFleet),
-    .init("project not a mapping", "projects:\n  - alpha\n", "2:5", "`projects[0]` must be a mapping", code: .invalidFleet),
+    .init(
+        "projects not a list", "projects: alpha\n", "1:11", "`projects` must be a list", code: .invalidFleet),
+    .init(
+        "project not a mapping", "projects:\n  - alpha\n", "2:5", "`projects[0]` must be a mapping",
+        code: .invalidFleet),
     .init(
         "project name missing", "projects:\n  - cloud_yaml: a.yaml\n", "2:5",
         "`projects[0].name` is required and must be a non-empty string", code: .invalidFleet),
@@ -136,13 +147,15 @@ private let fleetErrorCases: [YAMLErrorCase] = [
         "remote_spec number", project + "    remote_spec: 5\n", "4:18",
         "project 'alpha': `projects[0].remote_spec` must be an absolute POSIX path", code: .invalidFleet),
     .init(
-        "tags not a list", project + "    tags: prod\n", "4:11", "`projects[0].tags` must be a list of strings",
+        "tags not a list", project + "    tags: prod\n", "4:11",
+        "`projects[0].tags` must be a list of strings",
         code: .invalidFleet),
     .init(
         "tags blank item", project + "    tags: [prod, '']\n", "4:18",
         "`projects[0].tags` must be a list of non-empty strings", code: .invalidFleet),
     .init(
-        "tags number item", project + "    tags: [1]\n", "4:12", "`projects[0].tags` must be a list of non-empty strings",
+        "tags number item", project + "    tags: [1]\n", "4:12",
+        "`projects[0].tags` must be a list of non-empty strings",
         code: .invalidFleet),
 ]
 
@@ -158,31 +171,38 @@ private let fleetErrorCases: [YAMLErrorCase] = [
     @Test func duplicateNameNamesFirstLocation() {
         let dir = TempDir()
         dir.write("a.yaml", "")
-        let path = dir.write("fleet.yaml", project + "  - name: beta\n    cloud_yaml: a.yaml\n  - name: alpha\n")
+        let path = dir.write(
+            "fleet.yaml", project + "  - name: beta\n    cloud_yaml: a.yaml\n  - name: alpha\n")
         #expect(
             failure { try FleetFile.load(path: path) }
                 == FleetError(
-                    .invalidFleet, "\(path):6:11: duplicate project name 'alpha' (first defined at \(path):2:11)"))
+                    .invalidFleet,
+                    "\(path):6:11: duplicate project name 'alpha' (first defined at \(path):2:11)"))
     }
 
     @Test func missingCloudYAMLNamesTheProject() {
         let dir = TempDir()
-        let path = dir.write("conf/fleet.yaml", "projects:\n  - name: alpha\n    cloud_yaml: ../missing/cloud.yaml\n")
+        let path = dir.write(
+            "conf/fleet.yaml", "projects:\n  - name: alpha\n    cloud_yaml: ../missing/cloud.yaml\n")
         #expect(
             failure { try FleetFile.load(path: path) }
                 == FleetError(
-                    .invalidFleet, "\(path):3:17: project 'alpha': cloud.yaml not found: \(dir.path)/missing/cloud.yaml"))
+                    .invalidFleet,
+                    "\(path):3:17: project 'alpha': cloud.yaml not found: \(dir.path)/missing/cloud.yaml"))
         _ = dir.makeDirectory("missing/cloud.yaml")  // a directory is not a cloud.yaml either
         #expect(
             failure { try FleetFile.load(path: path) }
                 == FleetError(
-                    .invalidFleet, "\(path):3:17: project 'alpha': cloud.yaml not found: \(dir.path)/missing/cloud.yaml"))
+                    .invalidFleet,
+                    "\(path):3:17: project 'alpha': cloud.yaml not found: \(dir.path)/missing/cloud.yaml"))
     }
 
     @Test func missingFleetFile() {
         let dir = TempDir()
         let path = dir.path + "/fleet.yaml"
-        #expect(failure { try FleetFile.load(path: path) } == FleetError(.invalidFleet, "spec file not found: \(path)"))
+        #expect(
+            failure { try FleetFile.load(path: path) }
+                == FleetError(.invalidFleet, "spec file not found: \(path)"))
     }
 
     @Test func yamlSyntaxError() throws {
@@ -234,7 +254,8 @@ private let fleetErrorCases: [YAMLErrorCase] = [
         #expect(
             fleet.projects == [
                 FleetFile.Project(
-                    name: "alpha", cloudYAML: alpha, remoteSpec: "/workspace/app/chain.yaml", tags: ["prod", "eu"]),
+                    name: "alpha", cloudYAML: alpha, remoteSpec: "/workspace/app/chain.yaml",
+                    tags: ["prod", "eu"]),
                 FleetFile.Project(name: "Beta_2.x-y", cloudYAML: beta, remoteSpec: nil, tags: []),
                 FleetFile.Project(name: "9gamma", cloudYAML: gamma, remoteSpec: nil, tags: []),
             ])
@@ -252,11 +273,14 @@ private let fleetErrorCases: [YAMLErrorCase] = [
         #expect(fleet.defaults.knownHosts == nil)
         #expect(fleet.defaults.hostKeyPolicy == "strict")
         #expect(try FleetFile.load(path: dir.write("empty.yaml", "projects: []\n")).projects.isEmpty)
-        let integerDeadline = try FleetFile.load(path: dir.write("d.yaml", "defaults:\n  deadline: 30\nprojects: []\n"))
+        let integerDeadline = try FleetFile.load(
+            path: dir.write("d.yaml", "defaults:\n  deadline: 30\nprojects: []\n"))
         #expect(integerDeadline.defaults.deadlineSeconds == 30)
-        let hexDeadline = try FleetFile.load(path: dir.write("h.yaml", "defaults:\n  deadline: 0x3C\nprojects: []\n"))
+        let hexDeadline = try FleetFile.load(
+            path: dir.write("h.yaml", "defaults:\n  deadline: 0x3C\nprojects: []\n"))
         #expect(hexDeadline.defaults.deadlineSeconds == 60)
-        let fraction = try FleetFile.load(path: dir.write("f.yaml", "defaults:\n  deadline: .5\nprojects: []\n"))
+        let fraction = try FleetFile.load(
+            path: dir.write("f.yaml", "defaults:\n  deadline: .5\nprojects: []\n"))
         #expect(fraction.defaults.deadlineSeconds == 0.5)
     }
 }

@@ -1,5 +1,6 @@
-@testable import FleetCore
 import Testing
+
+@testable import FleetCore
 
 #if canImport(Glibc)
     import Glibc
@@ -18,7 +19,8 @@ final class TempDir: @unchecked Sendable {
         var template = Array("/tmp/fleetcore-tests-XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         precondition(made != nil, "mkdtemp failed")
-        let raw = String(cString: template)
+        let raw = String(
+            decoding: template.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         if let real = realpath(raw, nil) {
             path = String(cString: real)
             free(real)

@@ -1,5 +1,6 @@
-@testable import FleetCore
 import Testing
+
+@testable import FleetCore
 
 @Suite struct IdeaFilesTests {
     /// Cloud reference §3.4, the four examples (root `/repo`, W `/workspace/app`).
@@ -20,14 +21,16 @@ import Testing
     ])
     func referenceExamples(_ ideaDirectory: String, _ idea: String, _ expected: [String]) {
         #expect(
-            IdeaFiles.candidates(idea: idea, workspace: "/workspace/app", ideaDirectory: ideaDirectory, root: "/repo")
+            IdeaFiles.candidates(
+                idea: idea, workspace: "/workspace/app", ideaDirectory: ideaDirectory, root: "/repo")
                 == expected)
     }
 
     @Test func ideaEqualToWorkspace() {
         #expect(
             IdeaFiles.candidates(
-                idea: "/workspace/app", workspace: "/workspace/app", ideaDirectory: "/repo/ideas", root: "/repo")
+                idea: "/workspace/app", workspace: "/workspace/app", ideaDirectory: "/repo/ideas",
+                root: "/repo")
                 == ["/repo/ideas", "/repo", "/repo/ideas/app"])  // step 4: absolute, not under `W/`
     }
 
@@ -42,13 +45,15 @@ import Testing
         let dir = TempDir()
         dir.write("ideas/m1.md", "idea")
         let found = try IdeaFiles.locate(
-            label: "m1", idea: "ideas/m1.md", workspace: "/workspace/app", ideaDirectory: dir.path + "/nowhere",
+            label: "m1", idea: "ideas/m1.md", workspace: "/workspace/app",
+            ideaDirectory: dir.path + "/nowhere",
             root: dir.path)
         #expect(found == dir.path + "/ideas/m1.md")
         // Any entry counts, a directory too (it fails later, at upload).
         _ = dir.makeDirectory("ideas/dir.md")
         let directory = try IdeaFiles.locate(
-            label: "d", idea: "ideas/dir.md", workspace: "/workspace/app", ideaDirectory: dir.path, root: dir.path)
+            label: "d", idea: "ideas/dir.md", workspace: "/workspace/app", ideaDirectory: dir.path,
+            root: dir.path)
         #expect(directory == dir.path + "/ideas/dir.md")
     }
 
@@ -71,13 +76,15 @@ import Testing
                     Invoke from the repository root or adjust --idea-dir to the directory containing chain ideas.
                     """,
                     extra: ["milestone": "foundation", "tried_paths": .strings(tried)]))
-        #expect(error?.envelope.objectValue?.keys == ["success", "error", "message", "milestone", "tried_paths"])
+        #expect(
+            error?.envelope.objectValue?.keys == ["success", "error", "message", "milestone", "tried_paths"])
     }
 
     @Test func labelIsQuotedLiterallyNotRepr() {
         let error = failure {
             try IdeaFiles.locate(
-                label: "it's", idea: "a.md", workspace: "/w", ideaDirectory: "/d", root: "/r", exists: { _ in false })
+                label: "it's", idea: "a.md", workspace: "/w", ideaDirectory: "/d", root: "/r",
+                exists: { _ in false })
         }
         #expect(error?.message.hasPrefix("milestone 'it's' idea not found on disk. Tried:\n") == true)
     }

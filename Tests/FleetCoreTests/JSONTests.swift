@@ -1,5 +1,6 @@
-@testable import FleetCore
 import Testing
+
+@testable import FleetCore
 
 @Suite struct JSONTests {
     static let sample: JSONValue = [
@@ -170,6 +171,7 @@ import Testing
         let error = FleetError(.missingIdeaFile, "gone", extra: ["milestone": "m1", "tried_paths": ["/a"]])
         #expect(
             error.envelope.serialized()
-                == #"{"success":false,"error":"missing_idea_file","message":"gone","milestone":"m1","tried_paths":["/a"]}"#)
+                == #"{"success":false,"error":"missing_idea_file","message":"gone","milestone":"m1","tried_paths":["/a"]}"#
+        )
     }
 }

@@ -1,5 +1,6 @@
-@testable import FleetCore
 import Testing
+
+@testable import FleetCore
 
 #if canImport(Glibc)
     import Glibc
@@ -127,7 +128,8 @@ import Testing
         _ = dir.makeDirectory("real/sub")
         #expect(symlink(dir.path + "/real", dir.path + "/link") == 0)
         #expect(FileSystem.resolve(dir.path + "/link/sub/cloud.yaml") == dir.path + "/real/sub/cloud.yaml")
-        #expect(FileSystem.resolve("link/missing/../x.yaml", relativeTo: dir.path) == dir.path + "/real/x.yaml")
+        #expect(
+            FileSystem.resolve("link/missing/../x.yaml", relativeTo: dir.path) == dir.path + "/real/x.yaml")
         #expect(FileSystem.resolve(dir.path + "/link/..") == dir.path)
         #expect(FileSystem.resolve("/") == "/")
         #expect(FileSystem.resolve("/..") == "/")

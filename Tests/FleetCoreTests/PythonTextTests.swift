@@ -1,5 +1,6 @@
-@testable import FleetCore
 import Testing
+
+@testable import FleetCore
 
 @Suite struct PythonTextTests {
     /// Python's `repr(str)` (§0.2), checked against CPython 3.
@@ -46,6 +47,8 @@ import Testing
         }
         #expect(
             error
-                == FleetError(.invalidSpec, "/c.yaml:1:11: provider must be one of railway, local, ssh, fly; got '\\x1b[31mx\\r\\n'"))
+                == FleetError(
+                    .invalidSpec,
+                    "/c.yaml:1:11: provider must be one of railway, local, ssh, fly; got '\\x1b[31mx\\r\\n'"))
     }
 }

@@ -1,5 +1,6 @@
-@testable import FleetCore
 import Testing
+
+@testable import FleetCore
 
 private let token = "***REDACTED***"
 
@@ -75,7 +76,9 @@ private let token = "***REDACTED***"
         let redactor = Redactor(
             secretNames: ["OPENAI_API_KEY", "OTHER"],
             environment: ["OPENAI_API_KEY": "abcd1234efgh", "OTHER": "zz", "UNLISTED": "unlisted-value-123"])
-        #expect(redactor.redact("the key abcd1234efgh appears twice: abcd1234efgh") == "the key \(token) appears twice: \(token)")
+        #expect(
+            redactor.redact("the key abcd1234efgh appears twice: abcd1234efgh")
+                == "the key \(token) appears twice: \(token)")
         // Only names listed in secrets count.
         #expect(redactor.redact("unlisted-value-123") == "unlisted-value-123")
         // Assignment first, then the literal pass, then shapes.
@@ -98,7 +101,8 @@ private let token = "***REDACTED***"
             secretNames: ["SHORT", "LONG"],
             environment: ["SHORT": "abcdefgh", "LONG": "abcdefgh-longer-part"])
         #expect(redactor.redact("abcdefgh-longer-part and abcdefgh") == "\(token) and \(token)")
-        let duplicate = Redactor(secretNames: ["A", "B"], environment: ["A": "same-value-1", "B": "same-value-1"])
+        let duplicate = Redactor(
+            secretNames: ["A", "B"], environment: ["A": "same-value-1", "B": "same-value-1"])
         #expect(duplicate.redact("x same-value-1 y") == "x \(token) y")
     }
 

@@ -1,6 +1,7 @@
-@testable import FleetCore
 import PropertyBased
 import Testing
+
+@testable import FleetCore
 
 @Suite struct ShellQuoteTests {
     /// Cloud reference §0.1 examples plus edge cases of Python's `shlex.quote`.
@@ -37,7 +38,9 @@ import Testing
 
     @Test func join() {
         #expect(ShellQuote.join([]) == "")
-        #expect(ShellQuote.join(["megaplan", "chain", "start", "--spec", "/w/my chain.yaml", ""]) == "megaplan chain start --spec '/w/my chain.yaml' ''")
+        #expect(
+            ShellQuote.join(["megaplan", "chain", "start", "--spec", "/w/my chain.yaml", ""])
+                == "megaplan chain start --spec '/w/my chain.yaml' ''")
         #expect(ShellQuote.join(["echo", "it's"]) == #"echo 'it'"'"'s'"#)
     }
 
@@ -49,14 +52,16 @@ import Testing
     }
 
     /// Characters a shell treats specially, plus letters and multi-byte text.
-    static let interesting: [Character] = Array(
-        " '\"$\\`!*?~#&;|<>(){}[]\t\n\r%=:,./-_@+^") + ["é", "日", "🙂", "\u{7F}", "\u{1B}", "a", "Z", "0"]
+    static let interesting: [Character] =
+        Array(
+            " '\"$\\`!*?~#&;|<>(){}[]\t\n\r%=:,./-_@+^") + ["é", "日", "🙂", "\u{7F}", "\u{1B}", "a", "Z", "0"]
 
     /// For any string without NUL, `sh -c "printf %s <quoted>"` prints the string back unchanged.
     @Test func quotedStringsSurviveTheShell() async {
         let special = Gen<Character?>.element(of: Self.interesting).map { $0! }.string(of: 0...12)
         let printable = Gen<Character>.ascii.compactMap { $0 == "\0" ? nil : $0 }.string(of: 0...12)
-        let unicode = Gen<UnicodeScalar>.unicodeScalar(in: "\u{01}"..."\u{2FFF}").map { Character($0) }.string(of: 0...6)
+        let unicode = Gen<UnicodeScalar>.unicodeScalar(in: "\u{01}"..."\u{2FFF}").map { Character($0) }
+            .string(of: 0...6)
         var runs = 0
         await propertyCheck(count: 200, input: special, printable, unicode) { first, second, third in
             runs += 1
