@@ -309,7 +309,8 @@ extension Node {
         if let flag = boolScalar { return flag ? "True" : "False" }
         if let number = integerScalar { return String(number) }
         if let text = stringScalar { return pythonRepr(text) }
-        if let text = scalarText { return text }
+        // A float, or a scalar with an explicit tag (`!!float "1\n2"`): quoted unless it prints plainly.
+        if let text = scalarText { return plainOrRepr(text) }
         if mapping != nil { return "a mapping" }
         return "a list"
     }

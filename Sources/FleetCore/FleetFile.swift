@@ -150,7 +150,8 @@ public struct FleetFile: Sendable, Equatable {
             }
             let cloudPath = FileSystem.resolve(cloudText, relativeTo: PosixPath.dirname(reader.path))
             guard FileSystem.isRegularFile(cloudPath) else {
-                throw fail("project \(pythonRepr(name)): cloud.yaml not found: \(cloudPath)", cloudNode)
+                throw fail(
+                    "project \(pythonRepr(name)): cloud.yaml not found: \(plainOrRepr(cloudPath))", cloudNode)
             }
             var remoteSpec: String?
             if let node = mapping.value(for: "remote_spec"), !node.isNull {

@@ -174,11 +174,13 @@ private struct JSONParser {
 
     private mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
         index += 1
-        var object = JSONObject()
+        // A repeated key keeps its first position and takes the last value, as Python's dict does.
+        var entries: [(key: String, value: JSONValue)] = []
+        var positions: [String: Int] = [:]
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
-            return .object(object)
+            return .object(JSONObject())
         }
         while true {
             skipWhitespace()
@@ -192,7 +194,13 @@ private struct JSONParser {
             }
             index += 1
             skipWhitespace()
-            object[key] = try parseValue(depth: depth + 1)
+            let value = try parseValue(depth: depth + 1)
+            if let position = positions[key] {
+                entries[position].value = value
+            } else {
+                positions[key] = entries.count
+                entries.append((key, value))
+            }
             skipWhitespace()
             guard index < bytes.count else { throw failure("Expecting ',' delimiter") }
             if bytes[index] == UInt8(ascii: ",") {
@@ -201,7 +209,7 @@ private struct JSONParser {
             }
             if bytes[index] == UInt8(ascii: "}") {
                 index += 1
-                return .object(object)
+                return .object(JSONObject(uniqueEntries: entries))
             }
             throw failure("Expecting ',' delimiter")
         }

@@ -59,6 +59,10 @@ public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral {
         for (key, value) in pairs { self[key] = value }
     }
 
+    /// Entries whose keys are already distinct (the JSON parser deduplicates with a hash index, as
+    /// setting keys one by one costs linear time each).
+    init(uniqueEntries: [(key: String, value: JSONValue)]) { entries = uniqueEntries }
+
     public var isEmpty: Bool { entries.isEmpty }
     public var count: Int { entries.count }
     public var keys: [String] { entries.map(\.key) }

@@ -122,6 +122,16 @@ public func pythonRepr(_ value: String) -> String {
     return String(out)
 }
 
+/// `text` as it is when it prints plainly (printable characters only), otherwise `pythonRepr(text)`:
+/// for values quoted in messages without quotes (paths, numbers as written), so a line break or a
+/// terminal escape read from a file never reaches a one-line message raw.
+public func plainOrRepr(_ text: String) -> String {
+    let plain = text.unicodeScalars.allSatisfy {
+        ($0.value >= 0x20 && $0.value < 0x7F) || ($0.value >= 0x80 && isPythonPrintable($0))
+    }
+    return plain ? text : pythonRepr(text)
+}
+
 /// Python's `str.isprintable` for one non-ASCII character: not a control, format, surrogate,
 /// private-use, unassigned or separator character.
 private func isPythonPrintable(_ scalar: Unicode.Scalar) -> Bool {

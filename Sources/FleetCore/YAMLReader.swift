@@ -1,3 +1,4 @@
+internal import CYaml
 import Yams
 
 /// Reads one YAML file for validation: the parsed root plus helpers that turn every rule failure
@@ -23,6 +24,7 @@ public struct YAMLReader {
     public init(path: String, text: String, code: FleetError.Code = .invalidSpec) throws(FleetError) {
         self.path = path
         self.text = text
+        try Self.checkSize(text, path: path, code: code)
         do {
             root = try Yams.compose(yaml: text, Self.resolver)
         } catch let error as YamlError {
@@ -71,6 +73,74 @@ public struct YAMLReader {
         }
     }()
 
+    /// Values a document may hold once its aliases are expanded. Composing and reading a document
+    /// expands every alias (`*a` copies the node anchored `&a`), so a few hundred bytes of nested
+    /// aliases ("billion laughs") would otherwise take minutes and gigabytes.
+    public static let maximumExpandedNodes = 100_000
+
+    /// Walks libyaml's event stream, without building nodes, to bound the size of the document with
+    /// aliases expanded (libyaml already bounds nesting, at 1000 levels). Syntax errors are left to
+    /// the composer, which reports them with their position.
+    static func checkSize(_ text: String, path: String, code: FleetError.Code) throws(FleetError) {
+        let bytes = Array(text.utf8)
+        if bytes.isEmpty { return }
+        var parser = yaml_parser_t()
+        guard yaml_parser_initialize(&parser) == 1 else { return }
+        yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
+        defer { yaml_parser_delete(&parser) }
+        // libyaml keeps the input pointer across calls, so the bytes get their own allocation.
+        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: bytes.count)
+        _ = buffer.initialize(from: bytes)
+        defer { buffer.deallocate() }
+        yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
+        // Expanded sizes of anchored nodes; for each open collection, its anchor and size so far.
+        var anchors: [String: Int] = [:]
+        var open: [(anchor: String?, size: Int)] = []
+        var total = 0
+        func anchorName(_ pointer: UnsafeMutablePointer<yaml_char_t>?) -> String? {
+            pointer.map { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+        }
+        while true {
+            var event = yaml_event_t()
+            guard yaml_parser_parse(&parser, &event) == 1 else { return }
+            defer { yaml_event_delete(&event) }
+            let mark = "\(path):\(event.start_mark.line + 1):\(event.start_mark.column + 1)"
+            // The expanded size this event adds to its parent, and the node it completes.
+            var added = 0
+            var completed: (anchor: String?, size: Int)?
+            switch event.type {
+            case YAML_STREAM_END_EVENT:
+                return
+            case YAML_SCALAR_EVENT:
+                added = 1
+                total += 1
+                completed = (anchorName(event.data.scalar.anchor), 1)
+            case YAML_ALIAS_EVENT:
+                added = anchorName(event.data.alias.anchor).flatMap { anchors[$0] } ?? 1
+                total += added
+            case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
+                let anchor =
+                    event.type == YAML_SEQUENCE_START_EVENT
+                    ? event.data.sequence_start.anchor : event.data.mapping_start.anchor
+                open.append((anchorName(anchor), 1))
+                total += 1
+            case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+                completed = open.popLast()
+                added = completed?.size ?? 0
+            default:
+                break
+            }
+            if let completed, let anchor = completed.anchor { anchors[anchor] = completed.size }
+            if !open.isEmpty { open[open.count - 1].size += added }
+            guard total <= maximumExpandedNodes else {
+                throw FleetError(
+                    code,
+                    "\(mark): YAML aliases expand to more than \(maximumExpandedNodes) values;"
+                        + " write the repeated values out instead")
+            }
+        }
+    }
+
     /// A one-line description of a Yams error (its own description spans several lines).
     static func describe(_ error: YamlError) -> String {
         switch error {
@@ -81,7 +151,7 @@ public struct YAMLReader {
         case .reader(let problem, let offset, _, _):
             return "\(problem) at byte \(offset.map(String.init) ?? "?")"
         case .duplicatedKeysInMapping(let duplicates, let context):
-            let keys = duplicates.sorted().map { "'\($0)'" }.joined(separator: ", ")
+            let keys = duplicates.sorted().map(pythonRepr).joined(separator: ", ")
             return "line \(context.mark.line), column \(context.mark.column): duplicated key(s) \(keys)"
         default:
             return String(describing: error).split(separator: "\n").first.map(String.init) ?? "unknown error"

@@ -32,14 +32,14 @@ public struct RedactorInput: Sendable {
         text = Self.string(scalars[(split + 1)...])
         names = []
         environment = [:]
-        for line in Self.string(scalars[..<split]).split(separator: "\n", omittingEmptySubsequences: true) {
+        // Lines split on U+000A itself (a Character split would keep `\r\n` together).
+        for line in scalars[..<split].split(separator: "\n", omittingEmptySubsequences: true) {
             if let equals = line.firstIndex(of: "=") {
-                let name = String(line[..<equals])
+                let name = Self.string(line[..<equals])
                 names.append(name)
-                environment[name] = String(line[line.index(after: equals)...]).replacingAll(
-                    "\u{2}", with: "\n")
+                environment[name] = Self.string(line[(equals + 1)...]).replacingAll("\u{2}", with: "\n")
             } else {
-                names.append(String(line))
+                names.append(Self.string(line))
             }
         }
     }
