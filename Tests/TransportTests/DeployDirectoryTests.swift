@@ -850,7 +850,7 @@ private func occurrences(of needle: String, in text: String) -> Int {
         let lines = log.split(separator: "\n")
         #expect(lines.count == 3)
         #expect(lines.allSatisfy { $0.hasPrefix("[supervise ") })
-        #expect(!log.contains("inner output"))
+        #expect(!lines.contains("inner output"))
     }
 
     @Test func mpSuperviseBackoffAndStreakRules() throws {
@@ -875,20 +875,23 @@ private func occurrences(of needle: String, in text: String) -> Int {
         defer { deploy.remove() }
         let logs = try TempDir()
         defer { logs.remove() }
-        // A stand-in for `codex exec ... -o /tmp/...` whose output file never changes.
-        let output = "/tmp/heartbeat-test-\(UUID().uuidString).txt"
+        // A stand-in for `codex exec ... -o /tmp/...` whose output file never changes. Its command
+        // line uses a unique program name, so no other watcher on this machine can interrupt it
+        // and this watcher sees nothing else; the default pattern is checked on the script text.
+        let tag = UUID().uuidString
+        let output = "/tmp/heartbeat-test-\(tag).txt"
         try "last line of output\n".write(toFile: output, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: output) }
         let fake = try Child(
             "/bin/bash",
-            ["-c", "trap 'exit 7' INT; while :; do sleep 0.2; done", "codex", "exec", "-o", output])
+            ["-c", "trap 'exit 7' INT; while :; do sleep 0.2; done", "codex-\(tag)", "exec", "-o", output])
         defer { kill(fake.pid, SIGKILL) }
 
         let result = try run(
-            "/usr/bin/timeout", ["8", deploy.file("wrappers/mp-heartbeat")],
+            "/usr/bin/timeout", ["6", deploy.file("wrappers/mp-heartbeat")],
             environment: [
                 "MP_LOG_DIR": logs.path, "HEARTBEAT_INTERVAL_SECS": "1", "HEARTBEAT_WARN_SECS": "1",
-                "HEARTBEAT_STALL_SECS": "2",
+                "HEARTBEAT_STALL_SECS": "2", "HEARTBEAT_MATCH": "codex-\(tag) exec",
             ], scratch: logs)
         #expect(result.status == 124)  // still looping when timeout stopped it
         let log = try #require(logs.read("heartbeat.log"))
@@ -898,6 +901,9 @@ private func occurrences(of needle: String, in text: String) -> Int {
         #expect(log.contains("] STALL pid=\(fake.pid) "))
         #expect(log.contains("file=\(output) last=last line of output"))
         #expect(fake.wait(seconds: 5) == 7)  // SIGINT reached it
+        #expect(
+            DeployDirectory.wrapperSource("mp-heartbeat").contains("MATCH=\"${HEARTBEAT_MATCH:-codex exec}\"")
+        )
     }
 
     // MARK: - Health server (§8.6)
