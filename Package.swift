@@ -92,6 +92,18 @@ let package = Package(
             dependencies: ["Transport"],
             swiftSettings: strictSettings
         ),
+        // Fleet tick benchmark (scripts/bench-fleet.sh): sshd hosts, a latency relay and runner
+        // stand-ins in BenchSupport (no test code in a release product), the matrix in fleet-bench.
+        .target(
+            name: "BenchSupport",
+            dependencies: ["FleetCore"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "fleet-bench",
+            dependencies: ["BenchSupport", "Fleet", "Transport", "FleetCore"],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "TestSupport",
             dependencies: ["FleetCore", "Transport"],

@@ -1,0 +1,139 @@
+import FleetCore
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+public struct BenchError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// What a finished child process cost.
+public struct ChildUsage: Sendable {
+    /// Exit status (128+N after signal N).
+    public var status: Int32
+    public var wallSeconds: Double
+    /// User + system CPU of the child (and the children it waited for).
+    public var cpuSeconds: Double
+    /// Peak resident set size in MiB.
+    public var peakRSSMiB: Double
+}
+
+/// Child processes with posix_spawn: a chosen environment, output to files, and wait4 usage.
+public enum BenchProcess {
+    public static func spawn(
+        _ arguments: [String], environment: [String: String]? = nil, stdoutPath: String = "/dev/null",
+        stderrPath: String = "/dev/null"
+    ) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let rc: Int32
+        if let environment {
+            let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+            defer { for pointer in envp { free(pointer) } }
+            rc = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, envp)
+        } else {
+            rc = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, environ)
+        }
+        guard rc == 0 else {
+            throw BenchError("posix_spawn \(arguments[0]): \(String(cString: strerror(rc)))")
+        }
+        return pid
+    }
+
+    /// Waits for `pid` and reports its usage.
+    public static func wait(_ pid: pid_t, started: ContinuousClock.Instant) -> ChildUsage {
+        var status: Int32 = 0
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        let wall = (ContinuousClock.now - started).benchSeconds
+        let cpu =
+            Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+            + Double(usage.ru_stime.tv_sec)
+            + Double(usage.ru_stime.tv_usec) / 1e6
+        let exit = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return ChildUsage(
+            status: exit, wallSeconds: wall, cpuSeconds: cpu, peakRSSMiB: Double(usage.ru_maxrss) / 1024)
+    }
+
+    /// Runs a program to completion and measures it.
+    public static func measure(
+        _ arguments: [String], environment: [String: String]? = nil, stdoutPath: String = "/dev/null",
+        stderrPath: String = "/dev/null"
+    ) throws -> ChildUsage {
+        let started = ContinuousClock.now
+        let pid = try spawn(
+            arguments, environment: environment, stdoutPath: stdoutPath, stderrPath: stderrPath)
+        return wait(pid, started: started)
+    }
+
+    /// Runs a program; throws with its output when it fails.
+    @discardableResult
+    public static func run(_ arguments: [String]) throws -> String {
+        let output = NSTemporaryDirectory() + "fleet-bench-\(UUID().uuidString)"
+        defer { unlink(output) }
+        let usage = try measure(arguments, stdoutPath: output, stderrPath: output)
+        let text = FileSystem.readText(output) ?? ""
+        guard usage.status == 0 else {
+            throw BenchError("\(arguments.joined(separator: " ")) exited \(usage.status): \(text)")
+        }
+        return text
+    }
+
+    /// This executable's directory (release products sit side by side).
+    public static var executableDirectory: String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard count > 0 else { return FileSystem.currentDirectory() }
+        return PosixPath.dirname(String(cString: buffer))
+    }
+
+    /// Busy CPU seconds of the whole machine so far (/proc/stat), every process included: on
+    /// loopback the "remote" runners share the CPUs with the client.
+    public static func machineBusySeconds() -> Double {
+        guard let text = FileSystem.readText("/proc/stat"), let first = text.split(separator: "\n").first
+        else {
+            return 0
+        }
+        let fields = first.split(separator: " ").dropFirst().compactMap { Double($0) }
+        guard fields.count >= 5 else { return 0 }
+        let idle = fields[3] + fields[4]
+        let hertz = Double(sysconf(Int32(_SC_CLK_TCK)))
+        return (fields.reduce(0, +) - idle) / (hertz > 0 ? hertz : 100)
+    }
+
+    /// User + system CPU seconds of this process so far.
+    public static func selfCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+            + Double(usage.ru_stime.tv_sec)
+            + Double(usage.ru_stime.tv_usec) / 1e6
+    }
+}
+
+extension Duration {
+    public var benchSeconds: Double {
+        let parts = components
+        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
+    }
+}

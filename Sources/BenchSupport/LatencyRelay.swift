@@ -1,0 +1,145 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A TCP relay on loopback that holds every chunk `oneWayDelay` before forwarding it, in each
+/// direction: a round trip through it costs twice the delay (the same relay as ssh-bench's). One
+/// thread per direction per connection; the relay's own connect to the target is immediate.
+public final class LatencyRelay: Sendable {
+    public let port: Int
+    private let listener: Int32
+    private let stopped = Atomic<Bool>(false)
+
+    public init(targetPort: Int, oneWayDelay: Duration) throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard listener >= 0 else { throw BenchError("socket failed") }
+        self.listener = listener
+        var one: Int32 = 1
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) }
+        }
+        guard bound == 0 else { throw BenchError("relay bind failed") }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        listen(listener, 256)
+        let delay = oneWayDelay
+        Thread.detachNewThread { [self] in
+            while !self.stopped.load(ordering: .relaxed) {
+                let client = accept(listener, nil, nil)
+                if client < 0 {
+                    if self.stopped.load(ordering: .relaxed) { return }
+                    continue
+                }
+                let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                var target = sockaddr_in()
+                target.sin_family = sa_family_t(AF_INET)
+                target.sin_addr.s_addr = inet_addr("127.0.0.1")
+                target.sin_port = in_port_t(UInt16(targetPort).bigEndian)
+                let rc = withUnsafePointer(to: &target) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }
+                if rc != 0 {
+                    close(client)
+                    close(upstream)
+                    continue
+                }
+                for fd in [client, upstream] {
+                    var on: Int32 = 1
+                    setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
+                }
+                let pair = Pair(a: client, b: upstream)
+                Thread.detachNewThread { Self.pump(from: client, to: upstream, delay: delay, pair: pair) }
+                Thread.detachNewThread { Self.pump(from: upstream, to: client, delay: delay, pair: pair) }
+            }
+        }
+    }
+
+    /// Closes both sockets once both directions have finished.
+    final class Pair: Sendable {
+        let a: Int32
+        let b: Int32
+        let finished = Atomic<Int>(0)
+
+        init(a: Int32, b: Int32) {
+            self.a = a
+            self.b = b
+        }
+
+        func done() {
+            if finished.add(1, ordering: .acquiringAndReleasing).newValue == 2 {
+                close(a)
+                close(b)
+            }
+        }
+    }
+
+    static func pump(from source: Int32, to destination: Int32, delay: Duration, pair: Pair) {
+        var queue: [(due: ContinuousClock.Instant, bytes: [UInt8])] = []
+        var buffer = [UInt8](repeating: 0, count: 256 << 10)
+        var sourceOpen = true
+        while sourceOpen || !queue.isEmpty {
+            let now = ContinuousClock.now
+            while let first = queue.first, first.due <= now {
+                var offset = 0
+                var failed = false
+                while offset < first.bytes.count {
+                    let n = first.bytes.withUnsafeBytes {
+                        write(destination, $0.baseAddress! + offset, $0.count - offset)
+                    }
+                    if n <= 0 {
+                        failed = true
+                        break
+                    }
+                    offset += n
+                }
+                if failed {
+                    sourceOpen = false
+                    queue.removeAll()
+                } else {
+                    queue.removeFirst()
+                }
+            }
+            var timeout: Int32 = -1
+            if let first = queue.first {
+                let wait = first.due - ContinuousClock.now
+                timeout = max(0, Int32((wait.benchSeconds * 1000).rounded(.up)))
+            }
+            if !sourceOpen {
+                if let first = queue.first {
+                    let wait = first.due - ContinuousClock.now
+                    if wait > .zero { usleep(UInt32(max(0, wait.benchSeconds * 1e6))) }
+                }
+                continue
+            }
+            var fds = pollfd(fd: source, events: Int16(POLLIN), revents: 0)
+            if poll(&fds, 1, timeout) > 0 {
+                let n = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
+                if n <= 0 {
+                    sourceOpen = false
+                } else {
+                    queue.append((ContinuousClock.now + delay, Array(buffer[0..<n])))
+                }
+            }
+        }
+        shutdown(destination, Int32(SHUT_WR))
+        pair.done()
+    }
+
+    public func stop() {
+        stopped.store(true, ordering: .relaxed)
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+    }
+}

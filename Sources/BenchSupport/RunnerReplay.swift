@@ -1,0 +1,63 @@
+import FleetCore
+import Foundation
+
+/// Runners that answer like remote machines with CPUs of their own. On loopback every runner
+/// shares this machine's CPUs with the client, so a fleet of N live runners measures the
+/// machine, not the fleet. With a replay, sshd runs every command through a script (ForceCommand)
+/// that, while recording, runs it for real and keeps its output and status under a key of the
+/// exact command text; while replaying, it answers a recorded command after a fixed service time
+/// (a sleep, no CPU) and runs anything new for real, counting it as a miss.
+public final class RunnerReplay: Sendable {
+    public let directory: String
+    public let script: String
+    public let serviceSeconds: Double
+
+    /// `directory` is in the runner account's home; the account must be able to write it.
+    public init(directory: String, serviceSeconds: Double) throws {
+        self.directory = directory
+        self.serviceSeconds = serviceSeconds
+        script = directory + "/replay.sh"
+        let text = """
+            #!/bin/sh
+            # fleet-bench runner replay (see RunnerReplay.swift).
+            c="$FLEET_BENCH_CACHE"
+            k=$(printf '%s' "$SSH_ORIGINAL_COMMAND" | sha256sum | cut -c1-40)
+            mode=$(cat "$c/mode" 2>/dev/null)
+            if [ "$mode" = replay ] && [ -f "$c/$k.rc" ]; then
+              sleep "$(cat "$c/service")"
+              cat "$c/$k.out"
+              cat "$c/$k.err" >&2
+              exit "$(cat "$c/$k.rc")"
+            fi
+            [ "$mode" = replay ] && echo "$k" >> "$c/misses"
+            /bin/sh -c "$SSH_ORIGINAL_COMMAND" > "$c/$k.out.$$" 2> "$c/$k.err.$$"
+            rc=$?
+            cat "$c/$k.out.$$"
+            cat "$c/$k.err.$$" >&2
+            mv "$c/$k.out.$$" "$c/$k.out"
+            mv "$c/$k.err.$$" "$c/$k.err"
+            echo "$rc" > "$c/$k.rc"
+            exit "$rc"
+
+            """
+        try BenchHost.runScript(
+            """
+            set -e
+            mkdir -p \(ShellQuote.quote(directory))
+            printf %s \(ShellQuote.quote(text)) > \(ShellQuote.quote(script))
+            printf record > \(ShellQuote.quote(directory + "/mode"))
+            printf %s \(ShellQuote.quote(String(format: "%.3f", serviceSeconds))) > \(ShellQuote.quote(directory + "/service"))
+
+            """)
+    }
+
+    /// Switches from recording to replaying.
+    public func replay() throws {
+        try BenchHost.runScript("printf replay > \(ShellQuote.quote(directory + "/mode"))\n")
+    }
+
+    /// Commands answered for real while replaying.
+    public var misses: Int {
+        (FileSystem.readText(directory + "/misses") ?? "").split(separator: "\n").count
+    }
+}

@@ -1,0 +1,408 @@
+import BenchSupport
+import Fleet
+import FleetCore
+import Foundation
+import Transport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Fleet tick benchmark: `tick --all` over N projects on 3 sshd hosts (loopback, and through a
+/// relay adding 50 ms round trip), against the same supervise ticks done one project at a time,
+/// each in a fresh `megaplan-fleet supervise --chain` process (a cron loop over the
+/// single-project command). Run it with scripts/bench-fleet.sh (release build).
+@main
+struct FleetBench {
+    enum Runners: String {
+        /// Live stand-ins: every command really runs on the loopback runner (sharing this
+        /// machine's CPUs with the client).
+        case live
+        /// Recorded answers after a fixed service time (runners with CPUs of their own).
+        case replay
+    }
+
+    struct Settings {
+        var sizes = [10, 50, 200]
+        var paths: [(label: String, rtt: Int)] = [("direct", 0), ("relay", 50)]
+        /// The loop is measured on the first `loopSample` projects and extrapolated beyond.
+        var loopSample = 50
+        var fixtures = FleetBench.defaultFixtures
+        var library = true
+        var runners = Runners.replay
+        var serviceMilliseconds = 100
+        var workload = BenchFleet.Workload.running
+        /// Fleet file defaults: 3 connections x 8 channels = 24 commands in flight per host.
+        var concurrency = 72
+        var perHost = 24
+    }
+
+    static let defaultFixtures: String = {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Tests/Fixtures/runner").path
+    }()
+
+    static let usage =
+        "fleet-bench [--runners replay|live] [--service-ms 100] [--workload running|complete] [--sizes 10,50,200] [--concurrency 72] [--per-host 24] [--loop-sample 50] [--direct-only] [--no-library] [--quick] [--fixtures DIR]"
+
+    static func parse() throws -> Settings {
+        var settings = Settings()
+        var arguments = CommandLine.arguments.dropFirst()
+        func count(_ name: String) throws -> Int {
+            guard let value = arguments.popFirst().flatMap({ Int($0) }), value >= 0 else {
+                throw BenchError("\(name) takes a number")
+            }
+            return value
+        }
+        while let argument = arguments.popFirst() {
+            switch argument {
+            case "--quick":
+                settings.sizes = [10, 50]
+                settings.loopSample = 10
+            case "--sizes":
+                settings.sizes = try (arguments.popFirst() ?? "").split(separator: ",").map {
+                    guard let value = Int($0), value > 0 else { throw BenchError("--sizes takes N,N,...") }
+                    return value
+                }
+            case "--loop-sample": settings.loopSample = max(1, try count(argument))
+            case "--service-ms": settings.serviceMilliseconds = try count(argument)
+            case "--concurrency": settings.concurrency = max(1, try count(argument))
+            case "--per-host": settings.perHost = max(1, try count(argument))
+            case "--runners":
+                guard let value = arguments.popFirst().flatMap(Runners.init(rawValue:)) else {
+                    throw BenchError("--runners takes replay or live")
+                }
+                settings.runners = value
+            case "--workload":
+                guard let value = arguments.popFirst().flatMap(BenchFleet.Workload.init(rawValue:)) else {
+                    throw BenchError("--workload takes running or complete")
+                }
+                settings.workload = value
+            case "--direct-only": settings.paths = [("direct", 0)]
+            case "--no-library": settings.library = false
+            case "--fixtures": settings.fixtures = arguments.popFirst() ?? settings.fixtures
+            case "-h", "--help":
+                print(usage)
+                exit(0)
+            default: throw BenchError("unknown argument \(argument)\n\(usage)")
+            }
+        }
+        if settings.runners == .replay, settings.workload != .running {
+            throw BenchError("--workload applies to --runners live")
+        }
+        return settings
+    }
+
+    struct Row {
+        var count: Int
+        var rtt: Int
+        var tickMs = 0.0
+        var libraryMs: Double?
+        var handshakes = 0
+        var libraryHandshakes: Int?
+        var commandsPerProject = 0.0
+        var tickCPU = 0.0
+        var runnerCPU = 0.0
+        var peakRSS = 0.0
+        var loopMs = 0.0
+        var loopMeasured = 0
+        var loopCPU = 0.0
+        var loopRSS = 0.0
+        var loopRunnerCPU = 0.0
+        var ratio: Double { loopMs / max(tickMs, 0.001) }
+    }
+
+    static func main() async {
+        do {
+            try await run(parse())
+        } catch {
+            FileHandle.standardError.write(Data("fleet-bench: \(error)\n".utf8))
+            exit(1)
+        }
+    }
+
+    static func run(_ settings: Settings) async throws {
+        let started = ContinuousClock.now
+        let binary = BenchProcess.executableDirectory + "/megaplan-fleet"
+        guard FileSystem.isRegularFile(binary) else {
+            throw BenchError("\(binary) not found: build the megaplan-fleet product into the same directory")
+        }
+        try BenchHost.prepareAccount()
+        try BenchHost.installStandIns(fixtures: settings.fixtures)
+        let replay: RunnerReplay? =
+            settings.runners == .replay
+            ? try RunnerReplay(
+                directory: try BenchHost.accountHome()
+                    + "/fleet-bench/replay-\(UInt32.random(in: 0...UInt32.max))",
+                serviceSeconds: Double(settings.serviceMilliseconds) / 1000) : nil
+        defer { if let replay { _ = try? BenchHost.runScript("rm -rf '\(replay.directory)'\n") } }
+        let hosts = try (0..<3).map { _ in try BenchHost(replay: replay) }
+        defer { for host in hosts { host.stop() } }
+        let relays = try hosts.map { try LatencyRelay(targetPort: $0.port, oneWayDelay: .milliseconds(25)) }
+        defer { for relay in relays { relay.stop() } }
+        var ports: [String: [Int]] = [:]
+        for path in settings.paths {
+            ports[path.label] = path.rtt == 0 ? hosts.map(\.port) : relays.map(\.port)
+        }
+        let largest = settings.sizes.max() ?? 10
+        let fleet = try BenchFleet(
+            hosts: hosts, ports: ports, count: max(largest, settings.loopSample), workload: settings.workload)
+        defer { fleet.remove() }
+        let environment = [
+            "HOME": fleet.home, "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "NO_COLOR": "1",
+        ]
+        let cores = sysconf(Int32(_SC_NPROCESSORS_ONLN))
+        print(
+            "fleet-bench: \(fleet.projects.count) projects round-robin on 3 sshd hosts (127.0.0.1, account \(BenchHost.account)), \(cores) CPUs"
+        )
+        print("binary: \(binary)")
+        print(
+            "fleet.yaml defaults: concurrency \(settings.concurrency), per_host \(settings.perHost), connections_per_host 3 (x 8 channels each)"
+        )
+        switch (settings.runners, settings.workload) {
+        case (.replay, _):
+            print(
+                "Runners: replay. Every chain has an executing plan. A recording tick runs every command for real once; then each runner answers a recorded command after \(settings.serviceMilliseconds) ms (sleep, no CPU), as a remote host with its own CPUs would. Client, network, SSH and sshd costs are real."
+            )
+        case (.live, .running):
+            print(
+                "Runners: live stand-ins on this machine (they compete with the client for its CPUs). Every chain has an executing plan: a tick reads it (1 command: state, spec, megaplan status, tmux, log, verify-human), refreshes sync state and re-reads (1 command), decides noop."
+            )
+        case (.live, .complete):
+            print(
+                "Runners: live stand-ins on this machine. Every chain is complete: a tick reads it (1 command), refreshes sync state and re-reads (1 command), decides done."
+            )
+        }
+
+        // Warm-up (live) or recording (replay): every chain refreshed once for real.
+        let warmCount = replay == nil ? min(largest, 10) : fleet.projects.count
+        let warmStarted = ContinuousClock.now
+        for path in settings.paths.prefix(replay == nil ? settings.paths.count : 1) {
+            let file = try fleet.fleetFile(
+                count: warmCount, label: path.label, concurrency: settings.concurrency,
+                perHost: settings.perHost)
+            let usage = try BenchProcess.measure(
+                [binary, "tick", "--all", "--fleet", file, "--known-hosts", fleet.knownHosts],
+                environment: environment)
+            guard usage.status == 0 else { throw BenchError("warm-up tick exited \(usage.status)") }
+        }
+        if let replay {
+            try replay.replay()
+            print(
+                String(
+                    format: "Recorded %d chains in %.1f s.", warmCount,
+                    (ContinuousClock.now - warmStarted).benchSeconds))
+        }
+
+        var rows: [Row] = []
+        print("")
+        print(header)
+        for path in settings.paths {
+            var pathRows: [Row] = []
+            for count in settings.sizes.sorted() {
+                var row = Row(count: count, rtt: path.rtt)
+                let file = try fleet.fleetFile(
+                    count: count, label: path.label, concurrency: settings.concurrency,
+                    perHost: settings.perHost)
+
+                // The product as cron runs it: one `tick --all` process.
+                let output = fleet.directory + "/tick-\(count)-\(path.label).jsonl"
+                let runnersBefore = hosts.map { $0.cpuSeconds() }.reduce(0, +)
+                let usage = try BenchProcess.measure(
+                    [binary, "tick", "--all", "--fleet", file, "--known-hosts", fleet.knownHosts],
+                    environment: environment, stdoutPath: output, stderrPath: output + ".err")
+                try await Task.sleep(for: .milliseconds(300))  // sshd reaps the closed connections
+                row.runnerCPU = hosts.map { $0.cpuSeconds() }.reduce(0, +) - runnersBefore
+                let summary = try check(
+                    output: output, usage: usage, count: count, status: settings.workload.effectiveStatus)
+                row.tickMs = usage.wallSeconds * 1000
+                row.tickCPU = usage.cpuSeconds
+                row.peakRSS = usage.peakRSSMiB
+                row.handshakes = summary.handshakes
+                row.commandsPerProject = Double(summary.commands) / Double(count)
+
+                // The same ticks in-process through the library (FleetScheduler, one pool); live
+                // runners make large rows slow, so those skip it.
+                if settings.library, replay != nil || count <= 50 {
+                    let (ms, handshakes) = try await libraryTick(file: file, fleet: fleet, count: count)
+                    row.libraryMs = ms
+                    row.libraryHandshakes = handshakes
+                }
+                pathRows.append(row)
+            }
+
+            // The cron loop: one fresh `supervise --chain` process per project, one after another,
+            // measured once on the first projects; a row of N sums the first N (or extrapolates).
+            let measured = min(settings.loopSample, settings.sizes.max() ?? 0)
+            var singles: [ChildUsage] = []
+            var loopRunnerCPU: [Double] = []
+            for project in fleet.projects.prefix(measured) {
+                let runnersBefore = hosts.map { $0.cpuSeconds() }.reduce(0, +)
+                let single = try BenchProcess.measure(
+                    [
+                        binary, "supervise", "--chain", "--cloud-yaml", project.cloudYAML[path.label]!,
+                        "--known-hosts", fleet.knownHosts,
+                    ], environment: environment)
+                guard single.status == 0 else {
+                    throw BenchError("supervise --chain for \(project.name) exited \(single.status)")
+                }
+                singles.append(single)
+                try await Task.sleep(for: .milliseconds(20))
+                loopRunnerCPU.append(hosts.map { $0.cpuSeconds() }.reduce(0, +) - runnersBefore)
+            }
+            for index in pathRows.indices {
+                let count = pathRows[index].count
+                let used = singles.prefix(count)
+                let scale = Double(count) / Double(used.count)
+                pathRows[index].loopMeasured = used.count
+                pathRows[index].loopMs = used.map(\.wallSeconds).reduce(0, +) * 1000 * scale
+                pathRows[index].loopCPU = used.map(\.cpuSeconds).reduce(0, +) * scale
+                pathRows[index].loopRSS = used.map(\.peakRSSMiB).max() ?? 0
+                pathRows[index].loopRunnerCPU = loopRunnerCPU.prefix(count).reduce(0, +) * scale
+                print(line(pathRows[index]))
+            }
+            rows += pathRows
+        }
+        print(legend)
+        if let replay {
+            print("Replay misses (commands answered live while replaying): \(replay.misses)")
+        }
+        print(String(format: "Benchmark wall time: %.0f s", (ContinuousClock.now - started).benchSeconds))
+        print("")
+        targets(rows, cores: cores)
+    }
+
+    struct SummaryFigures {
+        var handshakes: Int
+        var commands: Int
+    }
+
+    /// Every project line is ok and there is exactly one per project; returns the summary figures.
+    static func check(output: String, usage: ChildUsage, count: Int, status: String) throws -> SummaryFigures
+    {
+        let text = FileSystem.readText(output) ?? ""
+        guard usage.status == 0 else {
+            throw BenchError(
+                "tick --all exited \(usage.status): \(text.suffix(2000)) \(FileSystem.readText(output + ".err") ?? "")"
+            )
+        }
+        let lines = try text.split(separator: "\n").map { try JSONValue.parse(String($0)) }
+        let projects = lines.filter { $0["summary"] == nil }
+        guard projects.count == count, Set(projects.compactMap { $0["project"]?.stringValue }).count == count
+        else {
+            throw BenchError("tick --all printed \(projects.count) project lines for \(count) projects")
+        }
+        if let bad = projects.first(where: {
+            $0["outcome"]?.stringValue != "ok" || $0["report"]?["effective_status"]?.stringValue != status
+        }) {
+            throw BenchError("a project did not tick cleanly: \(bad.serialized())")
+        }
+        guard let summary = lines.last?["summary"], case .int(let handshakes)? = summary["ssh_handshakes"],
+            case .int(let commands)? = summary["remote_commands"]
+        else { throw BenchError("no summary line") }
+        return SummaryFigures(handshakes: handshakes, commands: commands)
+    }
+
+    static func libraryTick(file: String, fleet: BenchFleet, count: Int) async throws -> (Double, Int) {
+        let loaded = try FleetFile.load(path: file)
+        let pool = SSHPool(
+            configuration: SSHConfiguration(
+                knownHostsPath: fleet.knownHosts, connectionsPerHost: loaded.defaults.connectionsPerHost))
+        let actors = loaded.projects.map { ProjectActor(project: $0, pool: pool, home: fleet.home) }
+        var options = FleetRunOptions(operation: .supervise)
+        options.concurrency = loaded.defaults.concurrency
+        options.perHost = loaded.defaults.perHost
+        options.deadline = .seconds(loaded.defaults.deadlineSeconds)
+        let started = ContinuousClock.now
+        let summary = await FleetScheduler(actors: actors).run(options, tick: TickID.make()) { _, _ in }
+        let wall = (ContinuousClock.now - started).benchSeconds * 1000
+        let statistics = pool.statistics
+        await pool.shutdown()
+        guard summary.projects == count, summary.outcomes["ok"] == count else {
+            throw BenchError("library tick: \(summary.json.serialized())")
+        }
+        return (wall, statistics.handshakes)
+    }
+
+    static func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
+    }
+
+    static let widths = [4, 4, 8, 8, 10, 9, 10, 12, 11, 13, 10, 12, 11, 8]
+
+    static var header: String {
+        let names = [
+            "N", "RTT", "tick ms", "lib ms", "handshakes", "cmds/proj", "tick CPU s", "sshd CPU s",
+            "peak RSS MB", "loop ms", "loop CPU s", "loop sshd CPU", "loop RSS MB", "speed-up",
+        ]
+        return zip(names, widths).map { pad($0, $1) }.joined(separator: "  ")
+    }
+
+    static func line(_ row: Row) -> String {
+        let loop =
+            row.loopMeasured < row.count
+            ? String(format: "%.0f*%d", row.loopMs, row.loopMeasured) : String(format: "%.0f", row.loopMs)
+        let cells = [
+            String(row.count), String(row.rtt), String(format: "%.0f", row.tickMs),
+            row.libraryMs.map { String(format: "%.0f", $0) } ?? "-",
+            row.libraryHandshakes.map { "\(row.handshakes)/\($0)" } ?? String(row.handshakes),
+            String(format: "%.1f", row.commandsPerProject), String(format: "%.2f", row.tickCPU),
+            String(format: "%.2f", row.runnerCPU), String(format: "%.1f", row.peakRSS), loop,
+            String(format: "%.2f", row.loopCPU), String(format: "%.2f", row.loopRunnerCPU),
+            String(format: "%.1f", row.loopRSS),
+            String(format: "%.1fx", row.ratio),
+        ]
+        return zip(cells, widths).map { pad($0, $1) }.joined(separator: "  ")
+    }
+
+    static let legend = """
+        tick ms: wall time of one `megaplan-fleet tick --all` process (what cron runs); lib ms: the
+        same ticks in-process through FleetScheduler. handshakes: SSH sessions opened by the tick
+        process (/ in-process). cmds/proj: remote commands per project. tick CPU s and peak RSS MB:
+        the tick process (wait4). sshd CPU s: the three sshd hosts and every command they ran during
+        the tick (the runner side, on this machine's CPUs too). loop: one fresh `megaplan-fleet
+        supervise --chain` process per project, one after another, measured in this run;
+        *K = extrapolated to N from the first K projects.
+        """
+
+    static func targets(_ rows: [Row], cores: Int) {
+        func verdict(_ met: Bool) -> String { met ? "MET" : "NOT MET" }
+        print("Targets")
+        if let row = rows.first(where: { $0.count == 50 && $0.rtt == 50 }) {
+            print(
+                String(
+                    format:
+                        "  50 projects at 50 ms RTT: %.1fx faster than the one-at-a-time loop (target >= 15x): %@",
+                    row.ratio, verdict(row.ratio >= 15)))
+        }
+        for rtt in Set(rows.map(\.rtt)).sorted() {
+            let byCount = rows.filter { $0.rtt == rtt }
+            if let small = byCount.first(where: { $0.count == 10 }),
+                let large = byCount.first(where: { $0.count == 200 })
+            {
+                let factor = large.tickMs / small.tickMs
+                print(
+                    String(
+                        format:
+                            "  200 vs 10 projects at %d ms RTT: %.0f ms vs %.0f ms = %.1fx (target <= 2x): %@; sshd CPU %.2f s vs %.2f s",
+                        rtt, large.tickMs, small.tickMs, factor, verdict(factor <= 2), large.runnerCPU,
+                        small.runnerCPU))
+            }
+        }
+        let peak = rows.map(\.peakRSS).max() ?? 0
+        print(
+            String(
+                format: "  peak RSS of tick --all: %.1f MB (target < 100 MB): %@", peak, verdict(peak < 100)))
+        for row in rows where row.rtt == 50 && row.count == 50 {
+            print(
+                String(
+                    format:
+                        "  (runner side of that tick on this machine: sshd CPU %.2f s / %d CPUs = %.0f ms of wall time at best)",
+                    row.runnerCPU, cores, row.runnerCPU / Double(cores) * 1000))
+        }
+        let maxHandshakes = rows.map(\.handshakes).max() ?? 0
+        print(
+            "  SSH handshakes per tick: at most \(maxHandshakes) (3 hosts x at most 3 pooled connections = 9, whatever N): \(verdict(maxHandshakes <= 9))"
+        )
+    }
+}

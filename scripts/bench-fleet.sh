@@ -1,0 +1,14 @@
+#!/bin/sh
+# Fleet tick benchmark: `megaplan-fleet tick --all` over N = 10, 50, 200 projects on 3 sshd hosts
+# on loopback, directly and through a relay adding 50 ms round trip, against the same supervise
+# ticks done one project at a time in fresh `megaplan-fleet supervise --chain` processes (a cron
+# loop over the single-project command). Prints tick wall time, SSH handshakes, remote commands
+# per project, CPU and peak RSS of the tick process, and the speed-up over the loop.
+# Needs sshd, ssh-keygen, git, tmux and python3; as root it logs in as the light account
+# mpfleet-test (created if missing). Options: --quick, --sizes 10,50,200, --loop-sample 20,
+# --direct-only, --no-library, --workload running|complete.
+set -eu
+cd "$(dirname "$0")/.."
+swift build -c release --scratch-path .build-bench --product megaplan-fleet
+swift build -c release --scratch-path .build-bench --product fleet-bench
+exec .build-bench/release/fleet-bench --fixtures "$PWD/Tests/Fixtures/runner" "$@"
