@@ -1130,3 +1130,15 @@ private func occurrences(of needle: String, in text: String) -> Int {
                 == "a {{Y_2}} b y")
     }
 }
+
+extension DeployDirectoryTests {
+    @Test func sampleChainSpecParsesAndIsNeverMaterialized() throws {
+        let text = TemplateStore.text("chain.yaml.example")
+        let chain = try ChainSpec.parse(text: text, path: "/tmp/chain.yaml.example")
+        #expect(chain.milestones.count == 2)
+        let dir = try TempDir()
+        defer { dir.remove() }
+        try DeployDirectory.materialize(try makeSpec(baseYAML + "provider: local\n"), into: dir.path)
+        #expect(!FileManager.default.fileExists(atPath: dir.file("chain.yaml.example")))
+    }
+}
