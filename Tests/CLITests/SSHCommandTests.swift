@@ -205,6 +205,15 @@ struct SSHCommandTests {
             ])
         #expect(
             fixture.dockerCalls() == [["exec", "-it", fixture.container, "tmux", "attach", "-t", "agent"]])
+
+        // With an `agent` session, attach gets a real terminal and ends when the session does.
+        // (Only this test uses the name `agent` on the shared test account.)
+        try fixture.host.shell("tmux new-session -d -s agent 'echo attached-ok; sleep 2'")
+        defer { _ = try? fixture.host.shell("tmux kill-session -t agent 2>/dev/null; true") }
+        let attached = try await fixture.cli(["attach"])
+        #expect(attached.status == 0, "\(attached)")
+        #expect(attached.stdout.contains("attached-ok"), "the raw session output reaches stdout")
+        #expect(fixture.dockerCalls().count == 2)
     }
 
     @Test func transportErrorsNameWhatToFix() async throws {
