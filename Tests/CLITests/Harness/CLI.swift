@@ -91,6 +91,10 @@ enum CLI {
 
         func wait() async -> Result {
             let status = await exit.value
+            // The child has exited: close this process's copies of its standard streams.
+            for handle in [process.standardOutput, process.standardError, process.standardInput] {
+                try? (handle as? FileHandle)?.close()
+            }
             let result = Result(status: status, stdout: stdoutSoFar, stderr: stderrSoFar)
             TemporaryDirectory.remove(directory)
             return result
