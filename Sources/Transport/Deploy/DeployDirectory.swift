@@ -23,6 +23,7 @@ public enum DeployDirectory {
     /// written with mode 0755, everything else 0644. `docker-compose.yaml` and the compose work
     /// directory exist only for the local provider with a `local` block.
     public static func materialize(_ spec: CloudSpec, into destination: String) throws(FleetError) {
+        try TemplateStore.requireTemplates()
         let wrappers = PosixPath.join(destination, "wrappers")
         try FileSystem.makeDirectories(destination)
         try FileSystem.makeDirectories(wrappers)
@@ -105,7 +106,8 @@ public enum DeployDirectory {
             "IDEA_FILE": q(ideaFile(spec)),
             "CHAIN_SPEC": q(chainSpec(spec)),
             "AUTO_PLAN_NAME": q(planName(spec)),
-            "ENSURE_REPO": ensureRepoCommand(spec),
+            "ENSURE_REPO": RemoteCommands.ensureRepo(
+                url: spec.repo.url, branch: spec.repo.branch, workspace: spec.repo.workspace),
             "CODEX_MODEL": tomlString(spec.codex.model),
             "CODEX_REASONING": tomlString(spec.codex.reasoning),
             "MEGAPLAN_REF": q(spec.megaplanRef),
@@ -117,15 +119,6 @@ public enum DeployDirectory {
         ]
         return TemplateRenderer.render(
             TemplateStore.text("entrypoint.sh.tmpl"), name: "entrypoint.sh.tmpl", values: values)
-    }
-
-    /// The ensure-repo command of §4.10, shared with the entrypoint:
-    /// `mkdir -p q(dirname(ws)) && if [ ! -d q(ws/.git) ]; then git clone --branch q(b) q(url) q(ws); else true; fi`.
-    static func ensureRepoCommand(_ spec: CloudSpec) -> String {
-        let q = ShellQuote.quote
-        let workspace = spec.repo.workspace
-        return "mkdir -p \(q(PosixPath.dirname(workspace))) && if [ ! -d \(q(workspace + "/.git")) ]; "
-            + "then git clone --branch \(q(spec.repo.branch)) \(q(spec.repo.url)) \(q(workspace)); else true; fi"
     }
 
     /// One `megaplan config set agents.<phase> <agent>` line per phase, in §2.4 order. The agent is

@@ -4,22 +4,36 @@ import Foundation
 /// The deploy-directory templates, shipped as the `Templates` resource folder of this target.
 ///
 /// SwiftPM copies the folder into the `megaplan-fleet_Transport.resources` bundle next to the built
-/// executable (and next to the test runner), where `Bundle.module` finds it on Linux; the accessor
-/// also falls back to the absolute build path, so `.build/debug` and `.build/release` both work.
+/// executable (and next to the test runner); an installed binary needs that folder beside it.
 enum TemplateStore {
-    /// The `Templates` folder inside the resource bundle.
-    static let directory: String = {
-        let bundle = Bundle.module
-        var candidates: [URL] = []
-        if let resources = bundle.resourceURL {
-            candidates.append(resources.appendingPathComponent("Templates"))
+    /// The `Templates` folder inside the resource bundle, or nil when the bundle was not
+    /// installed beside the executable.
+    /// (The generated `Bundle.module` would crash instead, so the bundle is looked up here: beside
+    /// the running executable or test runner, following a symlinked executable too.)
+    static let located: String? = {
+        var directories = [Bundle.main.bundleURL.path]
+        if let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            directories.append(PosixPath.dirname(executable))
         }
-        candidates.append(bundle.bundleURL.appendingPathComponent("Templates"))
-        for candidate in candidates where FileManager.default.fileExists(atPath: candidate.path) {
-            return candidate.path
-        }
-        preconditionFailure("megaplan-fleet: deploy templates missing from \(bundle.bundleURL.path)")
+        return directories.map { "\($0)/megaplan-fleet_Transport.resources/Templates" }
+            .first { FileManager.default.fileExists(atPath: $0) }
     }()
+
+    /// Fails with a message saying how to install the templates, instead of crashing later.
+    static func requireTemplates() throws(FleetError) {
+        guard located == nil else { return }
+        throw FleetError(
+            .providerFailed,
+            "deploy templates not found: install the megaplan-fleet_Transport.resources folder beside the megaplan-fleet executable"
+        )
+    }
+
+    static var directory: String {
+        guard let located else {
+            preconditionFailure("megaplan-fleet: deploy templates missing (see requireTemplates)")
+        }
+        return located
+    }
 
     /// The text of one template file (a path relative to `Templates/`), e.g. `wrappers/mp-run`.
     static func text(_ name: String) -> String {
