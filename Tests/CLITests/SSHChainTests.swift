@@ -8,12 +8,16 @@ import Testing
 struct SSHChainTests {
     /// A local chain spec with one idea inside the workspace and one outside it, no `base_branch`
     /// (with `relative`, a third milestone whose idea path is relative).
-    func writeSpec(_ fixture: SSHFixture, extraMilestoneYAML: String = "", relative: Bool = false) throws -> (
+    func writeSpec(
+        _ fixture: SSHFixture, extraMilestoneYAML: String = "", relative: Bool = false,
+        baseBranch: String? = nil
+    ) throws -> (
         spec: String, external: String
     ) {
         let external = PosixPath.dirname(fixture.workspace) + "/external/ext.md"
         let spec = """
             # the chain for the CLI tests
+            \(baseBranch.map { "base_branch: \($0)" } ?? "")
             milestones:
               - label: m1
                 idea: \(fixture.workspace)/ideas/m1.md
@@ -269,22 +273,24 @@ struct SSHChainTests {
     }
 
     @Test func repoOverridesApplyInMemoryOnly() async throws {
-        let fixture = try SSHFixture("override", agents: "  default: hermes")
+        let fixture = try SSHFixture("override", agents: "  default: hermes", branch: "develop")
         defer { fixture.cleanUp() }
-        let (spec, _) = try writeSpec(fixture)
+        let (spec, _) = try writeSpec(fixture, baseBranch: "main")
         let before = FileSystem.readText(fixture.cloudYAML)
         let result = try await fixture.cli([
             "chain", spec, "--repo-url", "https://example.invalid/other.git", "--repo-branch", "",
         ])
         #expect(result.status == 0, "\(result)")
         #expect(result.json?["repo"]?["url"] == "https://example.invalid/other.git")
-        #expect(result.json?["repo"]?["branch"] == "main", "an empty --repo-branch keeps repo.branch")
-        #expect(result.json?["chain"]?["base_branch"] == "main")
+        #expect(result.json?["repo"]?["branch"] == "develop", "an empty --repo-branch keeps repo.branch")
+        #expect(result.json?["chain"]?["base_branch"] == "main", "an explicit base_branch wins, even main")
         #expect(FileSystem.readText(fixture.cloudYAML) == before)
+        // An explicit base_branch (even `main`) wins, and the spec is uploaded byte for byte.
+        #expect(fixture.remoteFile(fixture.workspace + "/chain.yaml") == FileSystem.readText(spec))
         // hermes needs no runtime command, so there is no dependency probe.
         let calls = fixture.dockerCalls().map { $0.last ?? "" }
         #expect(calls.count == 6, "\(calls)")
         #expect(!calls.contains { $0.hasPrefix("missing=") })
-        #expect(calls.first?.contains("git clone --branch main https://example.invalid/other.git") == true)
+        #expect(calls.first?.contains("git clone --branch develop https://example.invalid/other.git") == true)
     }
 }
