@@ -5,8 +5,9 @@
 # loop over the single-project command). Prints tick wall time, SSH handshakes, remote commands
 # per project, CPU and peak RSS of the tick process, and the speed-up over the loop.
 # Needs sshd, ssh-keygen, git, tmux and python3; as root it logs in as the light account
-# mpfleet-test (created if missing). Options: --quick, --sizes 10,50,200, --loop-sample 20,
-# --direct-only, --no-library, --workload running|complete.
+# mpfleet-test (created if missing). Options: --quick, --sizes 10,50,200, --loop-sample 50,
+# --direct-only, --no-library, --runners replay|live, --service-ms 100, --workload running|complete
+# (live only), --concurrency 72, --per-host 24. Default: replayed runners (see RunnerReplay.swift).
 set -eu
 cd "$(dirname "$0")/.."
 swift build -c release --scratch-path .build-bench --product megaplan-fleet

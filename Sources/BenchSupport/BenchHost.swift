@@ -42,7 +42,7 @@ public final class BenchHost: @unchecked Sendable {
 
     /// `replay`: every command goes through `RunnerReplay`'s script (record, then answer from
     /// the recording after a fixed service time).
-    public init(replay: RunnerReplay? = nil) throws {
+    public init(replay: RunnerReplay? = nil, account cpu: CPUAccount? = nil) throws {
         guard let entry = getpwnam(Self.account), let dir = entry.pointee.pw_dir else {
             throw BenchError("no passwd entry for \(Self.account)")
         }
@@ -85,6 +85,7 @@ public final class BenchHost: @unchecked Sendable {
         pid = try BenchProcess.spawn(
             ["/usr/sbin/sshd", "-D", "-e", "-f", directory + "/sshd_config"],
             stderrPath: directory + "/sshd.log")
+        cpu?.add(pid)
         for _ in 0..<2000 {
             if Self.portAccepts(port) { return }
             usleep(5000)
@@ -96,20 +97,6 @@ public final class BenchHost: @unchecked Sendable {
     /// `[127.0.0.1]:PORT TYPE KEY`, for this host's port or a relay in front of it.
     public func knownHostsLine(port: Int? = nil) -> String {
         "[127.0.0.1]:\(port ?? self.port) \(hostKeyLine)"
-    }
-
-    /// CPU seconds of this sshd and everything it has reaped: its connection processes and,
-    /// through them, every command they ran (read after those connections have closed).
-    public func cpuSeconds() -> Double {
-        guard pid > 0, let stat = FileSystem.readText("/proc/\(pid)/stat"),
-            let close = stat.lastIndex(of: ")")
-        else { return 0 }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        // After the command name: state is field 3, so utime..cstime (14..17) are at 11..14.
-        guard fields.count > 14 else { return 0 }
-        let ticks = fields[11...14].compactMap { Double($0) }.reduce(0, +)
-        let hertz = Double(sysconf(Int32(_SC_CLK_TCK)))
-        return ticks / (hertz > 0 ? hertz : 100)
     }
 
     public func stop() {

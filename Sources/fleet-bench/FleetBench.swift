@@ -101,14 +101,15 @@ struct FleetBench {
         var handshakes = 0
         var libraryHandshakes: Int?
         var commandsPerProject = 0.0
+        var projectMs = (median: 0, slowest: 0)
         var tickCPU = 0.0
-        var runnerCPU = 0.0
+        var runnerCPU: Double?
         var peakRSS = 0.0
         var loopMs = 0.0
         var loopMeasured = 0
         var loopCPU = 0.0
         var loopRSS = 0.0
-        var loopRunnerCPU = 0.0
+        var loopRunnerCPU: Double?
         var ratio: Double { loopMs / max(tickMs, 0.001) }
     }
 
@@ -136,7 +137,9 @@ struct FleetBench {
                     + "/fleet-bench/replay-\(UInt32.random(in: 0...UInt32.max))",
                 serviceSeconds: Double(settings.serviceMilliseconds) / 1000) : nil
         defer { if let replay { _ = try? BenchHost.runScript("rm -rf '\(replay.directory)'\n") } }
-        let hosts = try (0..<3).map { _ in try BenchHost(replay: replay) }
+        let runnerCPU = CPUAccount(name: "mpf-fleet-bench-\(getpid())")
+        let hosts = try (0..<3).map { _ in try BenchHost(replay: replay, account: runnerCPU) }
+        defer { runnerCPU.remove() }
         defer { for host in hosts { host.stop() } }
         let relays = try hosts.map { try LatencyRelay(targetPort: $0.port, oneWayDelay: .milliseconds(25)) }
         defer { for relay in relays { relay.stop() } }
@@ -207,12 +210,11 @@ struct FleetBench {
 
                 // The product as cron runs it: one `tick --all` process.
                 let output = fleet.directory + "/tick-\(count)-\(path.label).jsonl"
-                let runnersBefore = hosts.map { $0.cpuSeconds() }.reduce(0, +)
+                let runnersBefore = runnerCPU.seconds
                 let usage = try BenchProcess.measure(
                     [binary, "tick", "--all", "--fleet", file, "--known-hosts", fleet.knownHosts],
                     environment: environment, stdoutPath: output, stderrPath: output + ".err")
-                try await Task.sleep(for: .milliseconds(300))  // sshd reaps the closed connections
-                row.runnerCPU = hosts.map { $0.cpuSeconds() }.reduce(0, +) - runnersBefore
+                row.runnerCPU = runnerCPU.seconds.flatMap { after in runnersBefore.map { after - $0 } }
                 let summary = try check(
                     output: output, usage: usage, count: count, status: settings.workload.effectiveStatus)
                 row.tickMs = usage.wallSeconds * 1000
@@ -220,6 +222,7 @@ struct FleetBench {
                 row.peakRSS = usage.peakRSSMiB
                 row.handshakes = summary.handshakes
                 row.commandsPerProject = Double(summary.commands) / Double(count)
+                row.projectMs = (summary.medianProject, summary.slowestProject)
 
                 // The same ticks in-process through the library (FleetScheduler, one pool); live
                 // runners make large rows slow, so those skip it.
@@ -237,7 +240,7 @@ struct FleetBench {
             var singles: [ChildUsage] = []
             var loopRunnerCPU: [Double] = []
             for project in fleet.projects.prefix(measured) {
-                let runnersBefore = hosts.map { $0.cpuSeconds() }.reduce(0, +)
+                let runnersBefore = runnerCPU.seconds ?? 0
                 let single = try BenchProcess.measure(
                     [
                         binary, "supervise", "--chain", "--cloud-yaml", project.cloudYAML[path.label]!,
@@ -247,8 +250,7 @@ struct FleetBench {
                     throw BenchError("supervise --chain for \(project.name) exited \(single.status)")
                 }
                 singles.append(single)
-                try await Task.sleep(for: .milliseconds(20))
-                loopRunnerCPU.append(hosts.map { $0.cpuSeconds() }.reduce(0, +) - runnersBefore)
+                loopRunnerCPU.append((runnerCPU.seconds ?? 0) - runnersBefore)
             }
             for index in pathRows.indices {
                 let count = pathRows[index].count
@@ -258,7 +260,8 @@ struct FleetBench {
                 pathRows[index].loopMs = used.map(\.wallSeconds).reduce(0, +) * 1000 * scale
                 pathRows[index].loopCPU = used.map(\.cpuSeconds).reduce(0, +) * scale
                 pathRows[index].loopRSS = used.map(\.peakRSSMiB).max() ?? 0
-                pathRows[index].loopRunnerCPU = loopRunnerCPU.prefix(count).reduce(0, +) * scale
+                pathRows[index].loopRunnerCPU =
+                    runnerCPU.seconds == nil ? nil : loopRunnerCPU.prefix(count).reduce(0, +) * scale
                 print(line(pathRows[index]))
             }
             rows += pathRows
@@ -275,6 +278,9 @@ struct FleetBench {
     struct SummaryFigures {
         var handshakes: Int
         var commands: Int
+        /// Median and largest duration_ms of the project lines.
+        var medianProject: Int
+        var slowestProject: Int
     }
 
     /// Every project line is ok and there is exactly one per project; returns the summary figures.
@@ -300,7 +306,13 @@ struct FleetBench {
         guard let summary = lines.last?["summary"], case .int(let handshakes)? = summary["ssh_handshakes"],
             case .int(let commands)? = summary["remote_commands"]
         else { throw BenchError("no summary line") }
-        return SummaryFigures(handshakes: handshakes, commands: commands)
+        let durations = projects.compactMap { line -> Int? in
+            if case .int(let value)? = line["duration_ms"] { return value }
+            return nil
+        }.sorted()
+        return SummaryFigures(
+            handshakes: handshakes, commands: commands, medianProject: durations[durations.count / 2],
+            slowestProject: durations.last ?? 0)
     }
 
     static func libraryTick(file: String, fleet: BenchFleet, count: Int) async throws -> (Double, Int) {
@@ -328,11 +340,12 @@ struct FleetBench {
         text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
     }
 
-    static let widths = [4, 4, 8, 8, 10, 9, 10, 12, 11, 13, 10, 12, 11, 8]
+    static let widths = [4, 4, 8, 8, 12, 10, 9, 10, 12, 11, 13, 10, 12, 11, 8]
 
     static var header: String {
         let names = [
-            "N", "RTT", "tick ms", "lib ms", "handshakes", "cmds/proj", "tick CPU s", "sshd CPU s",
+            "N", "RTT", "tick ms", "lib ms", "project ms", "handshakes", "cmds/proj", "tick CPU s",
+            "sshd CPU s",
             "peak RSS MB", "loop ms", "loop CPU s", "loop sshd CPU", "loop RSS MB", "speed-up",
         ]
         return zip(names, widths).map { pad($0, $1) }.joined(separator: "  ")
@@ -342,22 +355,32 @@ struct FleetBench {
         let loop =
             row.loopMeasured < row.count
             ? String(format: "%.0f*%d", row.loopMs, row.loopMeasured) : String(format: "%.0f", row.loopMs)
-        let cells = [
-            String(row.count), String(row.rtt), String(format: "%.0f", row.tickMs),
-            row.libraryMs.map { String(format: "%.0f", $0) } ?? "-",
-            row.libraryHandshakes.map { "\(row.handshakes)/\($0)" } ?? String(row.handshakes),
-            String(format: "%.1f", row.commandsPerProject), String(format: "%.2f", row.tickCPU),
-            String(format: "%.2f", row.runnerCPU), String(format: "%.1f", row.peakRSS), loop,
-            String(format: "%.2f", row.loopCPU), String(format: "%.2f", row.loopRunnerCPU),
-            String(format: "%.1f", row.loopRSS),
-            String(format: "%.1fx", row.ratio),
-        ]
+        func figure(_ value: Double?, _ format: String) -> String {
+            guard let value else { return "-" }
+            return String(format: format, value)
+        }
+        let handshakes: String =
+            row.libraryHandshakes.map { "\(row.handshakes)/\($0)" } ?? String(row.handshakes)
+        var cells: [String] = [String(row.count), String(row.rtt), figure(row.tickMs, "%.0f")]
+        cells.append(figure(row.libraryMs, "%.0f"))
+        cells.append("\(row.projectMs.median)/\(row.projectMs.slowest)")
+        cells.append(handshakes)
+        cells.append(figure(row.commandsPerProject, "%.1f"))
+        cells.append(figure(row.tickCPU, "%.2f"))
+        cells.append(figure(row.runnerCPU, "%.2f"))
+        cells.append(figure(row.peakRSS, "%.1f"))
+        cells.append(loop)
+        cells.append(figure(row.loopCPU, "%.2f"))
+        cells.append(figure(row.loopRunnerCPU, "%.2f"))
+        cells.append(figure(row.loopRSS, "%.1f"))
+        cells.append(figure(row.ratio, "%.1fx"))
         return zip(cells, widths).map { pad($0, $1) }.joined(separator: "  ")
     }
 
     static let legend = """
         tick ms: wall time of one `megaplan-fleet tick --all` process (what cron runs); lib ms: the
-        same ticks in-process through FleetScheduler. handshakes: SSH sessions opened by the tick
+        same ticks in-process through FleetScheduler. project ms: median/slowest duration_ms of the
+        project lines. handshakes: SSH sessions opened by the tick
         process (/ in-process). cmds/proj: remote commands per project. tick CPU s and peak RSS MB:
         the tick process (wait4). sshd CPU s: the three sshd hosts and every command they ran during
         the tick (the runner side, on this machine's CPUs too). loop: one fresh `megaplan-fleet
@@ -381,25 +404,21 @@ struct FleetBench {
                 let large = byCount.first(where: { $0.count == 200 })
             {
                 let factor = large.tickMs / small.tickMs
-                print(
-                    String(
-                        format:
-                            "  200 vs 10 projects at %d ms RTT: %.0f ms vs %.0f ms = %.1fx (target <= 2x): %@; sshd CPU %.2f s vs %.2f s",
-                        rtt, large.tickMs, small.tickMs, factor, verdict(factor <= 2), large.runnerCPU,
-                        small.runnerCPU))
+                var text = String(
+                    format:
+                        "  200 vs 10 projects at %d ms RTT: %.0f ms vs %.0f ms = %.1fx (target <= 2x): %@",
+                    rtt, large.tickMs, small.tickMs, factor, verdict(factor <= 2))
+                text += "; median project \(large.projectMs.median) ms vs \(small.projectMs.median) ms"
+                if let largeCPU = large.runnerCPU, let smallCPU = small.runnerCPU {
+                    text += String(format: "; runner side CPU %.2f s vs %.2f s", largeCPU, smallCPU)
+                }
+                print(text)
             }
         }
         let peak = rows.map(\.peakRSS).max() ?? 0
         print(
             String(
                 format: "  peak RSS of tick --all: %.1f MB (target < 100 MB): %@", peak, verdict(peak < 100)))
-        for row in rows where row.rtt == 50 && row.count == 50 {
-            print(
-                String(
-                    format:
-                        "  (runner side of that tick on this machine: sshd CPU %.2f s / %d CPUs = %.0f ms of wall time at best)",
-                    row.runnerCPU, cores, row.runnerCPU / Double(cores) * 1000))
-        }
         let maxHandshakes = rows.map(\.handshakes).max() ?? 0
         print(
             "  SSH handshakes per tick: at most \(maxHandshakes) (3 hosts x at most 3 pooled connections = 9, whatever N): \(verdict(maxHandshakes <= 9))"
