@@ -208,7 +208,10 @@ struct SSHCommandTests {
 
         // With an `agent` session, attach gets a real terminal and ends when the session does.
         // (Only this test uses the name `agent` on the shared test account.)
-        try fixture.host.shell("tmux new-session -d -s agent 'echo attached-ok; sleep 2'")
+        // The session waits (up to 60 s) for the client, so a slow machine cannot end it early.
+        try fixture.host.shell(
+            "tmux new-session -d -s agent 'for i in $(seq 600); do [ -n \"$(tmux list-clients -t agent)\" ] && break; sleep 0.1; done; echo attached-ok; sleep 1'"
+        )
         defer { _ = try? fixture.host.shell("tmux kill-session -t agent 2>/dev/null; true") }
         let attached = try await fixture.cli(["attach"])
         #expect(attached.status == 0, "\(attached)")
