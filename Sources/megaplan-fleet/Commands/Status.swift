@@ -3,6 +3,10 @@ import Fleet
 import FleetCore
 import Supervisor
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show a plan's or chain's status on the runner, or the whole fleet's with --all.",
@@ -39,7 +43,9 @@ struct Status: AsyncParsableCommand {
                     let status = try await ChainStatusReader(
                         cloud: project.cloud, runner: project.runner, remoteSpecOverride: remoteSpec
                     ).read()
-                    Output.stderr(project.redactor.redact(ChainSummaryText.render(status)))
+                    Output.remote(
+                        ChainSummaryText.render(status), to: STDERR_FILENO, redactor: project.redactor,
+                        always: true)
                     Output.document(.object(status.payload), redactor: project.redactor)
                 } else {
                     let payload = try await project.runner.statusPayload(

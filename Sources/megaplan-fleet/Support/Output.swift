@@ -16,6 +16,15 @@ enum Output {
         stdout(value.serialized(.pretty, transform: redactor.redact) + "\n")
     }
 
+    /// Text that came from a runner, redacted, and sanitized (`TerminalText`) when it goes to a
+    /// terminal or when `always` says it is for people only. Piped output keeps its bytes.
+    static func remote(_ text: String, to descriptor: Int32, redactor: Redactor, always: Bool = false) {
+        let redacted = redactor.redact(text)
+        write(
+            descriptor,
+            always || TerminalText.isTerminal(descriptor) ? TerminalText.sanitize(redacted) : redacted)
+    }
+
     static func write(_ fd: Int32, _ text: String) {
         var bytes = Array(text.utf8)
         var offset = 0

@@ -2,6 +2,10 @@ import Fleet
 import FleetCore
 import Transport
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Loads one project and gives a command its runner, then shuts the SSH pool down on every path,
 /// so no I/O thread is inside libssh2 when the process exits.
 enum ProjectSession {
@@ -34,7 +38,7 @@ enum ProjectSession {
 
     /// Writes relayed remote output, redacted (§1.16).
     static func relay(_ output: RelayedOutput, _ redactor: Redactor) {
-        if !output.stdout.isEmpty { Output.stdout(redactor.redact(output.stdout)) }
-        if !output.stderr.isEmpty { Output.stderr(redactor.redact(output.stderr)) }
+        if !output.stdout.isEmpty { Output.remote(output.stdout, to: STDOUT_FILENO, redactor: redactor) }
+        if !output.stderr.isEmpty { Output.remote(output.stderr, to: STDERR_FILENO, redactor: redactor) }
     }
 }

@@ -25,7 +25,8 @@ struct TerminalOutput: Sendable {
         if format == .jsonl { Output.stdout(line.rendered(redactor: redactor) + "\n") }
         if progress {
             Output.stderr(
-                "\r\u{1B}[2K\(finished)/\(total) projects done, last: \(TerminalText.clean(line.project))")
+                "\r\u{1B}[2K\(finished)/\(total) projects done, last: \(TerminalText.sanitize(line.project, keepLineBreaks: false))"
+            )
         }
     }
 
@@ -44,7 +45,7 @@ struct TerminalOutput: Sendable {
                 line.project, line.host ?? "-", line.outcome.rawValue, line.effectiveStatus ?? "-",
                 line.errorKind ?? "-",
                 String(line.durationMilliseconds),
-            ].map(TerminalText.clean)
+            ].map { TerminalText.sanitize($0, keepLineBreaks: false) }
         }
         let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
         func render(_ row: [String], outcome: FleetLine.Outcome? = nil) -> String {
@@ -65,17 +66,5 @@ struct TerminalOutput: Sendable {
         out +=
             "\(summary.projects) projects in \(summary.wallMilliseconds) ms: \(counts.joined(separator: ", "))\n"
         return out
-    }
-}
-
-/// Remote text is untrusted: control characters and ANSI sequences are replaced before it is
-/// shown on a terminal.
-enum TerminalText {
-    static func clean(_ text: String) -> String {
-        String(
-            String.UnicodeScalarView(
-                text.unicodeScalars.map { scalar in
-                    scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) ? "?" : scalar
-                }))
     }
 }

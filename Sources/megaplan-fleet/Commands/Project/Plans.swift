@@ -29,12 +29,7 @@ struct Chain: AsyncParsableCommand {
                 try await project.withDeployDirectory { _ throws(FleetError) in }
                 let result = try await ChainLauncher(project: project).launch(
                     specPath: spec, ideaDirectory: ideaDir)
-                if !result.launchOutput.stdout.isEmpty {
-                    Output.stdout(project.redactor.redact(result.launchOutput.stdout))
-                }
-                if !result.launchOutput.stderr.isEmpty {
-                    Output.stderr(project.redactor.redact(result.launchOutput.stderr))
-                }
+                ProjectSession.relay(result.launchOutput, project.redactor)
                 Output.document(.object(result.provenance), redactor: project.redactor)
             }
         }

@@ -4,6 +4,10 @@ import FleetCore
 import Supervisor
 import Transport
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 struct Exec: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run one shell command line inside the runner and relay its output, redacted.")
@@ -47,12 +51,12 @@ struct Logs: AsyncParsableCommand {
                     try await ProjectSession.with(cloud, hostKeys) { project in
                         let redactor = project.redactor
                         try await project.runner.logs(follow: follow) { line in
-                            Output.stdout(redactor.redact(line) + (follow ? "\n" : ""))
+                            Output.remote(line + (follow ? "\n" : ""), to: STDOUT_FILENO, redactor: redactor)
                         }
                     }
                 }
             } catch is CancellationError {
-            } catch where Interrupts.exitStatus != nil {
+            } catch  where Interrupts.exitStatus != nil {
                 // Interrupted: whatever the log program did on its way down is not an error.
             }
         }
@@ -120,7 +124,8 @@ struct Supervise: AsyncParsableCommand {
                 let reader = ChainStatusReader(
                     cloud: project.cloud, runner: project.runner, remoteSpecOverride: remoteSpec)
                 let tick = await SupervisorTick(reader: reader, dryRun: dryRun).run()
-                Output.stderr(project.redactor.redact(tick.summaryLine) + "\n")
+                Output.remote(
+                    tick.summaryLine + "\n", to: STDERR_FILENO, redactor: project.redactor, always: true)
                 Output.document(.object(tick.report), redactor: project.redactor)
                 success = tick.success
             }
