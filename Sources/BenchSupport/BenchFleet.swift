@@ -102,14 +102,16 @@ public final class BenchFleet: @unchecked Sendable {
     }
 
     /// fleet.yaml for the first `count` projects over `label`'s path, with these defaults.
-    public func fleetFile(count: Int, label: String, concurrency: Int, perHost: Int) throws -> String {
+    public func fleetFile(
+        count: Int, label: String, concurrency: Int, perHost: Int, connections: Int = 3
+    ) throws -> String {
         var text = """
             version: 1
             defaults:
               known_hosts: \(knownHosts)
               concurrency: \(concurrency)
               per_host: \(perHost)
-              connections_per_host: 3
+              connections_per_host: \(connections)
             projects:
 
             """
