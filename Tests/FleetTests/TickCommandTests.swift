@@ -165,6 +165,10 @@ extension RealHosts {
             let nothing = try await fleet.run(["tick", "--tag", "no-such-tag"])
             #expect(nothing.status == 2, "\(nothing)")
             #expect(nothing.stderr.contains("matches"))
+            #expect(nothing.stdout.isEmpty, "\(nothing)")
+            let emptyStatus = try await fleet.run(["status", "--tag", "no-such-tag"])
+            #expect(emptyStatus.status == 2, "\(emptyStatus)")
+            #expect(emptyStatus.stdout.isEmpty, "\(emptyStatus)")
 
             let unknown = try await fleet.run(["tick", "--project", "not-in-the-file"])
             #expect(unknown.status == 2, "\(unknown)")

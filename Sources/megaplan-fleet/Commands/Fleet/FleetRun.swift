@@ -39,6 +39,13 @@ enum FleetRun {
             return ExitStatus.invalidFleet
         }
 
+        // Nothing selected is a mistake in the invocation: say so before taking the lock, and
+        // print no summary line that a consumer could take for a tick of an empty fleet.
+        if projects.isEmpty {
+            Output.stderr("megaplan-fleet: no project of \(file.path) matches the selection\n")
+            return ExitStatus.invalidFleet
+        }
+
         var lock: FileLock?
         if takesLock {
             let path = FleetLockPath.path(fleetFile: file.path, shard: shard)
@@ -99,10 +106,6 @@ enum FleetRun {
             }
         }
         if let status = Interrupts.exitStatus { return status }
-        if total == 0 {
-            Output.stderr("megaplan-fleet: no project of \(file.path) matches the selection\n")
-            return ExitStatus.invalidFleet
-        }
         return lines.contains { $0.outcome == .error } ? ExitStatus.projectErrors : ExitStatus.observed
     }
 }
