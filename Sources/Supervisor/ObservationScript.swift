@@ -36,7 +36,8 @@ enum ObservationScript {
 
     static func command(_ request: Request) -> String {
         // Base64 keeps any byte of any path out of the program's own syntax.
-        let program = source.replacingAll("@ARGS@", with: Base64.encode(Array(request.json.serialized().utf8)))
+        let program = source.replacingAll(
+            "@ARGS@", with: Base64.encode(Array(request.json.serialized().utf8)))
         return "python3 -c \(ShellQuote.quote(program))"
     }
 
@@ -152,7 +153,7 @@ struct ObservationResult: Sendable, Equatable {
             let detail = output.stderr.trimmed.isEmpty ? output.stdout.trimmed : output.stderr.trimmed
             throw FleetError(
                 .providerFailed,
-                "runner \(host) did not answer the status read (exit \(output.status)): \(String(detail.prefix(500)))",
+                "runner \(host) did not answer the status read (exit \(output.status)): \(excerpt(detail))",
                 kind: "remote_error")
         }
         let body = String(line.dropFirst(ObservationScript.resultPrefix.count))
@@ -177,6 +178,18 @@ struct ObservationResult: Sendable, Equatable {
             result.observation = observation
         }
         return result
+    }
+
+    /// The first `limit` characters of remote text for a message. Redaction happens later, on the
+    /// whole line, so a cut must not leave the first part of a secret that the redactor would no
+    /// longer recognise: a word the cut splits is dropped whole.
+    static func excerpt(_ text: String, limit: Int = 500) -> String {
+        guard let end = text.index(text.startIndex, offsetBy: limit, limitedBy: text.endIndex),
+            end < text.endIndex
+        else { return text }
+        if text[end].isWhitespace { return String(text[..<end]) + " …" }
+        guard let space = text[..<end].lastIndex(where: \.isWhitespace) else { return "…" }
+        return String(text[..<space]) + " …"
     }
 
     private static func read(_ value: JSONValue?) -> RemoteRead {

@@ -324,15 +324,30 @@ final class SSHConnectionWorker {
                 try waitSocket(deadline: deadline, phase: "key exchange")
                 continue
             }
-            let kind: SSHError.Kind =
-                (rc == LIBSSH2_ERROR_SOCKET_DISCONNECT || rc == LIBSSH2_ERROR_SOCKET_RECV
-                    || rc == LIBSSH2_ERROR_BANNER_RECV) ? .unreachable : .protocolError
+            // libssh2 reports a peer that hangs up inside the key exchange as a key exchange
+            // failure: the connection was lost, so it is `unreachable` like a drop at any other point.
+            let lost =
+                rc == LIBSSH2_ERROR_SOCKET_DISCONNECT || rc == LIBSSH2_ERROR_SOCKET_RECV
+                || rc == LIBSSH2_ERROR_BANNER_RECV
+            let closed = !lost && peerClosed()
             throw SSHError(
-                kind: kind, host: hostPort, message: "key exchange with \(hostPort) failed: \(lastError(rc))")
+                kind: lost || closed ? .unreachable : .protocolError, host: hostPort,
+                message:
+                    "key exchange with \(hostPort) failed: \(lastError(rc))\(closed ? " (the server closed the connection)" : "")"
+            )
         }
         try SSHKnownHosts.verify(
             session: session, endpoint: endpoint, path: config.knownHostsPath, policy: config.hostKeyPolicy)
         try authenticate(deadline: deadline)
+    }
+
+    /// Whether the server has closed or reset the connection (end of stream, or a reset, waiting
+    /// on the socket).
+    private func peerClosed() -> Bool {
+        guard sock >= 0 else { return true }
+        var byte: UInt8 = 0
+        let n = recv(sock, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        return n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE || errno == ENOTCONN))
     }
 
     private func connectSocket(deadline: ContinuousClock.Instant) throws -> Int32 {
