@@ -9,7 +9,7 @@
 #
 # Each target starts from Tests/Fuzz/seeds/TARGET (hand-written) and Tests/Fuzz/corpus/TARGET (what
 # earlier runs found). Without --ci, the run's new inputs are merged into Tests/Fuzz/corpus/TARGET,
-# minimized by `-merge=1` (commit them). A crash, hang (-timeout), memory blow-up (-rss_limit_mb) or
+# minimized by `-merge=1 -set_cover_merge=1` (commit them). A crash, hang (-timeout), memory blow-up (-rss_limit_mb) or
 # broken harness invariant leaves its input in .build-fuzz/artifacts/ and makes the script exit 1;
 # replay one with `FUZZ_TARGET=TARGET .build-fuzz/release/fuzz-fleetcore FILE`, or through the
 # ordinary build: `swift run fuzz-fleetcore --target TARGET FILE`.
@@ -53,7 +53,7 @@ export SWIFT_BACKTRACE=enable=no
 
 failed=()
 total=0
-printf '%-7s %7s %10s %8s %8s %8s\n' target seconds execs exec/s files bytes
+printf '%-7s %7s %10s %8s %6s %8s %8s\n' target seconds execs exec/s saved corpus bytes
 for target in "${targets[@]}"; do
     case $target in
         cloud | chain | fleet) dict=Tests/Fuzz/dict/yaml.dict; max_len=4096 ;;
@@ -78,25 +78,33 @@ for target in "${targets[@]}"; do
         echo "== $target: libFuzzer exited $status; log tail:" >&2
         grep -v '^#' "$log" | tail -40 >&2
     fi
-    # Minimize: keep the seeds, the committed corpus, then what this run found that adds coverage.
-    merged=$work/$target-merged
-    mkdir -p "$merged"
-    cp "$seeds"/* "$merged"/
-    FUZZ_TARGET=$target "$binary" -merge=1 -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 \
-        "$merged" "$corpus" "$found" >"$work/$target-merge.log" 2>&1 || true
-    for seed in "$seeds"/*; do rm -f "$merged/$(basename "$seed")"; done
-    files=$(find "$merged" -type f | wc -l)
-    bytes=$(find "$merged" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+    new=$(find "$found" -type f | wc -l)
     if [ "$ci" = 0 ] && [ "$status" = 0 ]; then
-        rm -rf "$corpus"
-        mkdir -p "$corpus"
-        cp "$merged"/* "$corpus"/ 2>/dev/null || true
+        # Minimize: starting from the seeds, the smallest set of inputs from the committed corpus
+        # and this run's finds that covers every edge reached (edges only: counter and comparison
+        # features would keep several times more files for little more reach).
+        merged=$work/$target-merged
+        mkdir -p "$merged"
+        cp "$seeds"/* "$merged"/
+        if FUZZ_TARGET=$target "$binary" -merge=1 -set_cover_merge=1 -use_counters=0 -use_cmp=0 \
+            -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 \
+            "$merged" "$corpus" "$found" >"$work/$target-merge.log" 2>&1; then
+            for seed in "$seeds"/*; do rm -f "$merged/$(basename "$seed")"; done
+            rm -rf "$corpus"
+            mkdir -p "$corpus"
+            cp "$merged"/* "$corpus"/ 2>/dev/null || true
+        else
+            echo "fuzz.sh: merging the $target corpus failed; it is left as it was" >&2
+        fi
     fi
+    files=$(find "$corpus" -type f | wc -l)
+    bytes=$(find "$corpus" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
     total=$((total + ${execs:-0}))
-    printf '%-7s %7s %10s %8s %8s %8s\n' "$target" "$seconds" "${execs:-?}" "${rate:-?}" "$files" "$bytes"
+    printf '%-7s %7s %10s %8s %6s %8s %8s\n' "$target" "$seconds" "${execs:-?}" "${rate:-?}" "$new" "$files" \
+        "$bytes"
 done
-echo "total executions: $total; corpus: $(find Tests/Fuzz/corpus -type f | wc -l) files committed" \
-    "+ $(find Tests/Fuzz/seeds -type f | wc -l) seeds"
+echo "total executions: $total; corpus: $(find Tests/Fuzz/corpus -type f | wc -l) files" \
+    "+ $(find Tests/Fuzz/seeds -type f | wc -l) seeds (saved: inputs libFuzzer kept this run; corpus: after minimizing)"
 if [ ${#failed[@]} -gt 0 ]; then
     echo "fuzz.sh: findings in: ${failed[*]} (inputs in $artifacts/)" >&2
     exit 1

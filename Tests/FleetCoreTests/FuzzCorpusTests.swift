@@ -140,6 +140,25 @@ extension FuzzRegressionTests {
     }
 }
 
+extension FuzzRegressionTests {
+    /// Objects were built key by key with a linear search each: 20,000 keys (250 KB of a runner's
+    /// chain_state.json) took 24 s to parse in a debug build, four times as long for twice the keys.
+    @Test func jsonObjectsParseInLinearTime() throws {
+        let count = 40_000
+        var text = "{"
+        for index in 0..<count { text += "\"k\(index)\": \(index), " }
+        text += "\"k0\": \"last\", \"pr_number\": 7}"
+        let start = ContinuousClock.now
+        let value = try JSONValue.parse(text)
+        let object = try #require(value.objectValue)
+        #expect(ContinuousClock.now - start < .seconds(10))
+        // A repeated key keeps its first position and takes the last value.
+        #expect(object.count == count + 1)
+        #expect(object.entries.first?.key == "k0" && object["k0"] == "last")
+        #expect(try ChainState.parse(text).prNumber == 7)
+    }
+}
+
 /// Property tests of the redactor with generated secrets and text (the fuzz harness's invariants).
 @Suite struct RedactorPropertyTests {
     /// Pieces that make secrets and text collide: assignment syntax, shapes, boundaries, unicode.
