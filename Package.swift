@@ -104,6 +104,13 @@ let package = Package(
             dependencies: ["BenchSupport", "Fleet", "Transport", "FleetCore"],
             swiftSettings: strictSettings
         ),
+        // Load run (scripts/load.sh): 500 projects on 5 sshd hosts ticked 20 times in one process and
+        // in 20 processes; fails when descriptors or threads grow from tick to tick.
+        .executableTarget(
+            name: "fleet-load",
+            dependencies: ["BenchSupport", "Fleet", "Transport", "FleetCore"],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "TestSupport",
             dependencies: ["FleetCore", "Transport"],

@@ -1,0 +1,371 @@
+import BenchSupport
+import Fleet
+import FleetCore
+import Foundation
+import Transport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Load run (issue 7): 500 projects on 5 sshd hosts, ticked 20 times in a row in this process
+/// (FleetScheduler + ProjectActor, a fresh pool per tick shut down afterwards, as `tick --all`
+/// does) and then in 20 separate `megaplan-fleet tick --all` processes. Reports wall time per
+/// tick, RSS and peak RSS, and descriptor and thread counts after each tick, and fails when the
+/// descriptors or threads grow from tick to tick. Run it with scripts/load.sh (release build).
+@main
+struct FleetLoad {
+    enum Runners: String {
+        /// Recorded answers after a fixed service time (runners with CPUs of their own).
+        case replay
+        /// Live stand-ins on this machine (every command really runs; slow on small machines).
+        case live
+    }
+
+    struct Settings {
+        var projects = 500
+        var hosts = 5
+        var ticks = 20
+        var runners = Runners.replay
+        var serviceMilliseconds = 50
+        /// The product's defaults (fleet.yaml `defaults`).
+        var concurrency = 16
+        var perHost = 8
+        var inProcess = true
+        var processes = true
+        var fixtures = FleetLoad.defaultFixtures
+    }
+
+    static let defaultFixtures: String = {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Tests/Fixtures/runner").path
+    }()
+
+    static let usage =
+        "fleet-load [--projects 500] [--hosts 5] [--ticks 20] [--runners replay|live] [--service-ms 50] [--concurrency 16] [--per-host 8] [--in-process-only | --processes-only] [--fixtures DIR]"
+
+    static func parse() throws -> Settings {
+        var settings = Settings()
+        var arguments = CommandLine.arguments.dropFirst()
+        func number(_ name: String) throws -> Int {
+            guard let value = arguments.popFirst().flatMap({ Int($0) }), value >= 0 else {
+                throw BenchError("\(name) takes a number")
+            }
+            return value
+        }
+        while let argument = arguments.popFirst() {
+            switch argument {
+            case "--projects": settings.projects = max(1, try number(argument))
+            case "--hosts": settings.hosts = max(1, try number(argument))
+            case "--ticks": settings.ticks = max(2, try number(argument))
+            case "--service-ms": settings.serviceMilliseconds = try number(argument)
+            case "--concurrency": settings.concurrency = max(1, try number(argument))
+            case "--per-host": settings.perHost = max(1, try number(argument))
+            case "--runners":
+                guard let value = arguments.popFirst().flatMap(Runners.init(rawValue:)) else {
+                    throw BenchError("--runners takes replay or live")
+                }
+                settings.runners = value
+            case "--in-process-only": settings.processes = false
+            case "--processes-only": settings.inProcess = false
+            case "--fixtures": settings.fixtures = arguments.popFirst() ?? settings.fixtures
+            case "-h", "--help":
+                say(usage)
+                exit(0)
+            default: throw BenchError("unknown argument \(argument)\n\(usage)")
+            }
+        }
+        return settings
+    }
+
+    static func main() async {
+        do {
+            let healthy = try await run(parse())
+            exit(healthy ? 0 : 1)
+        } catch {
+            FileHandle.standardError.write(Data("fleet-load: \(error)\n".utf8))
+            exit(2)
+        }
+    }
+
+    /// One measured tick.
+    struct Sample {
+        var wallMs: Double
+        var rssMiB: Double
+        var peakRSSMiB: Double
+        var descriptors: Int
+        var threads: Int
+        var cpuSeconds: Double
+        var handshakes: Int
+        var commands: Int
+        var status: Int32 = 0
+    }
+
+    static func run(_ settings: Settings) async throws -> Bool {
+        let started = ContinuousClock.now
+        let binary = BenchProcess.executableDirectory + "/megaplan-fleet"
+        guard FileSystem.isRegularFile(binary) else {
+            throw BenchError("\(binary) not found: build the megaplan-fleet product into the same directory")
+        }
+        try BenchHost.prepareAccount()
+        try BenchHost.installStandIns(fixtures: settings.fixtures)
+        let replay: RunnerReplay? =
+            settings.runners == .replay
+            ? try RunnerReplay(
+                directory: try BenchHost.accountHome()
+                    + "/fleet-bench/load-replay-\(UInt32.random(in: 0...UInt32.max))",
+                serviceSeconds: Double(settings.serviceMilliseconds) / 1000) : nil
+        defer { if let replay { _ = try? BenchHost.runScript("rm -rf '\(replay.directory)'\n") } }
+        let hosts = try (0..<settings.hosts).map { _ in try BenchHost(replay: replay) }
+        defer { for host in hosts { host.stop() } }
+        let setupStarted = ContinuousClock.now
+        let fleet = try BenchFleet(
+            hosts: hosts, ports: ["direct": hosts.map(\.port)], count: settings.projects, workload: .running)
+        defer { fleet.remove() }
+        let file = try fleet.fleetFile(
+            count: settings.projects, label: "direct", concurrency: settings.concurrency,
+            perHost: settings.perHost)
+        let environment = [
+            "HOME": fleet.home, "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "NO_COLOR": "1",
+        ]
+        say(
+            "fleet-load: \(settings.projects) projects round-robin on \(settings.hosts) sshd hosts (127.0.0.1, account \(BenchHost.account)), \(sysconf(Int32(_SC_NPROCESSORS_ONLN))) CPUs; set up in \(format((ContinuousClock.now - setupStarted).benchSeconds, "%.1f")) s"
+        )
+        say("binary: \(binary)")
+        say(
+            "fleet.yaml defaults: concurrency \(settings.concurrency), per_host \(settings.perHost), connections_per_host 3, deadline 60 s"
+        )
+        switch settings.runners {
+        case .replay:
+            say(
+                "Runners: replay. Every chain has an executing plan (a tick: status read, sync refresh + re-read, decision noop). A recording tick runs every command for real once; afterwards each runner answers a recorded command after \(settings.serviceMilliseconds) ms (sleep, no CPU). Client, SSH and sshd costs are real."
+            )
+        case .live:
+            say("Runners: live stand-ins on this machine (they share its CPUs with the client).")
+        }
+
+        // Recording (replay) or warm-up (live): one tick process over the whole fleet.
+        let warmStarted = ContinuousClock.now
+        let warm = try measureProcess(
+            binary: binary, file: file, knownHosts: fleet.knownHosts, environment: environment,
+            output: fleet.directory + "/warm.jsonl")
+        guard warm.status == 0 else { throw BenchError("warm-up tick exited \(warm.status)") }
+        try check(output: fleet.directory + "/warm.jsonl", count: settings.projects)
+        if let replay { try replay.replay() }
+        say(
+            "\(replay == nil ? "Warm-up" : "Recording") tick: \(format((ContinuousClock.now - warmStarted).benchSeconds, "%.1f")) s"
+        )
+
+        var healthy = true
+        if settings.inProcess {
+            healthy = try await inProcess(settings, file: file, fleet: fleet) && healthy
+        }
+        if settings.processes {
+            healthy =
+                try processes(
+                    settings, binary: binary, file: file, fleet: fleet, environment: environment) && healthy
+        }
+        if let replay { say("Replay misses (commands answered live while replaying): \(replay.misses)") }
+        say("Load run wall time: \(format((ContinuousClock.now - started).benchSeconds, "%.0f")) s")
+        say(healthy ? "RESULT: no growth" : "RESULT: GROWTH or failures (see above)")
+        return healthy
+    }
+
+    // MARK: in process
+
+    static func inProcess(_ settings: Settings, file: String, fleet: BenchFleet) async throws -> Bool {
+        let loaded = try FleetFile.load(path: file)
+        let configuration = SSHConfiguration(
+            knownHostsPath: fleet.knownHosts, connectionsPerHost: loaded.defaults.connectionsPerHost)
+        var options = FleetRunOptions(operation: .supervise)
+        options.concurrency = loaded.defaults.concurrency
+        options.perHost = loaded.defaults.perHost
+        options.deadline = .seconds(loaded.defaults.deadlineSeconds)
+        let before = (descriptors: ProcessFigures.descriptors(), threads: ProcessFigures.threads())
+        say("")
+        say(
+            "In process: \(settings.ticks) ticks in a row (a fresh SSHPool per tick, shut down after it, as `tick --all` does); before the first: \(before.descriptors) fds, \(before.threads) threads, RSS \(format(ProcessFigures.rssMiB(), "%.1f")) MiB"
+        )
+        say(
+            header([
+                "tick", "wall ms", "RSS MiB", "peak MiB", "fds", "threads", "CPU s", "handshakes", "commands",
+            ]))
+        var samples: [Sample] = []
+        for index in 1...settings.ticks {
+            let cpuBefore = BenchProcess.selfCPUSeconds()
+            let tickStarted = ContinuousClock.now
+            let pool = SSHPool(configuration: configuration)
+            let actors = loaded.projects.map { ProjectActor(project: $0, pool: pool, home: fleet.home) }
+            let summary = await FleetScheduler(actors: actors).run(options, tick: TickID.make()) { _, _ in }
+            let statistics = pool.statistics
+            await pool.shutdown()
+            let wall = (ContinuousClock.now - tickStarted).benchSeconds * 1000
+            guard summary.projects == settings.projects, summary.outcomes["ok"] == settings.projects else {
+                throw BenchError("in-process tick \(index): \(summary.json.serialized())")
+            }
+            let sample = Sample(
+                wallMs: wall, rssMiB: ProcessFigures.rssMiB(), peakRSSMiB: ProcessFigures.peakRSSMiB(),
+                descriptors: ProcessFigures.descriptors(), threads: ProcessFigures.threads(),
+                cpuSeconds: BenchProcess.selfCPUSeconds() - cpuBefore, handshakes: statistics.handshakes,
+                commands: summary.remoteCommands)
+            samples.append(sample)
+            say(
+                row([
+                    String(index), format(sample.wallMs, "%.0f"), format(sample.rssMiB, "%.1f"),
+                    format(sample.peakRSSMiB, "%.1f"), String(sample.descriptors), String(sample.threads),
+                    format(sample.cpuSeconds, "%.2f"), String(sample.handshakes), String(sample.commands),
+                ]))
+        }
+        // Growth: the figures after the first tick are the steady state (the runtime's worker
+        // threads and lazily opened files exist by then); later ticks must not exceed them.
+        let first = samples[0]
+        let later = samples.dropFirst()
+        let fdGrowth = (later.map(\.descriptors).max() ?? 0) - first.descriptors
+        let threadGrowth = (later.map(\.threads).max() ?? 0) - first.threads
+        let rssGrowth = (samples.last?.rssMiB ?? 0) - (samples.count > 1 ? samples[1].rssMiB : first.rssMiB)
+        let walls = samples.map(\.wallMs).sorted()
+        say(
+            "In process: wall per tick median \(format(walls[walls.count / 2], "%.0f")) ms (min \(format(walls.first!, "%.0f")), max \(format(walls.last!, "%.0f"))); peak RSS \(format(samples.map(\.peakRSSMiB).max() ?? 0, "%.1f")) MiB; fds after tick 1 \(first.descriptors), max after later ticks \(first.descriptors + fdGrowth) (growth \(fdGrowth)); threads after tick 1 \(first.threads), max later \(first.threads + threadGrowth) (growth \(threadGrowth)); RSS tick 2 -> tick \(samples.count): \(format(rssGrowth, "%+.1f")) MiB"
+        )
+        let ok = fdGrowth <= 0 && threadGrowth <= 0
+        say("In process: descriptors and threads \(ok ? "do not grow" : "GROW")")
+        return ok
+    }
+
+    // MARK: separate processes
+
+    static func processes(
+        _ settings: Settings, binary: String, file: String, fleet: BenchFleet, environment: [String: String]
+    ) throws -> Bool {
+        say("")
+        say(
+            "Separate processes: \(settings.ticks) x `megaplan-fleet tick --all` (peak RSS and CPU from wait4; fds and threads sampled every 10 ms while it runs, the largest seen)"
+        )
+        say(
+            header(["tick", "wall ms", "peak MiB", "max fds", "max thr", "CPU s", "handshakes", "commands"]))
+        var samples: [Sample] = []
+        for index in 1...settings.ticks {
+            let output = fleet.directory + "/tick-\(index).jsonl"
+            let sample = try measureProcess(
+                binary: binary, file: file, knownHosts: fleet.knownHosts, environment: environment,
+                output: output)
+            guard sample.status == 0 else {
+                throw BenchError(
+                    "tick process \(index) exited \(sample.status): \(FileSystem.readText(output + ".err") ?? "")"
+                )
+            }
+            let summary = try check(output: output, count: settings.projects)
+            var measured = sample
+            measured.handshakes = summary.handshakes
+            measured.commands = summary.commands
+            samples.append(measured)
+            say(
+                row([
+                    String(index), format(measured.wallMs, "%.0f"), format(measured.peakRSSMiB, "%.1f"),
+                    String(measured.descriptors), String(measured.threads),
+                    format(measured.cpuSeconds, "%.2f"),
+                    String(measured.handshakes), String(measured.commands),
+                ]))
+        }
+        let walls = samples.map(\.wallMs).sorted()
+        let peaks = samples.map(\.peakRSSMiB).sorted()
+        say(
+            "Separate processes: wall per tick median \(format(walls[walls.count / 2], "%.0f")) ms (min \(format(walls.first!, "%.0f")), max \(format(walls.last!, "%.0f"))); peak RSS median \(format(peaks[peaks.count / 2], "%.1f")) MiB (max \(format(peaks.last!, "%.1f"))); max fds \(samples.map(\.descriptors).max() ?? 0), max threads \(samples.map(\.threads).max() ?? 0)"
+        )
+        return true
+    }
+
+    /// Runs one `tick --all` process, sampling its descriptors and threads while it runs.
+    static func measureProcess(
+        binary: String, file: String, knownHosts: String, environment: [String: String], output: String
+    ) throws -> Sample {
+        let started = ContinuousClock.now
+        let pid = try BenchProcess.spawn(
+            [binary, "tick", "--all", "--fleet", file, "--known-hosts", knownHosts], environment: environment,
+            stdoutPath: output, stderrPath: output + ".err")
+        var maxDescriptors = 0
+        var maxThreads = 0
+        var status: Int32 = 0
+        var usage = rusage()
+        while true {
+            let rc = wait4(pid, &status, WNOHANG, &usage)
+            if rc == pid { break }
+            if rc < 0 && errno != EINTR {
+                throw BenchError("wait4 failed: \(String(cString: strerror(errno)))")
+            }
+            maxDescriptors = max(maxDescriptors, ProcessFigures.descriptors(of: "\(pid)"))
+            maxThreads = max(maxThreads, ProcessFigures.threads(of: "\(pid)"))
+            usleep(10_000)
+        }
+        let cpu =
+            Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+            + Double(usage.ru_stime.tv_sec)
+            + Double(usage.ru_stime.tv_usec) / 1e6
+        return Sample(
+            wallMs: (ContinuousClock.now - started).benchSeconds * 1000, rssMiB: 0,
+            peakRSSMiB: Double(usage.ru_maxrss) / 1024, descriptors: maxDescriptors, threads: maxThreads,
+            cpuSeconds: cpu, handshakes: 0, commands: 0,
+            status: status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f))
+    }
+
+    /// Every project line is ok, one per project; returns the summary's handshakes and commands.
+    @discardableResult
+    static func check(output: String, count: Int) throws -> (handshakes: Int, commands: Int) {
+        let text = FileSystem.readText(output) ?? ""
+        let lines = try text.split(separator: "\n").map { try JSONValue.parse(String($0)) }
+        let projects = lines.filter { $0["summary"] == nil }
+        guard projects.count == count, Set(projects.compactMap { $0["project"]?.stringValue }).count == count
+        else {
+            throw BenchError("tick --all printed \(projects.count) project lines for \(count) projects")
+        }
+        if let bad = projects.first(where: { $0["outcome"]?.stringValue != "ok" }) {
+            throw BenchError("a project did not tick cleanly: \(bad.serialized())")
+        }
+        guard let summary = lines.last?["summary"], case .int(let handshakes)? = summary["ssh_handshakes"],
+            case .int(let commands)? = summary["remote_commands"]
+        else { throw BenchError("no summary line") }
+        return (handshakes, commands)
+    }
+
+    static func format(_ value: Double, _ pattern: String) -> String { String(format: pattern, value) }
+
+    static let widths = [5, 9, 9, 9, 8, 8, 7, 11, 9]
+
+    static func header(_ names: [String]) -> String { row(names) }
+
+    static func row(_ cells: [String]) -> String {
+        zip(cells, widths).map { cell, width in
+            cell.count >= width ? cell : String(repeating: " ", count: width - cell.count) + cell
+        }.joined(separator: "  ")
+    }
+}
+
+/// This process's (or another's) resident memory, descriptors and threads, from /proc.
+enum ProcessFigures {
+    static func descriptors(of pid: String = "self") -> Int {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []).count
+    }
+
+    static func threads(of pid: String = "self") -> Int {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []).count
+    }
+
+    /// A `kB` field of /proc/self/status, in MiB.
+    static func status(_ field: String) -> Double {
+        for line in (FileSystem.readText("/proc/self/status") ?? "").split(separator: "\n")
+        where line.hasPrefix(field + ":") {
+            let number = line.split(separator: " ").dropFirst().first { Double($0) != nil }
+            return (number.flatMap { Double($0) } ?? 0) / 1024
+        }
+        return 0
+    }
+
+    static func rssMiB() -> Double { status("VmRSS") }
+    static func peakRSSMiB() -> Double { status("VmHWM") }
+}
+
+/// Prints a line and flushes it at once (the run is long; its report is read as it goes).
+func say(_ text: String) {
+    print(text)
+    fflush(nil)
+}
