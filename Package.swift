@@ -89,7 +89,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "ssh-bench",
-            dependencies: ["Transport"],
+            dependencies: ["BenchSupport", "FleetCore", "Transport"],
             swiftSettings: strictSettings
         ),
         // Fleet tick benchmark (scripts/bench-fleet.sh): sshd hosts, a latency relay and runner
@@ -113,7 +113,7 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["FleetCore", "Transport"],
+            dependencies: ["BenchSupport", "FleetCore", "Transport"],
             path: "Tests/TestSupport",
             swiftSettings: strictSettings
         ),

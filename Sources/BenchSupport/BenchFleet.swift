@@ -6,7 +6,7 @@ import Foundation
 /// the plan, refreshes and decides `noop`; or a complete chain: no plan to probe, decides
 /// `done`), and a local cloud.yaml per network path (direct, or through a
 /// host's latency relay). Fleet files select the first N projects.
-public final class BenchFleet: @unchecked Sendable {
+public final class BenchFleet: Sendable {
     public struct Project: Sendable {
         public var name: String
         public var workspace: String
@@ -17,7 +17,7 @@ public final class BenchFleet: @unchecked Sendable {
 
     public let directory: String
     public let remoteRoot: String
-    public private(set) var projects: [Project] = []
+    public let projects: [Project]
     public var home: String { directory + "/home" }
     public var knownHosts: String { directory + "/known_hosts" }
 
@@ -50,21 +50,20 @@ public final class BenchFleet: @unchecked Sendable {
                 knownHosts.append(host.knownHostsLine(port: ports[label]![index]))
             }
         }
-        try FileSystem.writeAtomically(self.knownHosts, text: knownHosts.joined(separator: "\n") + "\n")
+        try FileSystem.writeAtomically(
+            directory + "/known_hosts", text: knownHosts.joined(separator: "\n") + "\n")
 
         var script = "set -e\n"
         let state = workload.state
+        var projects: [Project] = []
         let spec = "milestones:\n  - label: m1\n    idea: ideas/m1.md\n  - label: m2\n    idea: ideas/m2.md\n"
         for index in 0..<count {
             let name = String(format: "bench-%03d", index)
             let workspace = "\(remoteRoot)/\(name)/app"
             let hostIndex = index % hosts.count
-            let quoted = ShellQuote.quote(workspace)
             let stateFile = ChainPaths.stateFile(spec: workspace + "/chain.yaml")
+            script += Self.workspaceScript(workspace)
             script += """
-                mkdir -p \(quoted)/.stub && cd \(quoted) && git init -q -b main
-                git -c user.email=b@b -c user.name=b commit -q --allow-empty -m init
-                printf '.stub/\\n.megaplan/\\nchain.yaml\\nideas/\\n' > .git/info/exclude
                 printf %s \(ShellQuote.quote(spec)) > chain.yaml
                 mkdir -p \(ShellQuote.quote(PosixPath.dirname(stateFile)))
                 printf %s \(ShellQuote.quote(state)) > \(ShellQuote.quote(stateFile))
@@ -76,29 +75,54 @@ public final class BenchFleet: @unchecked Sendable {
                 try FileSystem.makeDirectories(PosixPath.dirname(path))
                 try FileSystem.writeAtomically(
                     path,
-                    text: """
-                        provider: ssh
-                        repo:
-                          url: https://example.invalid/\(name).git
-                          workspace: \(workspace)
-                        mode: chain
-                        chain:
-                          spec: \(workspace)/chain.yaml
-                          chain_session: mpf-bench-\(runID)-\(name)
-                        ssh:
-                          host: 127.0.0.1
-                          port: \(hostPorts[hostIndex])
-                          user: \(BenchHost.account)
-                          identity_file: \(hosts[hostIndex].clientKeyPath)
-                          runtime: host
-
-                        """)
+                    text: Self.cloudYAML(
+                        name: name, workspace: workspace, session: "mpf-bench-\(runID)-\(name)",
+                        port: hostPorts[hostIndex], user: BenchHost.account,
+                        identityFile: hosts[hostIndex].clientKeyPath))
                 cloud[label] = path
             }
             projects.append(Project(name: name, workspace: workspace, host: hostIndex, cloudYAML: cloud))
         }
+        self.projects = projects
         // Every host logs in to the same account, so one script prepares every workspace.
         try BenchHost.runScript(script)
+    }
+
+    /// Shell lines (for `set -e`) that make `workspace` a git repository with one empty commit, a
+    /// `.stub` directory for the stand-ins' answers, and the runner's files kept out of git; the
+    /// working directory is left in the workspace.
+    public static func workspaceScript(_ workspace: String) -> String {
+        let quoted = ShellQuote.quote(workspace)
+        return """
+            mkdir -p \(quoted)/.stub && cd \(quoted) && git init -q -b main
+            git -c user.email=b@b -c user.name=b commit -q --allow-empty -m init
+            printf '.stub/\\n.megaplan/\\nchain.yaml\\nideas/\\n' > .git/info/exclude
+
+            """
+    }
+
+    /// cloud.yaml of a chain project on an sshd runner host at 127.0.0.1:`port`.
+    public static func cloudYAML(
+        name: String, workspace: String, session: String, port: Int, user: String, identityFile: String,
+        runtime: String = "host"
+    ) -> String {
+        """
+        provider: ssh
+        repo:
+          url: https://example.invalid/\(name).git
+          workspace: \(workspace)
+        mode: chain
+        chain:
+          spec: \(workspace)/chain.yaml
+          chain_session: \(session)
+        ssh:
+          host: 127.0.0.1
+          port: \(port)
+          user: \(user)
+          identity_file: \(identityFile)
+          runtime: \(runtime)
+
+        """
     }
 
     /// fleet.yaml for the first `count` projects over `label`'s path, with these defaults.

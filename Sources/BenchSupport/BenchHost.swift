@@ -1,5 +1,6 @@
 import FleetCore
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -9,7 +10,7 @@ import Foundation
 /// stand-ins of Tests/Fixtures/runner installed (megaplan, its `megaplan.chain` module, gh). As
 /// root the light login account `mpfleet-test` is used (root's shell start-up is slow), as the
 /// test harness does; otherwise the current user.
-public final class BenchHost: @unchecked Sendable {
+public final class BenchHost: Sendable {
     public static let account: String = {
         guard geteuid() == 0 else { return String(cString: getpwuid(geteuid())!.pointee.pw_name) }
         return "mpfleet-test"
@@ -19,7 +20,8 @@ public final class BenchHost: @unchecked Sendable {
     public let port: Int
     public let clientKeyPath: String
     public let homeDirectory: String
-    private var pid: pid_t = 0
+    /// The sshd listener; 0 once stopped.
+    private let pid: Mutex<pid_t>
     private let hostKeyLine: String
 
     /// The account's home directory (where the runner workspaces live).
@@ -82,10 +84,11 @@ public final class BenchHost: @unchecked Sendable {
 
             """
         try FileSystem.writeAtomically(directory + "/sshd_config", text: config)
-        pid = try BenchProcess.spawn(
+        let listener = try BenchProcess.spawn(
             ["/usr/sbin/sshd", "-D", "-e", "-f", directory + "/sshd_config"],
             stderrPath: directory + "/sshd.log")
-        cpu?.add(pid)
+        pid = Mutex(listener)
+        cpu?.add(listener)
         for _ in 0..<2000 {
             if Self.portAccepts(port) { return }
             usleep(5000)
@@ -100,27 +103,31 @@ public final class BenchHost: @unchecked Sendable {
     }
 
     public func stop() {
-        if pid > 0 {
-            kill(pid, SIGTERM)
+        let listener = pid.withLock { value in
+            defer { value = 0 }
+            return value
+        }
+        if listener > 0 {
+            kill(listener, SIGTERM)
             var status: Int32 = 0
-            waitpid(pid, &status, 0)
-            pid = 0
+            waitpid(listener, &status, 0)
         }
         TemporaryDirectory.remove(directory)
     }
 
     /// Installs the runner stand-ins in the account's home (atomically, so a test suite running
-    /// at the same time and installing the same files is not disturbed).
-    public static func installStandIns(fixtures: String) throws {
+    /// at the same time and installing the same files is not disturbed). `extraExecutables` are
+    /// further stand-ins of `fixtures` for ~/.local/bin (the tests' `docker`).
+    public static func installStandIns(fixtures: String, extraExecutables: [String] = []) throws {
         guard let entry = getpwnam(account), let dir = entry.pointee.pw_dir else {
             throw BenchError("no passwd entry for \(account)")
         }
         let home = String(cString: dir)
-        let files: [(String, String, mode_t)] = [
-            ("megaplan", ".local/bin/megaplan", 0o755), ("gh", ".local/bin/gh", 0o755),
-            ("python/megaplan/__init__.py", ".megaplan-stub/python/megaplan/__init__.py", 0o644),
-            ("python/megaplan/chain.py", ".megaplan-stub/python/megaplan/chain.py", 0o644),
-        ]
+        let files: [(String, String, mode_t)] =
+            (["megaplan", "gh"] + extraExecutables).map { ($0, ".local/bin/" + $0, 0o755) } + [
+                ("python/megaplan/__init__.py", ".megaplan-stub/python/megaplan/__init__.py", 0o644),
+                ("python/megaplan/chain.py", ".megaplan-stub/python/megaplan/chain.py", 0o644),
+            ]
         var contents = files.map { ($0.0, $0.1, $0.2) }
         let profile =
             "export PATH=\"$HOME/.local/bin:$PATH\"\nexport PYTHONPATH=\"$HOME/.megaplan-stub/python\"\n"
@@ -158,7 +165,8 @@ public final class BenchHost: @unchecked Sendable {
         }
     }
 
-    static func freePort() throws -> Int {
+    /// A port on 127.0.0.1 that was free a moment ago.
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw BenchError("socket failed") }
         defer { close(fd) }
@@ -176,7 +184,8 @@ public final class BenchHost: @unchecked Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    static func portAccepts(_ port: Int) -> Bool {
+    /// Whether something accepts TCP connections on 127.0.0.1:`port`.
+    public static func portAccepts(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }

@@ -23,16 +23,23 @@ public struct ChildUsage: Sendable {
 
 /// Child processes with posix_spawn: a chosen environment, output to files, and wait4 usage.
 public enum BenchProcess {
+    /// Output files are truncated unless `append`; the same path for both streams shares one
+    /// descriptor. `newGroup`: the child leads a process group of its own.
     public static func spawn(
         _ arguments: [String], environment: [String: String]? = nil, stdoutPath: String = "/dev/null",
-        stderrPath: String = "/dev/null"
+        stderrPath: String = "/dev/null", append: Bool = false, newGroup: Bool = false
     ) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
+        let mode = O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC)
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, mode, 0o644)
+        if stderrPath == stdoutPath {
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 2, stderrPath, mode, 0o644)
+        }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -42,7 +49,12 @@ public enum BenchProcess {
         var defaults = sigset_t()
         sigfillset(&defaults)
         posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var flags = Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
+        if newGroup {
+            flags |= Int16(POSIX_SPAWN_SETPGROUP)
+            posix_spawnattr_setpgroup(&attributes, 0)
+        }
+        posix_spawnattr_setflags(&attributes, flags)
         let argv = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
@@ -122,9 +134,14 @@ public enum BenchProcess {
     }
 
     /// User + system CPU seconds of this process so far.
-    public static func selfCPUSeconds() -> Double {
+    public static func selfCPUSeconds() -> Double { cpuSeconds(RUSAGE_SELF) }
+
+    /// User + system CPU seconds of this process's terminated and waited-for children so far.
+    public static func childrenCPUSeconds() -> Double { cpuSeconds(RUSAGE_CHILDREN) }
+
+    private static func cpuSeconds(_ who: __rusage_who) -> Double {
         var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
+        getrusage(who.rawValue, &usage)
         return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
             + Double(usage.ru_stime.tv_sec)
             + Double(usage.ru_stime.tv_usec) / 1e6

@@ -9,7 +9,7 @@ import Foundation
 /// `cpuacct` group (root only). Used for the runner side (the sshd hosts and every command they
 /// run), which /proc cannot attribute once the short-lived commands are gone. Without the cgroup
 /// file system, `seconds` is nil and the figure is left out.
-public final class CPUAccount: @unchecked Sendable {
+public final class CPUAccount: Sendable {
     private let path: String?
 
     public init(name: String) {

@@ -6,7 +6,7 @@ import Synchronization
 #endif
 
 /// A TCP relay on loopback that holds every chunk `oneWayDelay` before forwarding it, in each
-/// direction: a round trip through it costs twice the delay (the same relay as ssh-bench's). One
+/// direction: a round trip through it costs twice the delay (ssh-bench and fleet-bench both use it). One
 /// thread per direction per connection; the relay's own connect to the target is immediate.
 public final class LatencyRelay: Sendable {
     public let port: Int
@@ -135,6 +135,27 @@ public final class LatencyRelay: Sendable {
         }
         shutdown(destination, Int32(SHUT_WR))
         pair.done()
+    }
+
+    /// Round trip through the relay in ms, from an SSH banner: connect (local, the relay accepts
+    /// at once), read the server banner, which comes back after one delayed leg plus the relay's
+    /// local connect; reports twice the one-way delay seen.
+    public func measureRTT() -> Double {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let start = ContinuousClock.now
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        var buffer = [UInt8](repeating: 0, count: 256)
+        _ = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        return (ContinuousClock.now - start).benchSeconds * 1000 * 2
     }
 
     public func stop() {

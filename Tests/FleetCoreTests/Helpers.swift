@@ -12,7 +12,7 @@ import Testing
 
 /// A fresh directory under the system temporary directory, removed with its content on deinit.
 /// Its path is already resolved (no symlinks), so tests can compare resolved paths literally.
-final class TempDir: @unchecked Sendable {
+final class TempDir: Sendable {
     let path: String
 
     init() {

@@ -55,7 +55,7 @@ enum CLI {
     }
 
     /// A started process: output goes to files so a test can watch it while it runs.
-    final class Running: @unchecked Sendable {
+    final class Running: Sendable {
         let process: Process
         let stdoutPath: String
         let stderrPath: String
