@@ -13,28 +13,9 @@ import Transport
 
 // MARK: - one runner host per suite
 
-/// One real sshd runner host per suite, started before the suite's first test and killed after
-/// its last; the suite's tests (parallel) share it, each with its own project.
-struct SupervisorRunnerHost: SuiteTrait, TestScoping {
-    @TaskLocal static var current: RunnerHost?
-
-    var isRecursive: Bool { false }
-
-    func provideScope(
-        for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
-    ) async throws {
-        let host = try RunnerHost()
-        defer { host.server.kill() }
-        try await Self.$current.withValue(host) { try await function() }
-    }
-
-    static func host() throws -> RunnerHost {
-        try #require(current, "the suite needs the .supervisorRunnerHost trait")
-    }
-}
-
-extension Trait where Self == SupervisorRunnerHost {
-    static var supervisorRunnerHost: SupervisorRunnerHost { SupervisorRunnerHost() }
+extension Trait where Self == SharedRunnerHost {
+    /// One real sshd runner host per suite (TestSupport's SharedRunnerHost).
+    static var supervisorRunnerHost: SharedRunnerHost { SharedRunnerHost() }
 }
 
 // MARK: - a chain on the runner host
@@ -73,7 +54,7 @@ struct ChainFixture {
         _ name: String, host: RunnerHost? = nil, chainYAML: String? = nil, extraYAML: String = "",
         wrap: (@Sendable (any Runner) -> any Runner)? = nil
     ) throws {
-        let host = try host ?? SupervisorRunnerHost.host()
+        let host = try host ?? SharedRunnerHost.host()
         self.host = host
         project = try host.makeProject(name, extraYAML: extraYAML)
         if let chainYAML { try project.write("chain.yaml", chainYAML) }

@@ -60,7 +60,7 @@ func verifyJSON(pending: Int, verified: Int, all: Bool) -> String {
 @Suite("Supervisor tick end to end, one runner per effective state", .supervisorRunnerHost)
 struct TickEndToEndTests {
     @Test func runningChainIsLeftAlone() async throws {
-        let host = try SupervisorRunnerHost.host()
+        let host = try SharedRunnerHost.host()
         let extra = host.server.homeDirectory + "/fleet-tests/extra-\(UInt32.random(in: 0...UInt32.max))"
         try host.shell(
             "mkdir -p \(ShellQuote.quote(extra)) && cd \(ShellQuote.quote(extra)) && git init -q -b main && git -c user.email=t@t -c user.name=t commit -q --allow-empty -m x"

@@ -1,3 +1,4 @@
+import BenchSupport
 import FleetCore
 import Foundation
 
@@ -34,35 +35,7 @@ public final class RunnerHost: Sendable {
     /// Places the stand-ins in the account's home. Each file is written atomically and is the
     /// same for every test, so suites running in parallel can share the account.
     private func install() throws {
-        var files: [(String, String, mode_t)] = [
-            ("megaplan", ".local/bin/megaplan", 0o755), ("gh", ".local/bin/gh", 0o755),
-            ("docker", ".local/bin/docker", 0o755),
-            ("python/megaplan/__init__.py", ".megaplan-stub/python/megaplan/__init__.py", 0o644),
-            ("python/megaplan/chain.py", ".megaplan-stub/python/megaplan/chain.py", 0o644),
-        ]
-        let profile = try TemporaryDirectory.make(prefix: "mpf-profile-")
-        defer { TemporaryDirectory.remove(profile) }
-        try FileSystem.writeAtomically(
-            profile + "/profile",
-            text:
-                "export PATH=\"$HOME/.local/bin:$PATH\"\nexport PYTHONPATH=\"$HOME/.megaplan-stub/python\"\n")
-        files.append((profile + "/profile", ".profile", 0o644))
-        guard let entry = getpwnam(server.account) else { throw SSHServerError("no passwd entry") }
-        for (source, target, mode) in files {
-            let from = source.hasPrefix("/") ? source : "\(Self.fixtures)/\(source)"
-            guard let bytes = FileSystem.readBytes(from) else {
-                throw SSHServerError("missing fixture \(from)")
-            }
-            let path = "\(server.homeDirectory)/\(target)"
-            var directory = PosixPath.dirname(path)
-            try FileSystem.makeDirectories(directory)
-            try FileSystem.writeAtomically(path, bytes: bytes, mode: mode)
-            chown(path, entry.pointee.pw_uid, entry.pointee.pw_gid)
-            while directory.hasPrefix(server.homeDirectory + "/") {
-                chown(directory, entry.pointee.pw_uid, entry.pointee.pw_gid)
-                directory = PosixPath.dirname(directory)
-            }
-        }
+        try BenchHost.installStandIns(fixtures: Self.fixtures, extraExecutables: ["docker"])
     }
 
     /// Runs a shell command as the runner account (not through SSH): setup and assertions.
@@ -80,28 +53,13 @@ public final class RunnerHost: Sendable {
     ) throws -> TestProject {
         let id = "\(name)-\(UInt32.random(in: 0...UInt32.max))"
         let workspace = "\(server.homeDirectory)/fleet-tests/\(id)/app"
-        try shell(
-            "mkdir -p \(ShellQuote.quote(workspace))/.stub && cd \(ShellQuote.quote(workspace)) && git init -q -b main && git -c user.email=t@t -c user.name=t commit -q --allow-empty -m init && printf '.stub/\\n.megaplan/\\nchain.yaml\\nideas/\\n' > .git/info/exclude"
-        )
+        try shell("set -e\n" + BenchFleet.workspaceScript(workspace))
         let local = try TemporaryDirectory.make(prefix: "mpf-project-")
         let session = "mpf-\(id)"
-        let cloudYAML = """
-            provider: ssh
-            repo:
-              url: https://example.invalid/\(name).git
-              workspace: \(workspace)
-            mode: chain
-            chain:
-              spec: \(workspace)/chain.yaml
-              chain_session: \(session)
-            ssh:
-              host: 127.0.0.1
-              port: \(server.port)
-              user: \(server.account)
-              identity_file: \(server.clientKeyPath)
-              runtime: \(runtime)
-            \(extraYAML)
-            """
+        let cloudYAML =
+            BenchFleet.cloudYAML(
+                name: name, workspace: workspace, session: session, port: server.port, user: server.account,
+                identityFile: server.clientKeyPath, runtime: runtime) + extraYAML
         try FileSystem.writeAtomically(local + "/cloud.yaml", text: cloudYAML)
         let project = TestProject(
             host: self, name: name, workspace: workspace, session: session, localDirectory: local,

@@ -1,3 +1,4 @@
+import BenchSupport
 import Foundation
 import Synchronization
 import Transport
@@ -308,113 +309,34 @@ public final class SSHServer: Sendable {
         return result
     }
 
+    /// The remote account (BenchHost's: `testAccount` as root, made once; else the current user).
     public static func defaultAccount() throws -> String {
-        if geteuid() != 0 {
-            return String(cString: getpwuid(geteuid())!.pointee.pw_name)
-        }
         try testAccountLock.withLock { ready in
             if ready { return }
-            if getpwnam(testAccount) == nil {
-                _ = try? run(["/usr/sbin/useradd", "-m", "-s", "/bin/sh", testAccount])
-                guard getpwnam(testAccount) != nil else {
-                    throw SSHServerError("useradd \(testAccount) failed")
-                }
-            }
-            try run(["/usr/sbin/usermod", "-p", "*", "-s", "/bin/sh", testAccount])
+            try BenchHost.prepareAccount()
             ready = true
         }
-        return testAccount
+        return BenchHost.account
     }
 
     private static let testAccountLock = Mutex(false)
 
-    public static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw SSHServerError("socket failed") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-        }
-        guard bound == 0 else { throw SSHServerError("bind failed") }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
+    public static func freePort() throws -> Int { try BenchHost.freePort() }
 
-    public static func portAccepts(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        return rc == 0
-    }
+    public static func portAccepts(_ port: Int) -> Bool { BenchHost.portAccepts(port) }
 
-    /// posix_spawn a program (stdin /dev/null, stdout+stderr to `stderrPath` or /dev/null).
+    /// posix_spawn a program (stdin /dev/null, stdout+stderr appended to `stderrPath` or /dev/null).
     public static func spawn(_ arguments: [String], stderrPath: String? = nil, newGroup: Bool = false) throws
         -> pid_t
     {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         let out = stderrPath ?? "/dev/null"
-        posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var flags = Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
-        if newGroup {
-            flags |= Int16(POSIX_SPAWN_SETPGROUP)
-            posix_spawnattr_setpgroup(&attributes, 0)
-        }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, flags)
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) } }
-        var child: pid_t = 0
-        let rc = posix_spawn(&child, arguments[0], &actions, &attributes, argv, environ)
-        guard rc == 0 else {
-            throw SSHServerError("posix_spawn \(arguments[0]): \(String(cString: strerror(rc)))")
-        }
-        return child
+        return try BenchProcess.spawn(
+            arguments, stdoutPath: out, stderrPath: out, append: true, newGroup: newGroup)
     }
 
     /// Runs a program to completion; throws on a non-zero exit. Returns its output.
     @discardableResult
-    public static func run(_ arguments: [String]) throws -> String {
-        let outPath = NSTemporaryDirectory() + "mpfleet-run-\(UUID().uuidString)"
-        defer { unlink(outPath) }
-        let child = try spawn(arguments, stderrPath: outPath)
-        var status: Int32 = 0
-        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
-        let output = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
-        let exited = status & 0x7f == 0
-        let code = (status >> 8) & 0xff
-        guard exited && code == 0 else {
-            throw SSHServerError("\(arguments.joined(separator: " ")) failed (status \(status)): \(output)")
-        }
-        return output
-    }
+    public static func run(_ arguments: [String]) throws -> String { try BenchProcess.run(arguments) }
 }
 
 /// Starts a server, runs `body`, then stops the server and removes its files.

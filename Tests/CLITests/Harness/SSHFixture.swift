@@ -7,32 +7,17 @@ import Testing
     import Glibc
 #endif
 
-/// One real sshd runner host per suite (RunnerHost: tmux, git, bash for real; megaplan, gh and
-/// docker stand-ins), started before the suite's first test and killed after its last.
-struct SharedRunnerHost: SuiteTrait, TestScoping {
-    @TaskLocal static var current: RunnerHost?
-
-    var isRecursive: Bool { false }
-
-    func provideScope(
-        for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
-    ) async throws {
-        let host = try RunnerHost()
-        // The default routing (`agents.default: codex`) needs `codex` and `tmux` on the runner;
-        // tmux is real, codex is a stand-in that only has to exist for `command -v`.
-        try host.server.placeFile(
-            ".local/bin/codex", contents: Array("#!/bin/sh\necho codex stand-in\n".utf8), mode: 0o755)
-        defer { host.server.kill() }
-        try await Self.$current.withValue(host) { try await function() }
-    }
-
-    static func host() throws -> RunnerHost {
-        try #require(current, "the suite needs the .runnerHost trait")
-    }
-}
-
 extension Trait where Self == SharedRunnerHost {
-    static var runnerHost: SharedRunnerHost { SharedRunnerHost() }
+    /// The suite's runner host (TestSupport's RunnerHost: tmux, git, bash for real; megaplan, gh
+    /// and docker stand-ins). The default routing (`agents.default: codex`) needs `codex` and
+    /// `tmux` on the runner; tmux is real, codex is a stand-in that only has to exist for
+    /// `command -v`.
+    static var runnerHost: SharedRunnerHost {
+        SharedRunnerHost { host in
+            try host.server.placeFile(
+                ".local/bin/codex", contents: Array("#!/bin/sh\necho codex stand-in\n".utf8), mode: 0o755)
+        }
+    }
 }
 
 /// A project on the shared runner host, driven through the CLI: a git workspace on the host, a
