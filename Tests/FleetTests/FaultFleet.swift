@@ -87,6 +87,8 @@ final class FaultFleet: Sendable {
             """#)
         let flood = try script("flood.sh", "head -c 104857600 /dev/zero | tr '\\0' x\nexit 0\n")
 
+        // The account is made (and its lock's flag set) once, before the hosts start in parallel.
+        _ = try SSHServer.defaultAccount()
         async let healthyHost = RunnerHost()
         async let spareHost = RunnerHost()
         async let droppingHost = RunnerHost()

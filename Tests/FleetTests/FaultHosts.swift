@@ -25,7 +25,7 @@ final class FaultListener: Sendable {
     private let listener: Int32
     private let wake: (read: Int32, write: Int32)
     private let stopped = Atomic<Bool>(false)
-    private let finished = Mutex<Bool>(false)
+    private let finished = Atomic<Bool>(false)
     /// Connections accepted so far (tests assert the client really got this far).
     var accepted: Int { acceptedCount.load(ordering: .relaxed) }
     private let acceptedCount = Atomic<Int>(0)
@@ -69,7 +69,7 @@ final class FaultListener: Sendable {
             _ = write(wake.write, &byte, 1)
         }
         for _ in 0..<500 {
-            if finished.withLock({ $0 }) { return }
+            if finished.load(ordering: .acquiring) { return }
             usleep(2_000)
         }
     }
@@ -158,7 +158,7 @@ final class FaultListener: Sendable {
         close(listener)
         close(wake.read)
         close(wake.write)
-        finished.withLock { $0 = true }
+        finished.store(true, ordering: .releasing)
     }
 
     private static func connectLoopback(_ port: Int) -> Int32 {

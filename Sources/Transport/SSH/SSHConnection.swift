@@ -37,7 +37,22 @@ final class SSHConnection: Sendable {
         var terminated = false
         var waiters: [CheckedContinuation<Void, Never>] = []
         var thread: pthread_t? = nil
+        /// No thread could be started: there is nothing to join.
+        var threadless = false
         var joined = false
+
+        /// Terminated and its thread recorded (or known not to exist), so it can be joined. The
+        /// I/O thread may finish (a refused connection takes microseconds) before `start` has
+        /// recorded its handle; until then the connection does not count as terminated, or a
+        /// join would find no thread, give up, and leak the thread and the eventfd.
+        var joinable: Bool { terminated && (thread != nil || threadless) }
+
+        mutating func takeWaiters() -> [CheckedContinuation<Void, Never>] {
+            guard joinable else { return [] }
+            let taken = waiters
+            waiters = []
+            return taken
+        }
     }
 
     let serial: Int
@@ -70,9 +85,14 @@ final class SSHConnection: Sendable {
             }, raw)
         if rc != 0 {
             Unmanaged<SSHConnectionWorker>.fromOpaque(raw).release()
+            connection.termination.withLock { $0.threadless = true }
             return false
         }
-        connection.termination.withLock { $0.thread = thread }
+        let waiters = connection.termination.withLock { state in
+            state.thread = thread
+            return state.takeWaiters()
+        }
+        for waiter in waiters { waiter.resume() }
         return true
     }
 
@@ -140,21 +160,20 @@ final class SSHConnection: Sendable {
     func markTerminated() {
         let waiters = termination.withLock { state in
             state.terminated = true
-            let w = state.waiters
-            state.waiters = []
-            return w
+            return state.takeWaiters()
         }
         for waiter in waiters { waiter.resume() }
     }
 
     // MARK: pool side
 
-    var isTerminated: Bool { termination.withLock { $0.terminated } }
+    /// Terminated and ready to be joined.
+    var isTerminated: Bool { termination.withLock { $0.joinable } }
 
     func waitTerminated() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let resumeNow = termination.withLock { state -> Bool in
-                if state.terminated { return true }
+                if state.joinable { return true }
                 state.waiters.append(continuation)
                 return false
             }
@@ -165,13 +184,13 @@ final class SSHConnection: Sendable {
     /// Joins the I/O thread (which has already signalled termination, so this returns at once) and
     /// closes the eventfd. Idempotent.
     func joinTerminated() {
-        let thread = termination.withLock { state -> pthread_t? in
-            guard state.terminated, !state.joined else { return nil }
+        let join = termination.withLock { state -> (Bool, pthread_t?) in
+            guard state.joinable, !state.joined else { return (false, nil) }
             state.joined = true
-            return state.thread
+            return (true, state.thread)
         }
-        guard let thread else { return }
-        pthread_join(thread, nil)
+        guard join.0 else { return }
+        if let thread = join.1 { pthread_join(thread, nil) }
         inbox.withLock { box in
             box.closed = true
             if !box.wakeClosed {

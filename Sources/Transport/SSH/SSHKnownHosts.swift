@@ -6,8 +6,9 @@ import Synchronization
 /// Called only from a connection's I/O thread, with that thread's session.
 enum SSHKnownHosts {
     /// Serialises read-check-append of known_hosts files within this process, so concurrent first
-    /// connections to a new host under accept-new record one line, not several.
-    private static let fileLock = SSHLock(())
+    /// connections to a new host under accept-new record one line, not several. The guarded value
+    /// is a placeholder that is not zero-sized (see `SSHLock`).
+    private static let fileLock = SSHLock(false)
 
     struct KeyType {
         let name: String

@@ -9,11 +9,16 @@ import Foundation
 /// `@unchecked Sendable` is sound: `value` is only read or written inside `withLock`, between
 /// `pthread_mutex_lock` and `pthread_mutex_unlock` on the one mutex this object owns, and `Value`
 /// is required to be Sendable, so handing it across threads under the lock is allowed.
+///
+/// `Value` must not be zero-sized (`Void`): a zero-sized stored property shares its address with
+/// the `mutex` field, so ThreadSanitizer takes the `inout` access inside the lock for a write to
+/// the pointer every caller reads before locking, and reports a race.
 final class SSHLock<Value: Sendable>: @unchecked Sendable {
     private var value: Value
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
     init(_ value: Value) {
+        assert(MemoryLayout<Value>.size > 0, "SSHLock needs a value that is not zero-sized")
         self.value = value
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
