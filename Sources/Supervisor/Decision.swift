@@ -26,7 +26,8 @@ public struct Decision: Sendable, Equatable {
     /// mistakes it for one.
     public var unperformed: DecisionOutcome {
         DecisionOutcome(
-            event: mutation == nil ? event : "supervisor_dry_run", nextAction: nextAction, acted: false, success: true,
+            event: mutation == nil ? event : "supervisor_dry_run", nextAction: nextAction, acted: false,
+            success: true,
             reason: refusedReason)
     }
 

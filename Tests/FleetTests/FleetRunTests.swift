@@ -103,9 +103,10 @@ extension RealHosts {
             let shutdown = clock.now - shutdownStarted
             let lines = await collected.lines
 
-            let slowestHealthy =
-                lines.filter { entry in members.contains { $0.name == entry.line.project && $0.expectedErrorKind == nil } }
-                .map(\.line.durationMilliseconds).max() ?? 0
+            let healthy = lines.filter { entry in
+                members.contains { $0.name == entry.line.project && $0.expectedErrorKind == nil }
+            }
+            let slowestHealthy = healthy.map(\.line.durationMilliseconds).max() ?? 0
             print(
                 "fleet run: \(lines.count) lines in \(wall), slowest healthy project \(slowestHealthy) ms, shutdown \(shutdown), \(statistics)"
             )

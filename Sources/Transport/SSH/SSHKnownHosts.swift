@@ -60,18 +60,19 @@ enum SSHKnownHosts {
     static func verify(
         session: OpaquePointer, endpoint: SSHEndpoint, path: String, policy: HostKeyPolicy
     ) throws(SSHError) {
-        let where_ = endpoint.hostPort
+        let hostPort = endpoint.hostPort
         var keyLength = 0
         var rawType: Int32 = 0
         guard let keyPointer = libssh2_session_hostkey(session, &keyLength, &rawType), keyLength > 0 else {
-            throw SSHError(kind: .protocolError, host: where_, message: "\(where_) offered no host key")
+            throw SSHError(kind: .protocolError, host: hostPort, message: "\(hostPort) offered no host key")
         }
         let blob = [UInt8](UnsafeRawBufferPointer(start: keyPointer, count: keyLength))
         let offered = fingerprint(blob)
         guard let type = keyType(rawType) else {
             throw SSHError(
-                kind: .protocolError, host: where_,
-                message: "\(where_) offered an unsupported host key type (\(rawType)), fingerprint \(offered)"
+                kind: .protocolError, host: hostPort,
+                message:
+                    "\(hostPort) offered an unsupported host key type (\(rawType)), fingerprint \(offered)"
             )
         }
         let knownHostsPath = SSHPaths.expandTilde(path)
@@ -85,32 +86,32 @@ enum SSHKnownHosts {
                 return
             case .mismatch(let knownFingerprint):
                 throw SSHError(
-                    kind: .hostKeyChanged, host: where_,
+                    kind: .hostKeyChanged, host: hostPort,
                     message:
-                        "host key for \(where_) has CHANGED: offered \(type.name) \(offered), known_hosts (\(knownHostsPath)) has \(knownFingerprint); refusing to connect (remove the old entry with ssh-keygen -R '\(hostField(endpoint))' -f \(knownHostsPath) if the change is expected)"
+                        "host key for \(hostPort) has CHANGED: offered \(type.name) \(offered), known_hosts (\(knownHostsPath)) has \(knownFingerprint); refusing to connect (remove the old entry with ssh-keygen -R '\(hostField(endpoint))' -f \(knownHostsPath) if the change is expected)"
                 )
             case .notFound:
                 switch policy {
                 case .strict:
                     throw SSHError(
-                        kind: .hostKeyUnknown, host: where_,
+                        kind: .hostKeyUnknown, host: hostPort,
                         message:
-                            "host key for \(where_) is not in \(knownHostsPath) (offered \(type.name) \(offered)); add it or use host key policy accept-new"
+                            "host key for \(hostPort) is not in \(knownHostsPath) (offered \(type.name) \(offered)); add it or use host key policy accept-new"
                     )
                 case .acceptNew:
                     let line = "\(hostField(endpoint)) \(type.name) \(Data(blob).base64EncodedString())\n"
                     if let problem = append(line: line, to: knownHostsPath) {
                         throw SSHError(
-                            kind: .hostKeyUnknown, host: where_,
+                            kind: .hostKeyUnknown, host: hostPort,
                             message:
-                                "cannot record host key \(offered) for \(where_) in \(knownHostsPath): \(problem)"
+                                "cannot record host key \(offered) for \(hostPort) in \(knownHostsPath): \(problem)"
                         )
                     }
                 }
             case .failure(let why):
                 throw SSHError(
-                    kind: .protocolError, host: where_,
-                    message: "cannot check host key of \(where_) against \(knownHostsPath): \(why)")
+                    kind: .protocolError, host: hostPort,
+                    message: "cannot check host key of \(hostPort) against \(knownHostsPath): \(why)")
             }
         }
     }
