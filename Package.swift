@@ -65,10 +65,13 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Sanitizer hooks (C, uninstrumented): linked into the binary, active only in
+        // --sanitize=thread builds.
+        .target(name: "CSanitizerHooks"),
         .executableTarget(
             name: "megaplan-fleet",
             dependencies: [
-                "FleetCore", "Transport", "Supervisor", "Fleet",
+                "FleetCore", "Transport", "Supervisor", "Fleet", "CSanitizerHooks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
