@@ -4,7 +4,9 @@
 // FleetCore holds the configuration models, quoting, redaction and atomic files that every
 // layer shares; Transport talks to runners (libssh2 pool, local programs, providers);
 // Supervisor reads chain status and decides; Fleet schedules many projects; the executable
-// is only the command-line surface.
+// is only the command-line surface. Development targets hang off the side and nothing in the
+// product depends on them: FuzzHarness (+ fuzz-fleetcore), BenchSupport (+ ssh-bench,
+// fleet-bench, fleet-load), TestSupport and the test targets.
 import PackageDescription
 
 let strictSettings: [SwiftSetting] = [
@@ -21,7 +23,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
@@ -45,7 +46,6 @@ let package = Package(
             dependencies: [
                 "CLibSSH2",
                 "FleetCore",
-                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -59,10 +59,7 @@ let package = Package(
         ),
         .target(
             name: "Fleet",
-            dependencies: [
-                "FleetCore", "Transport", "Supervisor",
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: ["FleetCore", "Transport", "Supervisor"],
             swiftSettings: strictSettings
         ),
         // Sanitizer hooks (C, uninstrumented): linked into the binary, active only in
@@ -73,7 +70,6 @@ let package = Package(
             dependencies: [
                 "FleetCore", "Transport", "Supervisor", "Fleet", "CSanitizerHooks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
