@@ -3,7 +3,7 @@
 # Builds into .build-tsan or .build-asan (debug, every target instrumented, the binary the CLI
 # tests start included) and runs it. ThreadSanitizer reads scripts/tsan-suppressions.txt (false
 # positives of Synchronization.Mutex, which TSan cannot see); AddressSanitizer runs with leak
-# detection on. Heavy: run one at a time.
+# detection on and scripts/lsan-suppressions.txt (XCTest's own leaks). Heavy: run one at a time.
 set -eu
 cd "$(dirname "$0")/.."
 command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
@@ -16,6 +16,7 @@ case "$sanitizer" in
     address)
         scratch=.build-asan
         export ASAN_OPTIONS="detect_leaks=1 ${ASAN_OPTIONS:-}"
+        export LSAN_OPTIONS="suppressions=$PWD/scripts/lsan-suppressions.txt ${LSAN_OPTIONS:-}"
         ;;
     *)
         echo "usage: scripts/sanitize.sh thread|address" >&2

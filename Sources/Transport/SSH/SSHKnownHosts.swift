@@ -1,4 +1,5 @@
 import CLibSSH2
+import FleetCore
 import Foundation
 import Synchronization
 
@@ -132,15 +133,19 @@ enum SSHKnownHosts {
         defer { libssh2_knownhost_free(hosts) }
         // Read line by line: libssh2_knownhost_readfile stops at the first line it cannot parse
         // (e.g. sk-ssh-ed25519 or @cert-authority entries), which would hide later entries.
-        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+        // Read with FileSystem, not Foundation: String(contentsOfFile:) leaks its 4 KiB buffer on an
+        // empty file (a new known_hosts under accept-new).
+        if let text = FileSystem.readText(path) {
             for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
                 let trimmed = line.trimmingCharacters(in: .whitespaces)
                 if trimmed.isEmpty || trimmed.hasPrefix("#") || trimmed.hasPrefix("@") { continue }
-                let bytes = Array(trimmed.utf8)
+                // NUL-terminated: libssh2 copies the key with its terminator (one byte past `len`),
+                // as its own readfile passes lines read with fgets.
+                let bytes = Array(trimmed.utf8) + [0]
                 _ = bytes.withUnsafeBufferPointer { buffer in
                     buffer.withMemoryRebound(to: CChar.self) {
                         libssh2_knownhost_readline(
-                            hosts, $0.baseAddress, $0.count, LIBSSH2_KNOWNHOST_FILE_OPENSSH)
+                            hosts, $0.baseAddress, $0.count - 1, LIBSSH2_KNOWNHOST_FILE_OPENSSH)
                     }
                 }
             }
@@ -199,9 +204,7 @@ enum SSHKnownHosts {
         defer { close(fd) }
         // Keep the new entry on its own line even if the file does not end with a newline.
         var text = line
-        if let existing = try? Data(contentsOf: URL(fileURLWithPath: path)), let last = existing.last,
-            last != 0x0A
-        {
+        if let existing = FileSystem.readBytes(path), let last = existing.last, last != 0x0A {
             text = "\n" + text
         }
         let bytes = Array(text.utf8)
