@@ -55,11 +55,18 @@ enum ObservationScript {
                 return {'text': data.decode('utf-8', 'replace')}
             except OSError as e:
                 return {'error': 'cat: %s: %s' % (path, e.strerror or e)}
+        def cut(data):
+            # Past the limit, also drop the word the cut splits: a secret cut in two could not be
+            # recognised by redaction on the client.
+            if len(data) <= LIMIT:
+                return data
+            data = data[:LIMIT]
+            return data[:max(data.rfind(c) for c in (b' ', b'\n', b'\t', b'\r', b'\x0b', b'\x0c')) + 1]
         def sh(cmd):
             try:
                 r = subprocess.run(cmd, shell=True, capture_output=True, timeout=a['timeout'])
-                return {'rc': r.returncode, 'out': r.stdout[:LIMIT].decode('utf-8', 'replace'),
-                        'err': r.stderr[:LIMIT].decode('utf-8', 'replace')}
+                return {'rc': r.returncode, 'out': cut(r.stdout).decode('utf-8', 'replace'),
+                        'err': cut(r.stderr).decode('utf-8', 'replace')}
             except subprocess.TimeoutExpired:
                 return {'rc': 124, 'out': '', 'err': 'probe timed out after %ss: %s' % (a['timeout'], cmd)}
         def text(value):
