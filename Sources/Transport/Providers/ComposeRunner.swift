@@ -56,18 +56,8 @@ public struct ComposeRunner: Runner {
 
     func composeChecked(_ arguments: [String], stdin: [UInt8]? = nil) async throws(FleetError) -> RunnerOutput
     {
-        let output = try await compose(arguments, stdin: stdin)
-        guard output.status == 0 else {
-            let stderr = output.stderr.trimmed
-            throw FleetError(
-                .providerFailed,
-                stderr.isEmpty
-                    ? "Command failed: "
-                        + ([docker.path, "compose", "-p", project, "-f", composeFile] + arguments).joined(
-                            separator: " ")
-                    : stderr)
-        }
-        return output
+        try await compose(arguments, stdin: stdin).checked(
+            orElse: docker.failure(["compose", "-p", project, "-f", composeFile] + arguments))
     }
 
     public func run(_ command: String, stdin: [UInt8]?, deadline: Duration?) async throws(FleetError)
@@ -100,12 +90,7 @@ public struct ComposeRunner: Runner {
         let arguments = [
             "compose", "-p", project, "-f", composeFile, "exec", "agent", "tmux", "attach", "-t", "agent",
         ]
-        let status = try await docker.interactive(arguments, workingDirectory: deployDirectory)
-        guard status == 0 else {
-            throw FleetError(
-                .providerFailed, "Command failed: " + ([docker.path] + arguments).joined(separator: " "))
-        }
-        return 0
+        return try await docker.attach(arguments, workingDirectory: deployDirectory)
     }
 
     public func logs(follow: Bool, onLine: @escaping @Sendable (String) async -> Void)
@@ -113,13 +98,9 @@ public struct ComposeRunner: Runner {
     {
         if follow {
             try FileSystem.makeDirectories(deployDirectory)
-            let arguments = ["compose", "-p", project, "-f", composeFile, "logs", "-f", "agent"]
-            let status = try await docker.stream(arguments, workingDirectory: deployDirectory, onLine: onLine)
-            // An interrupt (Ctrl-C) ends following; the log program dying with it is not an error.
-            if status != 0, !Task.isCancelled {
-                throw FleetError(
-                    .providerFailed, "Command failed: " + ([docker.path] + arguments).joined(separator: " "))
-            }
+            try await docker.follow(
+                ["compose", "-p", project, "-f", composeFile, "logs", "-f", "agent"],
+                workingDirectory: deployDirectory, onLine: onLine)
         } else {
             let output = try await composeChecked(["logs", "--tail", "200", "agent"])
             await onLine(output.stdout)

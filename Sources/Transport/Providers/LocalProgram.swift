@@ -110,6 +110,28 @@ public struct LocalProgram: Sendable {
             workingDirectory: workingDirectory.map { FilePath($0) })
     }
 
+    /// `Command failed: <path> <arguments>`, the reference's message when stderr says nothing.
+    func failure(_ arguments: [String]) -> String {
+        "Command failed: " + ([path] + arguments).joined(separator: " ")
+    }
+
+    /// An interactive run whose non-zero exit is `provider_failed` naming the command (§1.9).
+    func attach(_ arguments: [String], workingDirectory: String? = nil) async throws(FleetError) -> Int32 {
+        let status = try await interactive(arguments, workingDirectory: workingDirectory)
+        guard status == 0 else { throw FleetError(.providerFailed, failure(arguments)) }
+        return 0
+    }
+
+    /// Follows a log stream; an interrupt (Ctrl-C) ends it, and the program dying with it is not an
+    /// error.
+    func follow(
+        _ arguments: [String], workingDirectory: String? = nil,
+        onLine: @escaping @Sendable (String) async -> Void
+    ) async throws(FleetError) {
+        let status = try await stream(arguments, workingDirectory: workingDirectory, onLine: onLine)
+        if status != 0, !Task.isCancelled { throw FleetError(.providerFailed, failure(arguments)) }
+    }
+
     static func status(_ termination: TerminationStatus) -> Int32 {
         switch termination {
         case .exited(let code): code

@@ -57,15 +57,8 @@ public struct RailwayRunner: Runner {
         -> RunnerOutput
     {
         let scoped = Self.scoped(arguments, environment: environment)
-        let output = try await railway.run(scoped, workingDirectory: workingDirectory)
-        guard output.status == 0 else {
-            let stderr = output.stderr.trimmed
-            throw FleetError(
-                .providerFailed,
-                stderr.isEmpty
-                    ? "Command failed: " + ([railway.path] + scoped).joined(separator: " ") : stderr)
-        }
-        return output
+        return try await railway.run(scoped, workingDirectory: workingDirectory).checked(
+            orElse: railway.failure(scoped))
     }
 
     public func run(_ command: String, stdin: [UInt8]?, deadline: Duration?) async throws(FleetError)
@@ -88,13 +81,8 @@ public struct RailwayRunner: Runner {
                 "Missing required CLI 'docker'. Install: https://docs.docker.com/get-docker/")
         }
         let arguments = ["build", "-t", "megaplan-cloud-\(service)", deployDirectory]
-        let output = try await docker.run(arguments)
-        guard output.status == 0 else {
-            let stderr = output.stderr.trimmed
-            throw FleetError(
-                .providerFailed,
-                stderr.isEmpty ? "Command failed: docker " + arguments.joined(separator: " ") : stderr)
-        }
+        _ = try await docker.run(arguments).checked(
+            orElse: "Command failed: docker " + arguments.joined(separator: " "))
     }
 
     public func deploy(deployDirectory: String, secrets: [(name: String, value: String)])
@@ -146,25 +134,15 @@ public struct RailwayRunner: Runner {
     public func attach() async throws(FleetError) -> Int32 {
         let arguments = Self.scoped(
             ["ssh", "--service", service, "--session", session], environment: environment)
-        let status = try await railway.interactive(arguments)
-        guard status == 0 else {
-            throw FleetError(
-                .providerFailed, "Command failed: " + ([railway.path] + arguments).joined(separator: " "))
-        }
-        return 0
+        return try await railway.attach(arguments)
     }
 
     public func logs(follow: Bool, onLine: @escaping @Sendable (String) async -> Void)
         async throws(FleetError)
     {
         if follow {
-            let arguments = Self.scoped(["logs", "--service", service], environment: environment)
-            let status = try await railway.stream(arguments, onLine: onLine)
-            // An interrupt (Ctrl-C) ends following; the log program dying with it is not an error.
-            if status != 0, !Task.isCancelled {
-                throw FleetError(
-                    .providerFailed, "Command failed: " + ([railway.path] + arguments).joined(separator: " "))
-            }
+            try await railway.follow(
+                Self.scoped(["logs", "--service", service], environment: environment), onLine: onLine)
         } else {
             let output = try await railwayChecked(["logs", "--service", service, "--lines", "200"])
             await onLine(output.stdout)

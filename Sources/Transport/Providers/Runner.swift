@@ -45,14 +45,8 @@ extension Runner {
         -> RunnerOutput
     {
         let output = try await run(command, stdin: stdin, deadline: deadline)
-        guard output.status == 0 else {
-            let stderr = output.stderr.trimmed
-            throw FleetError(
-                .providerFailed,
-                stderr.isEmpty ? "Command failed (exit \(output.status)) on \(hostLabel): \(command)" : stderr
-            )
-        }
-        return output
+        return try output.checked(
+            orElse: "Command failed (exit \(output.status)) on \(hostLabel): \(command)")
     }
 
     /// The remote file's text (`cat`), an error when it cannot be read.
@@ -64,6 +58,16 @@ extension Runner {
     public func statusPayload(plan: String?, workspace: String) async throws(FleetError) -> JSONObject {
         let output = try await exec(RemoteCommands.planStatus(workspace: workspace, plan: plan))
         return try RemoteCommands.parseStatusPayload(output.stdout)
+    }
+}
+
+extension RunnerOutput {
+    /// The rule of §0.5: a non-zero exit is `provider_failed` carrying the trimmed stderr, or
+    /// `fallback` when stderr is empty.
+    public func checked(orElse fallback: @autoclosure () -> String) throws(FleetError) -> RunnerOutput {
+        guard status != 0 else { return self }
+        let message = stderr.trimmed
+        throw FleetError(.providerFailed, message.isEmpty ? fallback() : message)
     }
 }
 

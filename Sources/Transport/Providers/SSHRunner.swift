@@ -62,14 +62,8 @@ public struct SSHRunner: Runner {
 
     func hostExec(_ command: String, stdin: [UInt8]? = nil) async throws(FleetError) -> RunnerOutput {
         let output = try await hostRun(command, stdin: stdin)
-        guard output.status == 0 else {
-            let stderr = output.stderr.trimmed
-            throw FleetError(
-                .providerFailed,
-                stderr.isEmpty ? "Command failed (exit \(output.status)) on \(hostLabel): \(command)" : stderr
-            )
-        }
-        return output
+        return try output.checked(
+            orElse: "Command failed (exit \(output.status)) on \(hostLabel): \(command)")
     }
 
     /// Maps a transport failure to the fleet's stable error kinds.
