@@ -126,7 +126,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TransportTests",
-            dependencies: ["Transport", "TestSupport"],
+            dependencies: ["Transport", "TestSupport", "BenchSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -137,7 +137,7 @@ let package = Package(
         .testTarget(
             name: "FleetTests",
             dependencies: [
-                "Fleet", "TestSupport",
+                "Fleet", "TestSupport", "BenchSupport",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSettings

@@ -1,3 +1,4 @@
+import BenchSupport
 import FleetCore
 import Foundation
 import Testing
@@ -79,35 +80,8 @@ private struct Child {
                 "/bin/bash", "-c", "cd -- \"$0\" && exec \"$@\"",
                 cwd ?? FileManager.default.currentDirectoryPath, executable,
             ] + arguments
-        let envp = env.map { "\($0.key)=\($0.value)" }
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        var allSignals = sigset_t()
-        sigfillset(&allSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        let cArgv = argv.map { strdup($0) } + [nil]
-        let cEnvp = envp.map { strdup($0) } + [nil]
-        defer {
-            for pointer in cArgv { free(pointer) }
-            for pointer in cEnvp { free(pointer) }
-        }
-        var child: pid_t = 0
-        let status = posix_spawn(&child, "/bin/bash", &actions, &attributes, cArgv, cEnvp)
-        guard status == 0 else { throw CocoaError(.executableLoad) }
+        let child = try BenchProcess.spawn(
+            argv, environment: env, stdoutPath: stdout, stderrPath: stderr, append: true)
         pid = child
     }
 
