@@ -11,6 +11,13 @@ import Synchronization
 /// root the light login account `mpfleet-test` is used (root's shell start-up is slow), as the
 /// test harness does; otherwise the current user.
 public final class BenchHost: Sendable {
+    /// The runner stand-ins of this checkout (`Tests/Fixtures/runner`), found from this file's
+    /// own path, for the benchmarks and the test harness alike.
+    public static let checkoutFixtures: String = {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Tests/Fixtures/runner").path
+    }()
+
     public static let account: String = {
         guard geteuid() == 0 else { return String(cString: getpwuid(geteuid())!.pointee.pw_name) }
         return "mpfleet-test"

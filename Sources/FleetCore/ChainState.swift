@@ -27,16 +27,10 @@ public struct ChainState: Sendable, Equatable {
     /// Parses the state file's text. Errors use `provider_failed`, as the reference reports a bad
     /// remote state.
     public static func parse(_ text: String) throws(FleetError) -> ChainState {
-        let value: JSONValue
-        do {
-            value = try JSONValue.parse(text)
-        } catch {
-            throw FleetError(.providerFailed, "Remote chain state was not valid JSON: \(error.detail)")
-        }
-        guard case .object(let object) = value else {
-            throw FleetError(.providerFailed, "Remote chain state was not a JSON object")
-        }
-        return try ChainState(object)
+        try ChainState(
+            JSONObject.parse(
+                text, invalid: { "Remote chain state was not valid JSON: \($0)" },
+                notAnObject: "Remote chain state was not a JSON object"))
     }
 
     public init(_ object: JSONObject) throws(FleetError) {

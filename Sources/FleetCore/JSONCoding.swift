@@ -103,6 +103,23 @@ public struct JSONParseError: Error, Sendable, CustomStringConvertible {
     public var description: String { detail }
 }
 
+extension JSONObject {
+    /// Parses text that must hold one JSON object; both failures are `provider_failed`, worded by
+    /// the caller (`invalid` receives the parser's detail).
+    public static func parse(
+        _ text: String, invalid: (String) -> String, notAnObject: @autoclosure () -> String
+    ) throws(FleetError) -> JSONObject {
+        let value: JSONValue
+        do {
+            value = try JSONValue.parse(text)
+        } catch {
+            throw FleetError(.providerFailed, invalid(error.detail))
+        }
+        guard case .object(let object) = value else { throw FleetError(.providerFailed, notAnObject()) }
+        return object
+    }
+}
+
 extension JSONValue {
     /// Nesting deeper than this is rejected rather than recursing without bound on hostile input.
     public static let maximumDepth = 512

@@ -27,7 +27,7 @@ struct FleetBench {
         var paths: [(label: String, rtt: Int)] = [("direct", 0), ("relay", 50)]
         /// The loop is measured on the first `loopSample` projects and extrapolated beyond.
         var loopSample = 50
-        var fixtures = FleetBench.defaultFixtures
+        var fixtures = BenchHost.checkoutFixtures
         var library = true
         var runners = Runners.replay
         var serviceMilliseconds = 100
@@ -37,11 +37,6 @@ struct FleetBench {
         var perHost = 24
         var connections = 3
     }
-
-    static let defaultFixtures: String = {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Tests/Fixtures/runner").path
-    }()
 
     static let usage =
         "fleet-bench [--runners replay|live] [--service-ms 100] [--workload running|complete] [--sizes 10,50,200] [--concurrency 72] [--per-host 24] [--connections 3] [--loop-sample 50] [--direct-only] [--no-library] [--quick] [--fixtures DIR]"

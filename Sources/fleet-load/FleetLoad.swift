@@ -33,13 +33,8 @@ struct FleetLoad {
         var perHost = 8
         var inProcess = true
         var processes = true
-        var fixtures = FleetLoad.defaultFixtures
+        var fixtures = BenchHost.checkoutFixtures
     }
-
-    static let defaultFixtures: String = {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Tests/Fixtures/runner").path
-    }()
 
     static let usage =
         "fleet-load [--projects 500] [--hosts 5] [--ticks 20] [--runners replay|live] [--service-ms 50] [--concurrency 16] [--per-host 8] [--in-process-only | --processes-only] [--fixtures DIR]"

@@ -13,10 +13,7 @@ public final class RunnerHost: Sendable {
     public let server: SSHServer
 
     /// The fixture directory in this checkout.
-    public static let fixtures: String = {
-        let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        return here.deletingLastPathComponent().appendingPathComponent("Fixtures/runner").path
-    }()
+    public static var fixtures: String { BenchHost.checkoutFixtures }
 
     public init(extraConfig: [String] = []) throws {
         let account = try SSHServer.defaultAccount()

@@ -85,15 +85,8 @@ public enum RemoteCommands {
 
     /// Parses `megaplan status` output (§7.1), with the Railway messages for every provider.
     public static func parseStatusPayload(_ text: String) throws(FleetError) -> JSONObject {
-        let value: JSONValue
-        do {
-            value = try JSONValue.parse(text)
-        } catch {
-            throw FleetError(.providerFailed, "megaplan status did not return JSON: \(error.detail)")
-        }
-        guard case .object(let object) = value else {
-            throw FleetError(.providerFailed, "megaplan status did not return a JSON object")
-        }
-        return object
+        try JSONObject.parse(
+            text, invalid: { "megaplan status did not return JSON: \($0)" },
+            notAnObject: "megaplan status did not return a JSON object")
     }
 }
