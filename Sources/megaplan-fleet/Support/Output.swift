@@ -42,11 +42,14 @@ enum Output {
 }
 
 /// Runs a command body and turns a `FleetError` into the reference's envelope and exit status 1.
-func reportingErrors(redactor: Redactor = .shapesOnly, _ body: () async throws -> Void) async throws {
+/// The redactor is only built when an error is reported (it may read cloud.yaml again).
+func reportingErrors(redactor: @autoclosure () -> Redactor = .shapesOnly, _ body: () async throws -> Void)
+    async throws
+{
     do {
         try await body()
     } catch let error as FleetError {
-        Output.document(error.envelope, redactor: redactor)
+        Output.document(error.envelope, redactor: redactor())
         throw ExitCode(1)
     }
 }

@@ -19,8 +19,7 @@ struct Exec: AsyncParsableCommand {
     @OptionGroup var hostKeys: HostKeyOptions
 
     func run() async throws {
-        let redactor = ProjectSession.redactor(for: cloud)
-        try await reportingErrors(redactor: redactor) {
+        try await reportingErrors(redactor: ProjectSession.redactor(for: cloud)) {
             try await ProjectSession.with(cloud, hostKeys) { project in
                 let output = try await project.runner.exec(command)
                 ProjectSession.relay(
@@ -43,9 +42,8 @@ struct Logs: AsyncParsableCommand {
     @OptionGroup var hostKeys: HostKeyOptions
 
     func run() async throws {
-        let redactor = ProjectSession.redactor(for: cloud)
         let (cloud, hostKeys, follow) = (self.cloud, self.hostKeys, !noFollow)
-        try await reportingErrors(redactor: redactor) {
+        try await reportingErrors(redactor: ProjectSession.redactor(for: cloud)) {
             do {
                 try await Interrupts.cancellable {
                     try await ProjectSession.with(cloud, hostKeys) { project in
