@@ -131,7 +131,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SupervisorTests",
-            dependencies: ["Supervisor", "TestSupport"],
+            dependencies: [
+                "Supervisor", "TestSupport", "BenchSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -48,17 +48,18 @@ public struct ChainContext: Sendable, Equatable {
             ?? fallbackWorkspace(spec: spec, marker: marker, cloud: cloud)
         let (session, sessionSource) =
             state.chainSession.map { ($0, "chain_state") } ?? fallbackSession(marker: marker, cloud: cloud)
+        let candidates = RepoCandidates(cloud: cloud, marker: marker)
         var repos: [String] = []
         var sources: [String] = []
-        func add(_ items: [JSONValue], _ source: String) {
-            for case .string(let item) in items where !item.isBlank && !repos.contains(item) {
+        for (items, source) in [
+            (candidates.beforeState, "spec"), (state.extraRepos, "chain_state"),
+            (candidates.afterState, "marker"),
+        ] {
+            for item in items where !item.isBlank && !repos.contains(item) {
                 repos.append(item)
                 sources.append(source)
             }
         }
-        add(cloud.extraRepos.map(JSONValue.string), "spec")
-        add(state.extraRepos.map(JSONValue.string), "chain_state")
-        if let markerRepos = marker?.extraRepos { add(markerRepos, "marker") }
         return ChainContext(
             workspace: workspace, session: session, extraRepos: repos, remoteSpec: spec,
             workspaceSource: workspaceSource, sessionSource: sessionSource, extraRepoSources: sources)
@@ -75,5 +76,19 @@ public struct ChainContext: Sendable, Equatable {
                 "extra_repos": .strings(extraRepoSources),
             ],
         ])
+    }
+}
+
+/// The extra repositories of §5.3 that do not come from the chain state: cloud.yaml's are merged
+/// before the state's, the marker's after (non-blank strings, in order, duplicates kept).
+struct RepoCandidates: Sendable, Equatable {
+    var beforeState: [String]
+    var afterState: [String]
+}
+
+extension RepoCandidates {
+    init(cloud: CloudSpec, marker: Marker?) {
+        beforeState = cloud.extraRepos.filter { !$0.isBlank }
+        afterState = (marker?.extraRepos ?? []).compactMap(\.stringValue).filter { !$0.isBlank }
     }
 }

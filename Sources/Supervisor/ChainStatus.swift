@@ -16,6 +16,15 @@ public struct ChainStatus: Sendable, Equatable {
     public var prNumber: Int? { state.prNumber }
     public var hasCurrentPlan: Bool { !(state.currentPlanName ?? "").isEmpty }
 
+    /// The supervisor's sync refresh for this chain (§6.4): no branch, the state's PR, the merged
+    /// extra repositories, and the resolved workspace and session pinned into the state.
+    public var syncRefreshCommand: String {
+        RemoteCommands.syncRefresh(
+            workspace: context.workspace, spec: context.remoteSpec, branch: nil, prNumber: prNumber,
+            extraRepos: context.extraRepos.isEmpty ? nil : context.extraRepos,
+            resolvedWorkspace: context.workspace, session: context.session)
+    }
+
     /// Builds the payload from one observation, with the reference's messages for each failure.
     static func build(
         observation: Observation, specPath: String, marker: Marker?, cloud: CloudSpec

@@ -22,30 +22,34 @@ public struct ChainStatusReader: Sendable {
 
     public var marker: Marker? { Marker.read(forCloudYAML: cloud.path, home: home) }
 
-    /// The remote spec path (§5.1) given the marker as it is now.
-    public func remoteSpec() throws(FleetError) -> String {
+    /// The remote spec path (§5.1) given the marker (read once per operation: see `marker`).
+    public func remoteSpec(marker: Marker?) throws(FleetError) -> String {
         try ChainContext.remoteSpec(override: remoteSpecOverride, marker: marker, cloud: cloud)
     }
 
     public func read() async throws(FleetError) -> ChainStatus {
         let marker = self.marker
-        let spec = try ChainContext.remoteSpec(override: remoteSpecOverride, marker: marker, cloud: cloud)
-        let result = try await run(request(spec: spec, marker: marker, refresh: nil, probePullRequest: false))
-        guard let observation = result.observation else {
+        let spec = try remoteSpec(marker: marker)
+        let result = try await run(request(spec: spec, marker: marker, mode: .observe))
+        return try status(of: result.observation, spec: spec, marker: marker)
+    }
+
+    /// The status built from a run's first observation.
+    func status(of observation: Observation?, spec: String, marker: Marker?) throws(FleetError) -> ChainStatus
+    {
+        guard let observation else {
             throw FleetError(
                 .providerFailed, "runner \(runner.hostLabel) returned no observation", kind: "remote_error")
         }
         return try ChainStatus.build(observation: observation, specPath: spec, marker: marker, cloud: cloud)
     }
 
-    func request(spec: String, marker: Marker?, refresh: String?, probePullRequest: Bool)
-        -> ObservationScript.Request
-    {
+    func request(spec: String, marker: Marker?, mode: ObservationScript.Mode) -> ObservationScript.Request {
         ObservationScript.Request(
             spec: spec,
             fallbackWorkspace: ChainContext.fallbackWorkspace(spec: spec, marker: marker, cloud: cloud).0,
             fallbackSession: ChainContext.fallbackSession(marker: marker, cloud: cloud).0,
-            refreshCommand: refresh, probePullRequest: probePullRequest, probeTimeout: probeTimeout)
+            mode: mode, probeTimeout: probeTimeout)
     }
 
     func run(_ request: ObservationScript.Request) async throws(FleetError) -> ObservationResult {

@@ -5,27 +5,53 @@ import Transport
 /// six or seven: a small Python program (the runner has Python, core megaplan is Python) reads
 /// the state, spec and runtime-policy files and runs the reference's probe command lines (§4.10,
 /// built with `shlex.quote`, the rule our quoting copies) against the workspace and session it
-/// resolves with the §5.3 precedence. With a refresh command it first runs the supervisor's sync
-/// refresh and then observes again, so a tick's refresh and re-read also cost one command.
+/// resolves with the §5.3 precedence. It can also run the supervisor's sync refresh and observe
+/// again, so a whole tick's reads (observe, refresh, re-read) cost one command.
 enum ObservationScript {
+    /// What one run does besides the observation.
+    enum Mode: Equatable {
+        /// Observe only (a status read, a dry-run tick).
+        case observe
+        /// Run this sync refresh (§6.4), then observe again.
+        case refresh(String)
+        /// Observe, then build the sync refresh from what was observed and run it, then observe
+        /// again: a whole tick's reads in one command. The runner resolves the refresh's arguments
+        /// from the state it just read, with the repositories the client knows (cloud.yaml's
+        /// before the state's, the marker's after). It declines (runs nothing) unless the status
+        /// read will succeed on the client (the state has the types `ChainState` accepts, the spec
+        /// has the digest of one the client parsed) and its resolution cannot differ from the
+        /// client's; the client checks the command it ran.
+        case observeAndRefresh(RepoCandidates, specDigest: String?)
+    }
+
     /// Arguments for one run, serialized as a JSON literal inside the program.
     struct Request {
         var spec: String
         var fallbackWorkspace: String
         var fallbackSession: String
-        var refreshCommand: String?
-        var probePullRequest: Bool
+        var mode: Mode
         var probeTimeout: Int
 
         var json: JSONValue {
-            .object([
+            var refresh: String?
+            var fold: JSONValue = .null
+            switch mode {
+            case .observe: break
+            case .refresh(let command): refresh = command
+            case .observeAndRefresh(let repos, let digest):
+                fold = [
+                    "before": .strings(repos.beforeState), "after": .strings(repos.afterState),
+                    "spec_sha256": .optional(digest),
+                ]
+            }
+            return .object([
                 "spec": .string(spec),
                 "state": .string(ChainPaths.stateFile(spec: spec)),
                 "policy": .string(ChainPaths.runtimePolicyFile(spec: spec)),
                 "fallback_workspace": .string(fallbackWorkspace),
                 "fallback_session": .string(fallbackSession),
-                "refresh": .optional(refreshCommand),
-                "probe_pr": .bool(probePullRequest),
+                "refresh": .optional(refresh),
+                "fold": fold,
                 "timeout": .int(probeTimeout),
             ])
         }
@@ -42,7 +68,7 @@ enum ObservationScript {
     }
 
     private static let source = #"""
-        import base64, json, shlex, subprocess
+        import base64, hashlib, json, re, shlex, subprocess, unicodedata
         a = json.loads(base64.b64decode('@ARGS@'))
         q = shlex.quote
         LIMIT = 8 << 20
@@ -71,16 +97,16 @@ enum ObservationScript {
                 return {'rc': 124, 'out': '', 'err': 'probe timed out after %ss: %s' % (a['timeout'], cmd)}
         def text(value):
             return value if isinstance(value, str) and value.strip() else None
-        def observe():
+        def observe(probe_pr):
             o = {'state': read(a['state'])}
             o['spec'] = read(a['spec'])
             o['policy'] = read(a['policy'])
             try:
                 st = json.loads(o['state']['text'])
             except Exception:
-                return o
+                return o, None
             if not isinstance(st, dict):
-                return o
+                return o, None
             ws = text(st.get('resolved_workspace')) or a['fallback_workspace']
             n = text(st.get('chain_session')) or a['fallback_session']
             plan = st.get('current_plan_name')
@@ -93,19 +119,96 @@ enum ObservationScript {
             if plan:
                 o['verify'] = sh('cd %s && MEGAPLAN_TRUSTED_CONTAINER=1 megaplan verify-human --list --plan %s --json' % (q(ws), q(plan)))
             pr = st.get('pr_number')
-            if a['probe_pr'] and st.get('last_state') == 'awaiting_pr_merge' and pr is not None:
+            if probe_pr and st.get('last_state') == 'awaiting_pr_merge' and pr is not None:
                 try:
                     o['pr_probe'] = sh('cd %s && gh pr view %d --json state --jq .state 2>/dev/null || echo unknown' % (q(ws), int(pr)))
                 except (TypeError, ValueError):
                     pass
-            return o
+            return o, st
+        # The sync refresh of a folded tick, built exactly as the client's RemoteCommands.syncRefresh
+        # from the state as the client's ChainState and ChainContext read it. Wherever Python and
+        # Swift could read a value differently (exotic whitespace, Unicode-equal names, integers
+        # out of range), it returns None and the client runs the refresh itself.
+        ASCII_SPACE = ' \t\n\r\x0b\x0c'
+        def plain(s):
+            return s.strip() == s.strip(ASCII_SPACE)
+        def integer(v):
+            if v is None or isinstance(v, (bool, int)):
+                n = None if v is None else int(v)
+            elif isinstance(v, float) and v == v and abs(v) < 1e18:
+                n = int(v)
+            elif isinstance(v, str) and plain(v) and re.fullmatch('[+-]?[0-9]+', v.strip()):
+                n = int(v.strip())
+            else:
+                raise ValueError(v)
+            if n is not None and not -(1 << 63) <= n < (1 << 63):
+                raise ValueError(v)
+            return n
+        def shallow(v):
+            # The client's JSON reader refuses nesting of 512 levels (JSONValue.maximumDepth);
+            # level by level, since recursion this deep would exhaust Python's stack.
+            level = [v]
+            for _ in range(500):
+                level = [x for y in level for x in (y.values() if isinstance(y, dict) else y if isinstance(y, list) else ())]
+                if not level:
+                    return True
+            return False
+        def accepted(st):
+            # The types the client's ChainState requires; anything else fails its status read.
+            if not shallow(st):
+                return False
+            try:
+                if 'current_milestone_index' in st and integer(st['current_milestone_index']) is None:
+                    return False
+                integer(st.get('pr_number'))
+            except ValueError:
+                return False
+            keys = ('current_plan_name', 'last_state', 'pr_state', 'branch_head', 'pr_head', 'last_pushed_commit', 'sync_state')
+            return all(st.get(k) is None or isinstance(st.get(k), str) for k in keys) and isinstance(st.get('completed', []), (list, type(None)))
+        def refresh_command(o, st):
+            spec_text = o['spec'].get('text')
+            if spec_text is None or a['fold']['spec_sha256'] != hashlib.sha256(spec_text.encode('utf-8')).hexdigest():
+                return None
+            if not accepted(st):
+                return None
+            texts = [v for v in (st.get('resolved_workspace'), st.get('chain_session')) if isinstance(v, str)]
+            xs = st.get('extra_repos')
+            listed = xs if isinstance(xs, list) and all(isinstance(x, str) and x for x in xs) else []
+            if not all(plain(s) for s in texts + listed):
+                return None
+            pr = integer(st.get('pr_number'))
+            repos, keys = [], []
+            for r in a['fold']['before'] + [x for x in listed if x.strip()] + a['fold']['after']:
+                k = unicodedata.normalize('NFC', r)
+                if (r in repos) != (k in keys):
+                    return None
+                if r not in repos:
+                    repos.append(r)
+                    keys.append(k)
+            ws = text(st.get('resolved_workspace')) or a['fallback_workspace']
+            n = text(st.get('chain_session')) or a['fallback_session']
+            spec = json.dumps(a['spec'])
+            program = ('from megaplan.chain import _capture_sync_state, ChainState, save_chain_state, load_chain_state; '
+                'from pathlib import Path; _capture_sync_state(Path(%s), Path(%s), branch=None, pr_number=%s, extra_repos=%s); '
+                % (json.dumps(ws), spec, 'None' if pr is None else str(pr),
+                   '[' + ', '.join(json.dumps(r) for r in repos) + ']' if repos else 'None'))
+            updates = ['s.%s = %s' % (key, json.dumps(value))
+                       for key, value in (('resolved_workspace', ws), ('chain_session', n)) if value]
+            if updates:
+                program += 's = load_chain_state(Path(%s)); %s; save_chain_state(Path(%s), s)' % (spec, '; '.join(updates), spec)
+            return 'cd %s && python3 -c %s' % (q(ws), q(program))
+        def refresh(cmd):
+            result['refresh'] = dict(sh(cmd), cmd=cmd)
+            if result['refresh']['rc'] == 0:
+                result['reread'] = observe(True)[0]
         result = {}
         if a['refresh']:
-            result['refresh'] = sh(a['refresh'])
-            if result['refresh']['rc'] == 0:
-                result['observation'] = observe()
+            refresh(a['refresh'])
         else:
-            result['observation'] = observe()
+            result['observation'], st = observe(False)
+            cmd = refresh_command(result['observation'], st) if a['fold'] and st is not None else None
+            if cmd:
+                refresh(cmd)
         print('MEGAPLAN-FLEET-OBSERVATION ' + json.dumps(result))
         """#
 }
@@ -144,10 +247,19 @@ struct Observation: Sendable, Equatable {
     var pullRequest: ProbeOutcome?
 }
 
+/// The sync refresh one script run performed: the command it ran and how it ended.
+struct RefreshRun: Sendable, Equatable {
+    var command: String
+    var outcome: ProbeOutcome
+}
+
 /// The decoded result of one script run.
 struct ObservationResult: Sendable, Equatable {
-    var refresh: ProbeOutcome?
+    /// The first observation (absent when the run was a refresh and re-read only).
     var observation: Observation?
+    var refresh: RefreshRun?
+    /// The observation after a successful refresh.
+    var reread: Observation?
 
     /// Decodes the script's stdout; anything else (a runner without python3, garbage, truncated
     /// output) is a clear `provider_failed` error naming the runner.
@@ -169,21 +281,11 @@ struct ObservationResult: Sendable, Equatable {
                 .providerFailed, "runner \(host) returned an unreadable status read", kind: "remote_error")
         }
         var result = ObservationResult()
-        result.refresh = probe(object["refresh"])
-        if case .object(let observed)? = object["observation"] {
-            var observation = Observation()
-            observation.state = read(observed["state"])
-            observation.spec = read(observed["spec"])
-            observation.policy = read(observed["policy"])
-            observation.workspace = observed["context"]?["workspace"]?.stringValue
-            observation.session = observed["context"]?["session"]?.stringValue
-            observation.planStatus = probe(observed["plan_status"])
-            observation.runner = probe(observed["runner"])
-            observation.stat = probe(observed["stat"])
-            observation.verify = probe(observed["verify"])
-            observation.pullRequest = probe(observed["pr_probe"])
-            result.observation = observation
+        result.observation = observation(object["observation"])
+        if let outcome = probe(object["refresh"]), let command = object["refresh"]?["cmd"]?.stringValue {
+            result.refresh = RefreshRun(command: command, outcome: outcome)
         }
+        result.reread = observation(object["reread"])
         return result
     }
 
@@ -197,6 +299,22 @@ struct ObservationResult: Sendable, Equatable {
         if text[end].isWhitespace { return String(text[..<end]) + " …" }
         guard let space = text[..<end].lastIndex(where: \.isWhitespace) else { return "…" }
         return String(text[..<space]) + " …"
+    }
+
+    private static func observation(_ value: JSONValue?) -> Observation? {
+        guard case .object(let observed)? = value else { return nil }
+        var observation = Observation()
+        observation.state = read(observed["state"])
+        observation.spec = read(observed["spec"])
+        observation.policy = read(observed["policy"])
+        observation.workspace = observed["context"]?["workspace"]?.stringValue
+        observation.session = observed["context"]?["session"]?.stringValue
+        observation.planStatus = probe(observed["plan_status"])
+        observation.runner = probe(observed["runner"])
+        observation.stat = probe(observed["stat"])
+        observation.verify = probe(observed["verify"])
+        observation.pullRequest = probe(observed["pr_probe"])
+        return observation
     }
 
     private static func read(_ value: JSONValue?) -> RemoteRead {

@@ -38,6 +38,11 @@ public struct SupervisorTick: Sendable {
         Marker.directory(forCloudYAML: reader.cloud.path, home: reader.home) + "/supervise.lock"
     }
 
+    /// Where the digest of the last spec this chain's ticks parsed is kept (see `ValidatedSpec`).
+    var validatedSpecPath: String {
+        Marker.directory(forCloudYAML: reader.cloud.path, home: reader.home) + "/supervise-spec.json"
+    }
+
     public func run() async -> TickReport {
         do {
             guard let lock = try FileLock.tryAcquire(lockPath) else { return skippedReport() }
@@ -48,15 +53,31 @@ public struct SupervisorTick: Sendable {
         }
     }
 
+    /// Observe, refresh and re-read in one remote command when the runner can build the refresh
+    /// (§6.4) exactly as we do; otherwise the refresh and re-read are a second command.
     private func tick() async -> TickReport {
         let runner = reader.runner
+        let marker = reader.marker
+        let spec: String
+        let first: ObservationResult
         var status: ChainStatus
         do {
-            status = try await reader.read()
+            spec = try reader.remoteSpec(marker: marker)
+            let validated = ValidatedSpec.digest(at: validatedSpecPath, spec: spec)
+            let mode: ObservationScript.Mode =
+                dryRun
+                ? .observe
+                : .observeAndRefresh(
+                    RepoCandidates(cloud: reader.cloud, marker: marker), specDigest: validated)
+            first = try await reader.run(reader.request(spec: spec, marker: marker, mode: mode))
+            status = try reader.status(of: first.observation, spec: spec, marker: marker)
+            if let text = first.observation?.spec.text {
+                let parsed = ValidatedSpec(spec: spec, text: text)
+                if parsed.sha256 != validated { parsed.save(at: validatedSpecPath) }
+            }
         } catch {
             return errorReport(error)
         }
-        let spec = status.context.remoteSpec
         var syncRefresh: JSONObject
         var prProbe: String?
         var humanRefreshed = false
@@ -64,22 +85,26 @@ public struct SupervisorTick: Sendable {
         if dryRun {
             syncRefresh = ["status": "skipped", "reason": "dry run"]
         } else {
-            let refresh = RemoteCommands.syncRefresh(
-                workspace: status.context.workspace, spec: spec, branch: nil, prNumber: status.prNumber,
-                extraRepos: status.context.extraRepos.isEmpty ? nil : status.context.extraRepos,
-                resolvedWorkspace: status.context.workspace, session: status.context.session)
-            let marker = reader.marker
+            let refresh = status.syncRefreshCommand
             do {
-                let result = try await reader.run(
-                    reader.request(spec: spec, marker: marker, refresh: refresh, probePullRequest: true))
-                if let failure = result.refresh?.failureMessage
+                let result =
+                    first.refresh == nil
+                    ? try await reader.run(
+                        reader.request(spec: spec, marker: marker, mode: .refresh(refresh)))
+                    : first
+                if let ran = result.refresh, ran.command != refresh {
+                    syncRefresh = [
+                        "status": "failed",
+                        "reason": "the runner ran a sync refresh other than the one resolved from its state",
+                    ]
+                } else if let failure = result.refresh?.outcome.failureMessage
                     ?? (result.refresh == nil ? "sync refresh did not run" : nil)
                 {
                     syncRefresh = ["status": "failed", "reason": .string(failure)]
                 } else {
                     syncRefresh = ["status": "ok"]
                     do {
-                        guard let observation = result.observation else {
+                        guard let observation = result.reread else {
                             throw FleetError(.providerFailed, "re-read returned nothing")
                         }
                         status = try ChainStatus.build(

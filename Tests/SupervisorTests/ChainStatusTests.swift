@@ -109,19 +109,19 @@ struct ChainStatusTests {
         defer { TemporaryDirectory.remove(home) }
         let cloud = try cloudSpec(sshCloudYAML, path: home + "/cloud.yaml")
         let reader = ChainStatusReader(cloud: cloud, runner: OfflineRunner(), home: home)
-        #expect(try reader.remoteSpec() == "/workspace/app/chain.yaml")
+        #expect(try reader.remoteSpec(marker: reader.marker) == "/workspace/app/chain.yaml")
         let path = Marker.path(forCloudYAML: cloud.path, home: home)
         try FileSystem.makeDirectories(PosixPath.dirname(path))
         try FileSystem.writeAtomically(path, text: "{not json")
         #expect(reader.marker == nil)
-        #expect(try reader.remoteSpec() == "/workspace/app/chain.yaml")
+        #expect(try reader.remoteSpec(marker: reader.marker) == "/workspace/app/chain.yaml")
         try FileSystem.writeAtomically(path, text: #"["a list"]"#)
-        #expect(try reader.remoteSpec() == "/workspace/app/chain.yaml")
+        #expect(try reader.remoteSpec(marker: reader.marker) == "/workspace/app/chain.yaml")
         try Marker(["remote_spec": "/srv/marker.yaml"]).write(forCloudYAML: cloud.path, home: home)
-        #expect(try reader.remoteSpec() == "/srv/marker.yaml")
+        #expect(try reader.remoteSpec(marker: reader.marker) == "/srv/marker.yaml")
         let overridden = ChainStatusReader(
             cloud: cloud, runner: OfflineRunner(), remoteSpecOverride: "/o.yaml", home: home)
-        #expect(try overridden.remoteSpec() == "/o.yaml")
+        #expect(try overridden.remoteSpec(marker: overridden.marker) == "/o.yaml")
     }
 
     // MARK: §5.3 execution context

@@ -65,6 +65,15 @@ struct ChainFixture {
         let real = try RunnerFactory.make(for: cloud, pool: pool, home: project.home)
         runner = wrap.map { $0(real) } ?? real
         reader = ChainStatusReader(cloud: cloud, runner: runner, home: project.home)
+        try recordValidatedSpec()
+    }
+
+    /// Records the spec's digest as a first tick does, so the tests' ticks are the steady state:
+    /// one command for the reads (the first tick of a spec is tested on its own).
+    func recordValidatedSpec() throws {
+        let path = SupervisorTick(reader: reader).validatedSpecPath
+        try FileSystem.makeDirectories(PosixPath.dirname(path))
+        ValidatedSpec(spec: spec, text: try #require(FileSystem.readText(spec))).save(at: path)
     }
 
     /// Runs one tick and returns its report with the number of remote commands it issued.
@@ -244,9 +253,6 @@ func observationArguments(_ command: String) -> JSONValue? {
     }
     return try? JSONValue.parse(text)
 }
-func isRefreshAndReRead(_ command: String) -> Bool {
-    observationArguments(command)?["refresh"]?.stringValue?.contains("_capture_sync_state") == true
-}
 func isRestart(_ command: String) -> Bool { command.contains("tmux kill-session") }
 
 // MARK: - pure fixtures
@@ -271,13 +277,21 @@ let sshCloudYAML = """
 /// Records every command a wrapped runner is asked to run.
 final class CommandRecorder: Sendable {
     let commands = Mutex<[String]>([])
+    let outputs = Mutex<[RunnerOutput]>([])
     var before: @Sendable (String) -> FleetError? {
         { [self] command in
             commands.withLock { $0.append(command) }
             return nil
         }
     }
+    var after: @Sendable (String, RunnerOutput) -> RunnerOutput {
+        { [self] _, output in
+            outputs.withLock { $0.append(output) }
+            return output
+        }
+    }
     var all: [String] { commands.withLock { $0 } }
+    var answers: [RunnerOutput] { outputs.withLock { $0 } }
 }
 
 /// A `wrap` for `withChain`: an InterceptingRunner around the real runner.

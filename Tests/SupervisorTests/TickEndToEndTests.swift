@@ -80,7 +80,7 @@ struct TickEndToEndTests {
             let (tick, commands) = await chain.tick()
             expectReport(
                 tick, chain, event: "supervisor_tick", status: "running", action: "noop", acted: false)
-            #expect(commands == 2)
+            #expect(commands == 1)
             #expect(
                 tick["runner"] == [
                     "status": "alive", "session": .string(chain.session), "detail": "tmux session present",
@@ -104,6 +104,46 @@ struct TickEndToEndTests {
         }
     }
 
+    /// A spec no tick has parsed yet (a new chain, an edited spec) is read and validated first, in
+    /// two commands; the ticks after it fold the refresh into one again. It runs once per tick.
+    @Test func newOrEditedSpecCostsOneMoreCommand() async throws {
+        try await withChain("new-spec") { chain in
+            try chain.project.startSession()
+            try chain.writeState([
+                "current_milestone_index": 0, "current_plan_name": "plan-m1", "last_state": "done",
+            ])
+            try FileManager.default.removeItem(atPath: SupervisorTick(reader: chain.reader).validatedSpecPath)
+            var counts: [Int] = []
+            for edit in [false, false, true, false] {
+                if edit { try chain.project.write("chain.yaml", chainYAML() + "# edited\n") }
+                let (tick, commands) = await chain.tick()
+                #expect(tick.event == "supervisor_tick" && tick["sync_refresh"] == ["status": "ok"])
+                counts.append(commands)
+            }
+            #expect(counts == [2, 1, 2, 1])
+            #expect(chain.syncRefreshCalls().count == 4)
+        }
+    }
+
+    /// When the runner cannot be sure to resolve the refresh as the client does (here two
+    /// canonically equal spellings of one repository, which Swift merges and Python would not),
+    /// it runs none, and the client runs its own in a second command.
+    @Test func declinedFoldFallsBackToTheClientsRefresh() async throws {
+        try await withChain("declined", extraYAML: "extra_repos:\n  - /srv/caf\u{E9}\n") { chain in
+            try chain.project.startSession()
+            try chain.writeState([
+                "current_milestone_index": 0, "current_plan_name": "plan-m1", "last_state": "done",
+                "extra_repos": ["/srv/cafe\u{301}"],
+            ])
+            let (tick, commands) = await chain.tick()
+            #expect(tick.event == "supervisor_tick" && tick["sync_refresh"] == ["status": "ok"])
+            #expect(commands == 2)
+            let calls = chain.syncRefreshCalls()
+            #expect(calls.count == 1)
+            #expect(calls.first?["extra_repos"]?.arrayValue?.count == 1)
+        }
+    }
+
     @Test func completeChainIsDone() async throws {
         try await withChain("complete") { chain in
             try chain.writeState([
@@ -114,7 +154,7 @@ struct TickEndToEndTests {
             let (tick, commands) = await chain.tick()
             expectReport(
                 tick, chain, event: "supervisor_tick", status: "complete", action: "done", acted: false)
-            #expect(commands == 2)
+            #expect(commands == 1)
             #expect(chain.syncRefreshCalls() == [chain.expectedRefresh()])
             #expect(chain.project.chainStarts().isEmpty)
             #expect(!chain.project.sessionAlive())
@@ -130,7 +170,7 @@ struct TickEndToEndTests {
             expectReport(
                 tick, chain, event: "supervisor_restarted", status: "stale_bookkeeping", action: "restart",
                 acted: true)
-            #expect(commands == 3)
+            #expect(commands == 2)
             #expect(tick["runner"]?["status"] == "dead")
             #expect(await chain.chainStarts() == [chain.expectedChainStart])
             #expect(chain.project.sessionAlive())
@@ -156,7 +196,7 @@ struct TickEndToEndTests {
                 reason:
                     "stale bookkeeping but runner status is 'alive'; supervisor will not force-restart a live runner"
             )
-            #expect(commands == 2)
+            #expect(commands == 1)
             #expect(tick["sync"]?["sync_state"] == "dirty")
             #expect(tick["sync"]?["dirty_flag"] == true)
             #expect(chain.project.chainStarts().isEmpty)
@@ -175,7 +215,7 @@ struct TickEndToEndTests {
             expectReport(
                 tick, chain, event: "supervisor_restarted", status: "stale_bookkeeping", action: "restart",
                 acted: true)
-            #expect(commands == 3)
+            #expect(commands == 2)
             #expect(tick["sync"]?["sync_state"] == "dirty")
             #expect(await chain.chainStarts() == [chain.expectedChainStart])
             #expect(chain.project.sessionAlive())
@@ -196,7 +236,7 @@ struct TickEndToEndTests {
                 tick, chain, event: "supervisor_blocked", status: "awaiting_pr_merge", action: "blocked",
                 acted: false,
                 reason: "awaiting PR merge (PR #42 state=open); \(prWaitSuffix)")
-            #expect(commands == 2)
+            #expect(commands == 1)
             #expect(tick["pr"] == ["pr_number": 42, "pr_state": "awaiting_merge"])
             #expect(chain.syncRefreshCalls() == [chain.expectedRefresh(prNumber: 42)])
             let gh = FileSystem.readText(chain.workspace + "/.stub/gh_calls.log") ?? ""
@@ -214,7 +254,7 @@ struct TickEndToEndTests {
             expectReport(
                 tick, chain, event: "supervisor_advanced", status: "awaiting_pr_merge", action: "advance",
                 acted: true)
-            #expect(commands == 3)
+            #expect(commands == 2)
             #expect(chain.syncRefreshCalls() == [chain.expectedRefresh(prNumber: 42)])
             #expect(await chain.chainStarts() == [chain.expectedChainStart])
             #expect(chain.project.sessionAlive())
@@ -232,7 +272,7 @@ struct TickEndToEndTests {
                 tick, chain, event: "supervisor_blocked", status: "quality_gate", action: "blocked",
                 acted: false,
                 reason: qualityGateReason)
-            #expect(commands == 2)
+            #expect(commands == 1)
             #expect(chain.project.chainStarts().isEmpty)
         }
     }
@@ -253,7 +293,7 @@ struct TickEndToEndTests {
                 tick, chain, event: "supervisor_blocked", status: "quality_gate", action: "blocked",
                 acted: false,
                 reason: qualityGateReason)
-            #expect(commands == 2)
+            #expect(commands == 1)
             #expect(chain.project.chainStarts().isEmpty)
         }
     }
@@ -267,7 +307,7 @@ struct TickEndToEndTests {
                 tick, chain, event: "supervisor_blocked", status: "human_prerequisite", action: "blocked",
                 acted: false,
                 reason: humanPrerequisiteReason)
-            #expect(commands == 2)
+            #expect(commands == 1)
             // §6.1d: the verification facts are fresh (the stand-in's default: one pending).
             #expect(tick["human_verification"]?["status"] == "available")
             #expect(tick["human_verification"]?["pending"] == 1)
@@ -290,7 +330,7 @@ struct TickEndToEndTests {
                 reason:
                     "awaiting human verification: 2 pending, 1 verified of deferred-must criteria; latest-verdict semantics require a 'pass' verdict on every criterion before the chain can wake"
             )
-            #expect(commands == 2)
+            #expect(commands == 1)
             #expect(
                 tick["human_verification"]
                     == [
@@ -313,7 +353,7 @@ struct TickEndToEndTests {
             expectReport(
                 tick, chain, event: "supervisor_restarted", status: "stale_bookkeeping", action: "restart",
                 acted: true)
-            #expect(commands == 3)
+            #expect(commands == 2)
             #expect(tick["human_verification"]?["all_deferred_must_verified"] == true)
             #expect(await chain.chainStarts() == [chain.expectedChainStart])
             #expect(chain.project.sessionAlive())
@@ -329,40 +369,56 @@ struct TickEndToEndTests {
             let (tick, commands) = await chain.tick()
             expectReport(
                 tick, chain, event: "supervisor_tick", status: "running", action: "noop", acted: false)
-            #expect(commands == 2)
+            #expect(commands == 1)
             #expect(chain.project.chainStarts().isEmpty)
         }
     }
 
-    /// §6.6: a restart tick issues exactly the status read, the §6.4 refresh (with the re-read and
-    /// PR probe in the same command) and the §6.5 restart, and nothing else.
+    /// §6.6: a restart tick issues exactly the status read (with the §6.4 refresh, the re-read and
+    /// the PR probe in the same command) and the §6.5 restart, and nothing else.
     @Test func commandsOfAnAdvancingTick() async throws {
         let recorder = CommandRecorder()
-        try await withChain("commands", wrap: intercepting(before: recorder.before)) { chain in
+        try await withChain("commands", wrap: intercepting(before: recorder.before, after: recorder.after)) {
+            chain in
             try chain.writeState(Self.awaitingMerge)
             try chain.project.stub("pr_state", "merged\n")
             let (tick, commands) = await chain.tick()
             #expect(tick.event == "supervisor_advanced")
-            #expect(commands == 3)
+            #expect(commands == 2)
             let issued = recorder.all
-            try #require(issued.count == 3)
+            try #require(issued.count == 2 && recorder.answers.count == 2)
             let read = try #require(observationArguments(issued[0]))
             #expect(read["spec"] == .string(chain.spec))
-            #expect(read["refresh"] == .null && read["probe_pr"] == false)
-            let refresh = try #require(observationArguments(issued[1]))
+            #expect(read["refresh"] == .null)
             #expect(
-                refresh["refresh"]
-                    == .string(
-                        RemoteCommands.syncRefresh(
-                            workspace: chain.workspace, spec: chain.spec, branch: nil, prNumber: 42,
-                            extraRepos: nil,
-                            resolvedWorkspace: chain.workspace, session: chain.session)))
-            #expect(refresh["probe_pr"] == true)
+                read["fold"]
+                    == [
+                        "before": [], "after": [],
+                        "spec_sha256": .string(
+                            Digest.sha256Hex(try #require(FileSystem.readText(chain.spec)))),
+                    ])
+            let answer = try ObservationResult.decode(recorder.answers[0], host: "runner")
             #expect(
-                issued[2]
+                answer.refresh?.command
+                    == RemoteCommands.syncRefresh(
+                        workspace: chain.workspace, spec: chain.spec, branch: nil, prNumber: 42,
+                        extraRepos: nil,
+                        resolvedWorkspace: chain.workspace, session: chain.session))
+            #expect(
+                answer.observation?.pullRequest == nil && answer.reread?.pullRequest?.stdout == "merged\n")
+            #expect(chain.syncRefreshCalls() == [chain.expectedRefresh(prNumber: 42)])
+            #expect(
+                issued[1]
                     == RemoteCommands.tmuxRestart(
                         workspace: chain.workspace, spec: chain.spec, session: chain.session))
-            for command in issued + issued.compactMap({ observationArguments($0)?.serialized() }) {
+            // What ran: the commands issued (the script's text names the state key
+            // `last_pushed_commit`, which is not a push) and the refresh the script ran.
+            let ran =
+                issued.map { $0.replacingOccurrences(of: "last_pushed_commit", with: "") }
+                + issued.compactMap({ observationArguments($0)?.serialized() }) + [
+                    answer.refresh?.command ?? ""
+                ]
+            for command in ran {
                 for forbidden in [
                     "push", "reset", "pr merge", "branch -D", "branch -d", "verify-human --set",
                 ] {
@@ -387,7 +443,7 @@ struct TickEndToEndTests {
             #expect(tick.event == "supervisor_restarted" && tick.nextAction == "restart" && tick.acted)
             #expect(tick["effective_status"] == "awaiting_human_verify")
             #expect(tick["human_verification"]?["all_deferred_must_verified"] == true)
-            #expect(commands == 4)
+            #expect(commands == 3)
             #expect(flip.flipped.withLock { $0 })
             #expect(await chain.chainStarts() == [chain.expectedChainStart])
         }

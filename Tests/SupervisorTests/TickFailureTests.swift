@@ -39,14 +39,15 @@ let cleanPlan: JSONObject = [
 
 /// Replaces the re-read part of the refresh command's answer with an unreadable state.
 @Sendable func breakReRead(_ command: String, _ output: RunnerOutput) -> RunnerOutput {
-    guard isRefreshAndReRead(command),
+    guard isObservation(command),
         let line = output.stdout.split(separator: "\n").last(where: {
             $0.hasPrefix(ObservationScript.resultPrefix)
         }),
         case .object(var result)? = try? JSONValue.parse(
             String(line.dropFirst(ObservationScript.resultPrefix.count)))
     else { return output }
-    result["observation"] = ["state": ["error": "cat: state: Input/output error (injected)"]]
+    guard result["reread"] != nil else { return output }
+    result["reread"] = ["state": ["error": "cat: state: Input/output error (injected)"]]
     var broken = output
     broken.stdout = ObservationScript.resultPrefix + JSONValue.object(result).serialized() + "\n"
     return broken
@@ -141,7 +142,7 @@ struct TickFailureTests {
                 tick.event == "supervisor_tick" && tick.nextAction == "noop" && tick.success && !tick.acted)
             #expect(tick["effective_status"] == "running")
             #expect(tick["sync"]?["sync_state"] == "clean")
-            #expect(commands == 2)
+            #expect(commands == 1)
             // The refresh was attempted with the §6.4 arguments, and wrote nothing.
             #expect(chain.syncRefreshCalls() == [chain.expectedRefresh()])
             #expect(chain.stateText() == before)
@@ -156,7 +157,7 @@ struct TickFailureTests {
             let (tick, commands) = await chain.tick()
             #expect(tick["sync_refresh"]?["status"] == "failed")
             #expect(tick.event == "supervisor_restarted" && tick.acted)
-            #expect(commands == 3)
+            #expect(commands == 2)
             #expect(await chain.chainStarts() == [chain.expectedChainStart])
             let state = try chain.project.readState()
             #expect(state["resolved_workspace"] == nil)
@@ -173,7 +174,7 @@ struct TickFailureTests {
             #expect(tick.event == "supervisor_tick" && tick.nextAction == "noop" && tick.success)
             #expect(tick["effective_status"] == "running")
             #expect(tick["sync"]?["sync_state"] == "clean")
-            #expect(commands == 2)
+            #expect(commands == 1)
             // The refresh itself ran: the state now records the dirty worktree and is pinned.
             let state = try chain.project.readState()
             #expect(state["sync_state"] == "dirty")
@@ -186,13 +187,13 @@ struct TickFailureTests {
         RestartFailureCase(
             name: "stale bookkeeping", status: "stale_bookkeeping",
             prefix: "stale bookkeeping restart failed",
-            commands: 3),
+            commands: 2),
         RestartFailureCase(
             name: "PR merged", status: "awaiting_pr_merge", prefix: "PR merged but restart failed",
-            commands: 3),
+            commands: 2),
         RestartFailureCase(
             name: "human verification wake", status: "awaiting_human_verify",
-            prefix: "all human-verification criteria satisfied but wake restart failed", commands: 4),
+            prefix: "all human-verification criteria satisfied but wake restart failed", commands: 3),
     ]
 
     @Test(arguments: restartFailures)
