@@ -46,14 +46,13 @@ private struct TempDir {
 
     func file(_ name: String) -> String { path + "/" + name }
 
+    /// Written with a close-on-exec descriptor: a program written without one can be inherited
+    /// by a child another test spawns at that moment, and executing it then fails with "Text file
+    /// busy" (exit 126) for as long as that child lives.
     func write(_ name: String, _ text: String, executable: Bool = false) throws {
         let target = file(name)
-        try FileManager.default.createDirectory(
-            atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try text.write(toFile: target, atomically: true, encoding: .utf8)
-        if executable {
-            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: target)
-        }
+        try FileSystem.makeDirectories(PosixPath.dirname(target))
+        try FileSystem.writeAtomically(target, text: text, mode: executable ? 0o755 : 0o644)
     }
 
     func read(_ name: String) -> String? { try? String(contentsOfFile: file(name), encoding: .utf8) }
