@@ -7,7 +7,7 @@
 # Needs sshd, ssh-keygen, git, tmux and python3; as root it logs in as the light account
 # mpfleet-test (created if missing). Options: --quick, --sizes 10,50,200, --loop-sample 50,
 # --direct-only, --no-library, --runners replay|live, --service-ms 100, --workload running|complete
-# (live only), --concurrency 72, --per-host 24. Default: replayed runners (see RunnerReplay.swift).
+# (live only), --concurrency 144, --per-host 48, --connections 6. Default: replayed runners (see RunnerReplay.swift).
 set -eu
 cd "$(dirname "$0")/.."
 swift build -c release --scratch-path .build-bench --product megaplan-fleet

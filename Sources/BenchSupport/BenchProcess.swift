@@ -116,7 +116,8 @@ public enum BenchProcess {
         var buffer = [CChar](repeating: 0, count: 4096)
         let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         guard count > 0 else { return FileSystem.currentDirectory() }
-        return PosixPath.dirname(String(cString: buffer))
+        return PosixPath.dirname(
+            String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
 
     /// Busy CPU seconds of the whole machine so far (/proc/stat), every process included: on

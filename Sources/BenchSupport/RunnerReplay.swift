@@ -17,17 +17,23 @@ public final class RunnerReplay: Sendable {
         self.directory = directory
         self.serviceSeconds = serviceSeconds
         script = directory + "/replay.sh"
+        // Shell built-ins wherever they serve (read, test, parameter expansion): the replay's
+        // own processes run on the client's CPUs and are not what a remote runner would cost.
         let text = """
             #!/bin/sh
             # fleet-bench runner replay (see RunnerReplay.swift).
             c="$FLEET_BENCH_CACHE"
-            k=$(printf '%s' "$SSH_ORIGINAL_COMMAND" | sha256sum | cut -c1-40)
-            mode=$(cat "$c/mode" 2>/dev/null)
+            k=$(printf '%s' "$SSH_ORIGINAL_COMMAND" | sha256sum)
+            k=${k%% *}
+            mode=
+            read -r mode < "$c/mode"
             if [ "$mode" = replay ] && [ -f "$c/$k.rc" ]; then
-              sleep "$(cat "$c/service")"
-              cat "$c/$k.out"
-              cat "$c/$k.err" >&2
-              exit "$(cat "$c/$k.rc")"
+              read -r service < "$c/service"
+              sleep "$service"
+              [ -s "$c/$k.out" ] && cat "$c/$k.out"
+              [ -s "$c/$k.err" ] && cat "$c/$k.err" >&2
+              read -r rc < "$c/$k.rc"
+              exit "$rc"
             fi
             [ "$mode" = replay ] && echo "$k" >> "$c/misses"
             /bin/sh -c "$SSH_ORIGINAL_COMMAND" > "$c/$k.out.$$" 2> "$c/$k.err.$$"

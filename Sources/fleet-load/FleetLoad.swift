@@ -136,22 +136,26 @@ struct FleetLoad {
         switch settings.runners {
         case .replay:
             say(
-                "Runners: replay. Every chain has an executing plan (a tick: status read, sync refresh + re-read, decision noop). A recording tick runs every command for real once; afterwards each runner answers a recorded command after \(settings.serviceMilliseconds) ms (sleep, no CPU). Client, SSH and sshd costs are real."
+                "Runners: replay. Every chain has an executing plan (a tick: status read, sync refresh and re-read in one command, decision noop). A recording tick runs every command for real once; afterwards each runner answers a recorded command after \(settings.serviceMilliseconds) ms (sleep, no CPU). Client, SSH and sshd costs are real."
             )
         case .live:
             say("Runners: live stand-ins on this machine (they share its CPUs with the client).")
         }
 
-        // Recording (replay) or warm-up (live): one tick process over the whole fleet.
+        // Recording (replay) or warm-up (live): two tick processes over the whole fleet, since
+        // a chain's first tick validates its spec (two commands) and the second is the steady
+        // state (one command) that the measured ticks repeat.
         let warmStarted = ContinuousClock.now
-        let warm = try measureProcess(
-            binary: binary, file: file, knownHosts: fleet.knownHosts, environment: environment,
-            output: fleet.directory + "/warm.jsonl")
-        guard warm.status == 0 else { throw BenchError("warm-up tick exited \(warm.status)") }
-        try check(output: fleet.directory + "/warm.jsonl", count: settings.projects)
+        for _ in 0..<2 {
+            let warm = try measureProcess(
+                binary: binary, file: file, knownHosts: fleet.knownHosts, environment: environment,
+                output: fleet.directory + "/warm.jsonl")
+            guard warm.status == 0 else { throw BenchError("warm-up tick exited \(warm.status)") }
+            try check(output: fleet.directory + "/warm.jsonl", count: settings.projects)
+        }
         if let replay { try replay.replay() }
         say(
-            "\(replay == nil ? "Warm-up" : "Recording") tick: \(format((ContinuousClock.now - warmStarted).benchSeconds, "%.1f")) s"
+            "\(replay == nil ? "Warm-up" : "Recording") ticks: \(format((ContinuousClock.now - warmStarted).benchSeconds, "%.1f")) s"
         )
 
         var healthy = true
