@@ -234,7 +234,7 @@ enum LeakProbe {
             var buffer = [CChar](repeating: 0, count: 256)
             let count = readlink("/proc/self/fd/\(name)", &buffer, buffer.count - 1)
             guard count > 0 else { continue }
-            let target = String(cString: buffer)
+            let target = String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
             if target.hasPrefix("socket:[") { inodes.insert(String(target.dropFirst(8).dropLast())) }
         }
         var count = 0
@@ -262,7 +262,9 @@ enum LeakProbe {
             guard let fd = Int(name) else { continue }
             var buffer = [CChar](repeating: 0, count: 4096)
             let count = readlink("/proc/self/fd/\(name)", &buffer, buffer.count - 1)
-            result[fd] = count > 0 ? String(cString: buffer) : "?"
+            result[fd] =
+                count > 0
+                ? String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
         }
         return result
     }
