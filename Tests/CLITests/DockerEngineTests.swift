@@ -70,7 +70,7 @@ struct DockerEngineTests {
                 arguments + ["--cloud-yaml", cloudYAML, "--known-hosts", server.knownHostsPath], home: home,
                 cwd: local, environment: [Self.secretName: Self.secretValue])
         }
-        func inContainer(_ script: String) throws -> String {
+        @discardableResult func inContainer(_ script: String) throws -> String {
             try engine.docker(["exec", container, "sh", "-c", script])
         }
 
