@@ -14,14 +14,6 @@ import Transport
 /// single-project command). Run it with scripts/bench-fleet.sh (release build).
 @main
 struct FleetBench {
-    enum Runners: String {
-        /// Live stand-ins: every command really runs on the loopback runner (sharing this
-        /// machine's CPUs with the client).
-        case live
-        /// Recorded answers after a fixed service time (runners with CPUs of their own).
-        case replay
-    }
-
     struct Settings {
         var sizes = [10, 50, 200]
         var paths: [(label: String, rtt: Int)] = [("direct", 0), ("relay", 50)]
@@ -29,7 +21,7 @@ struct FleetBench {
         var loopSample = 50
         var fixtures = BenchHost.checkoutFixtures
         var library = true
-        var runners = Runners.replay
+        var runners = RunnerMode.replay
         var serviceMilliseconds = 100
         var workload = BenchFleet.Workload.running
         /// Fleet file defaults sized for 200 projects on 3 hosts (67 each): 6 connections x 8
@@ -44,41 +36,28 @@ struct FleetBench {
 
     static func parse() throws -> Settings {
         var settings = Settings()
-        var arguments = CommandLine.arguments.dropFirst()
-        func count(_ name: String) throws -> Int {
-            guard let value = arguments.popFirst().flatMap({ Int($0) }), value >= 0 else {
-                throw BenchError("\(name) takes a number")
-            }
-            return value
-        }
-        while let argument = arguments.popFirst() {
+        var arguments = BenchArguments()
+        while let argument = arguments.next() {
             switch argument {
             case "--quick":
                 settings.sizes = [10, 50]
                 settings.loopSample = 10
             case "--sizes":
-                settings.sizes = try (arguments.popFirst() ?? "").split(separator: ",").map {
+                settings.sizes = try arguments.value(after: argument).split(separator: ",").map {
                     guard let value = Int($0), value > 0 else { throw BenchError("--sizes takes N,N,...") }
                     return value
                 }
-            case "--loop-sample": settings.loopSample = max(1, try count(argument))
-            case "--service-ms": settings.serviceMilliseconds = try count(argument)
-            case "--concurrency": settings.concurrency = max(1, try count(argument))
-            case "--per-host": settings.perHost = max(1, try count(argument))
-            case "--connections": settings.connections = min(9, max(1, try count(argument)))
-            case "--runners":
-                guard let value = arguments.popFirst().flatMap(Runners.init(rawValue:)) else {
-                    throw BenchError("--runners takes replay or live")
-                }
-                settings.runners = value
+            case "--loop-sample": settings.loopSample = max(1, try arguments.number(after: argument))
+            case "--service-ms": settings.serviceMilliseconds = try arguments.number(after: argument)
+            case "--concurrency": settings.concurrency = max(1, try arguments.number(after: argument))
+            case "--per-host": settings.perHost = max(1, try arguments.number(after: argument))
+            case "--connections": settings.connections = min(9, max(1, try arguments.number(after: argument)))
+            case "--runners": settings.runners = try arguments.choice(after: argument, of: [.replay, .live])
             case "--workload":
-                guard let value = arguments.popFirst().flatMap(BenchFleet.Workload.init(rawValue:)) else {
-                    throw BenchError("--workload takes running or complete")
-                }
-                settings.workload = value
+                settings.workload = try arguments.choice(after: argument, of: [.running, .complete])
             case "--direct-only": settings.paths = [("direct", 0)]
             case "--no-library": settings.library = false
-            case "--fixtures": settings.fixtures = arguments.popFirst() ?? settings.fixtures
+            case "--fixtures": settings.fixtures = try arguments.value(after: argument)
             case "-h", "--help":
                 print(usage)
                 exit(0)
@@ -163,7 +142,7 @@ struct FleetBench {
         switch (settings.runners, settings.workload) {
         case (.replay, _):
             print(
-                "Runners: replay. Every chain has an executing plan. A recording tick runs every command for real once; then each runner answers a recorded command after \(settings.serviceMilliseconds) ms (sleep, no CPU), as a remote host with its own CPUs would. Client, network, SSH and sshd costs are real."
+                "Runners: replay. Every chain has an executing plan. Recording ticks run every command for real; then each runner answers a recorded command after \(settings.serviceMilliseconds) ms (sleep, no CPU), as a remote host with its own CPUs would. Client, network, SSH and sshd costs are real."
             )
         case (.live, .running):
             print(

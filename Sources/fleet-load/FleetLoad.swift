@@ -15,18 +15,11 @@ import Transport
 /// descriptors or threads grow from tick to tick. Run it with scripts/load.sh (release build).
 @main
 struct FleetLoad {
-    enum Runners: String {
-        /// Recorded answers after a fixed service time (runners with CPUs of their own).
-        case replay
-        /// Live stand-ins on this machine (every command really runs; slow on small machines).
-        case live
-    }
-
     struct Settings {
         var projects = 500
         var hosts = 5
         var ticks = 20
-        var runners = Runners.replay
+        var runners = RunnerMode.replay
         var serviceMilliseconds = 50
         /// The product's defaults (fleet.yaml `defaults`).
         var concurrency = 16
@@ -41,29 +34,19 @@ struct FleetLoad {
 
     static func parse() throws -> Settings {
         var settings = Settings()
-        var arguments = CommandLine.arguments.dropFirst()
-        func number(_ name: String) throws -> Int {
-            guard let value = arguments.popFirst().flatMap({ Int($0) }), value >= 0 else {
-                throw BenchError("\(name) takes a number")
-            }
-            return value
-        }
-        while let argument = arguments.popFirst() {
+        var arguments = BenchArguments()
+        while let argument = arguments.next() {
             switch argument {
-            case "--projects": settings.projects = max(1, try number(argument))
-            case "--hosts": settings.hosts = max(1, try number(argument))
-            case "--ticks": settings.ticks = max(2, try number(argument))
-            case "--service-ms": settings.serviceMilliseconds = try number(argument)
-            case "--concurrency": settings.concurrency = max(1, try number(argument))
-            case "--per-host": settings.perHost = max(1, try number(argument))
-            case "--runners":
-                guard let value = arguments.popFirst().flatMap(Runners.init(rawValue:)) else {
-                    throw BenchError("--runners takes replay or live")
-                }
-                settings.runners = value
+            case "--projects": settings.projects = max(1, try arguments.number(after: argument))
+            case "--hosts": settings.hosts = max(1, try arguments.number(after: argument))
+            case "--ticks": settings.ticks = max(2, try arguments.number(after: argument))
+            case "--service-ms": settings.serviceMilliseconds = try arguments.number(after: argument)
+            case "--concurrency": settings.concurrency = max(1, try arguments.number(after: argument))
+            case "--per-host": settings.perHost = max(1, try arguments.number(after: argument))
+            case "--runners": settings.runners = try arguments.choice(after: argument, of: [.replay, .live])
             case "--in-process-only": settings.processes = false
             case "--processes-only": settings.inProcess = false
-            case "--fixtures": settings.fixtures = arguments.popFirst() ?? settings.fixtures
+            case "--fixtures": settings.fixtures = try arguments.value(after: argument)
             case "-h", "--help":
                 say(usage)
                 exit(0)
@@ -136,7 +119,7 @@ struct FleetLoad {
         switch settings.runners {
         case .replay:
             say(
-                "Runners: replay. Every chain has an executing plan (a tick: status read, sync refresh and re-read in one command, decision noop). A recording tick runs every command for real once; afterwards each runner answers a recorded command after \(settings.serviceMilliseconds) ms (sleep, no CPU). Client, SSH and sshd costs are real."
+                "Runners: replay. Every chain has an executing plan (a tick: status read, sync refresh and re-read in one command, decision noop). Recording ticks run every command for real; afterwards each runner answers a recorded command after \(settings.serviceMilliseconds) ms (sleep, no CPU). Client, SSH and sshd costs are real."
             )
         case .live:
             say("Runners: live stand-ins on this machine (they share its CPUs with the client).")
