@@ -111,6 +111,15 @@ public enum BenchProcess {
         return text
     }
 
+    /// The megaplan-fleet binary built beside this executable (release products sit side by side).
+    public static func siblingMegaplanFleet() throws -> String {
+        let binary = executableDirectory + "/megaplan-fleet"
+        guard FileSystem.isRegularFile(binary) else {
+            throw BenchError("\(binary) not found: build the megaplan-fleet product into the same directory")
+        }
+        return binary
+    }
+
     /// This executable's directory (release products sit side by side).
     public static var executableDirectory: String {
         var buffer = [CChar](repeating: 0, count: 4096)

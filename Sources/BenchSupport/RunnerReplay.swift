@@ -67,3 +67,20 @@ public final class RunnerReplay: Sendable {
         (FileSystem.readText(directory + "/misses") ?? "").split(separator: "\n").count
     }
 }
+
+extension RunnerReplay {
+    /// For `.replay`, a replay in a fresh directory `name-<random>` under the runner account's
+    /// ~/fleet-bench; nil for `.live`. Call `remove()` when done.
+    public static func make(for mode: RunnerMode, serviceMilliseconds: Int, name: String) throws
+        -> RunnerReplay?
+    {
+        guard mode == .replay else { return nil }
+        return try RunnerReplay(
+            directory: try BenchHost.accountHome()
+                + "/fleet-bench/\(name)-\(UInt32.random(in: 0...UInt32.max))",
+            serviceSeconds: Double(serviceMilliseconds) / 1000)
+    }
+
+    /// Deletes the recorded answers.
+    public func remove() { _ = try? BenchHost.runScript("rm -rf \(ShellQuote.quote(directory))\n") }
+}

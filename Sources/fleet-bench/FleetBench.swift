@@ -101,19 +101,12 @@ struct FleetBench {
 
     static func run(_ settings: Settings) async throws {
         let started = ContinuousClock.now
-        let binary = BenchProcess.executableDirectory + "/megaplan-fleet"
-        guard FileSystem.isRegularFile(binary) else {
-            throw BenchError("\(binary) not found: build the megaplan-fleet product into the same directory")
-        }
+        let binary = try BenchProcess.siblingMegaplanFleet()
         try BenchHost.prepareAccount()
         try BenchHost.installStandIns(fixtures: settings.fixtures)
-        let replay: RunnerReplay? =
-            settings.runners == .replay
-            ? try RunnerReplay(
-                directory: try BenchHost.accountHome()
-                    + "/fleet-bench/replay-\(UInt32.random(in: 0...UInt32.max))",
-                serviceSeconds: Double(settings.serviceMilliseconds) / 1000) : nil
-        defer { if let replay { _ = try? BenchHost.runScript("rm -rf '\(replay.directory)'\n") } }
+        let replay = try RunnerReplay.make(
+            for: settings.runners, serviceMilliseconds: settings.serviceMilliseconds, name: "replay")
+        defer { replay?.remove() }
         let runnerCPU = CPUAccount(name: "mpf-fleet-bench-\(getpid())")
         let hosts = try (0..<3).map { _ in try BenchHost(replay: replay, account: runnerCPU) }
         defer { runnerCPU.remove() }

@@ -84,19 +84,12 @@ struct FleetLoad {
 
     static func run(_ settings: Settings) async throws -> Bool {
         let started = ContinuousClock.now
-        let binary = BenchProcess.executableDirectory + "/megaplan-fleet"
-        guard FileSystem.isRegularFile(binary) else {
-            throw BenchError("\(binary) not found: build the megaplan-fleet product into the same directory")
-        }
+        let binary = try BenchProcess.siblingMegaplanFleet()
         try BenchHost.prepareAccount()
         try BenchHost.installStandIns(fixtures: settings.fixtures)
-        let replay: RunnerReplay? =
-            settings.runners == .replay
-            ? try RunnerReplay(
-                directory: try BenchHost.accountHome()
-                    + "/fleet-bench/load-replay-\(UInt32.random(in: 0...UInt32.max))",
-                serviceSeconds: Double(settings.serviceMilliseconds) / 1000) : nil
-        defer { if let replay { _ = try? BenchHost.runScript("rm -rf '\(replay.directory)'\n") } }
+        let replay = try RunnerReplay.make(
+            for: settings.runners, serviceMilliseconds: settings.serviceMilliseconds, name: "load-replay")
+        defer { replay?.remove() }
         let hosts = try (0..<settings.hosts).map { _ in try BenchHost(replay: replay) }
         defer { for host in hosts { host.stop() } }
         let setupStarted = ContinuousClock.now
