@@ -35,6 +35,11 @@ let humanPrerequisiteReason =
 let qualityGateReason =
     "validation policy is 'required' and quality gate is failing; a human operator must resolve the blocker or accept with debt"
 
+/// A chain at its first milestone whose plan has run its course (`running` while its runner lives).
+let firstPlanDone: JSONObject = [
+    "current_milestone_index": 0, "current_plan_name": "plan-m1", "last_state": "done",
+]
+
 /// A project on the suite's runner host with a local cloud.yaml, its own SSH pool and runner.
 struct ChainFixture {
     let host: RunnerHost

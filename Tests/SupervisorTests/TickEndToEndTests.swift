@@ -70,9 +70,7 @@ struct TickEndToEndTests {
         let missing = "/nonexistent/extra-repo"
         try await withChain("running", extraYAML: "extra_repos:\n  - \(missing)\n  - \(extra)\n") { chain in
             try chain.project.startSession()
-            try chain.writeState([
-                "current_milestone_index": 0, "current_plan_name": "plan-m1", "last_state": "done",
-            ])
+            try chain.writeState(firstPlanDone)
             let status = try await statusRead(chain)
             #expect(status.effectiveStatus == .running)
             #expect(status.runnerStatus == "alive")
@@ -109,9 +107,7 @@ struct TickEndToEndTests {
     @Test func newOrEditedSpecCostsOneMoreCommand() async throws {
         try await withChain("new-spec") { chain in
             try chain.project.startSession()
-            try chain.writeState([
-                "current_milestone_index": 0, "current_plan_name": "plan-m1", "last_state": "done",
-            ])
+            try chain.writeState(firstPlanDone)
             try FileManager.default.removeItem(atPath: SupervisorTick(reader: chain.reader).validatedSpecPath)
             var counts: [Int] = []
             for edit in [false, false, true, false] {
@@ -131,10 +127,9 @@ struct TickEndToEndTests {
     @Test func declinedFoldFallsBackToTheClientsRefresh() async throws {
         try await withChain("declined", extraYAML: "extra_repos:\n  - /srv/caf\u{E9}\n") { chain in
             try chain.project.startSession()
-            try chain.writeState([
-                "current_milestone_index": 0, "current_plan_name": "plan-m1", "last_state": "done",
-                "extra_repos": ["/srv/cafe\u{301}"],
-            ])
+            var state = firstPlanDone
+            state["extra_repos"] = ["/srv/cafe\u{301}"]
+            try chain.writeState(state)
             let (tick, commands) = await chain.tick()
             #expect(tick.event == "supervisor_tick" && tick["sync_refresh"] == ["status": "ok"])
             #expect(commands == 2)
@@ -208,9 +203,7 @@ struct TickEndToEndTests {
     @Test func dirtyWorktreeWithDeadRunnerIsRestarted() async throws {
         try await withChain("dirty-dead") { chain in
             try chain.project.makeDirty()
-            try chain.writeState([
-                "current_milestone_index": 0, "current_plan_name": "plan-m1", "last_state": "done",
-            ])
+            try chain.writeState(firstPlanDone)
             let (tick, commands) = await chain.tick()
             expectReport(
                 tick, chain, event: "supervisor_restarted", status: "stale_bookkeeping", action: "restart",
