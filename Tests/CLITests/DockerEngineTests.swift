@@ -97,7 +97,7 @@ struct DockerEngineTests {
             cd \(Self.workspace)
             printf 'milestones:\\n  - label: m1\\n    idea: ideas/m1.md\\n  - label: m2\\n    idea: ideas/m2.md\\n' > chain.yaml
             printf '.stub/\\n.megaplan/\\n' > .gitignore
-            printf 20 > .stub/chain_sleep
+            printf 300 > .stub/chain_sleep
             git init -q -b main
             git add -A
             git -c user.email=t@t -c user.name=t commit -q -m start
