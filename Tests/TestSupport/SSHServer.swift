@@ -1,6 +1,5 @@
 import BenchSupport
 import Foundation
-import Synchronization
 import Transport
 
 #if canImport(Glibc)
@@ -54,8 +53,8 @@ public final class SSHServer: Sendable {
     public let configPath: String
     public let logPath: String
     private let options: SSHServerOptions
-    private let pid = Mutex<pid_t>(0)
-    private let hostKeyGeneration = Mutex(0)
+    private let pid = SSHLock<pid_t>(0)
+    private let hostKeyGeneration = SSHLock(0)
 
     public var endpoint: SSHEndpoint {
         SSHEndpoint(host: "127.0.0.1", port: port, user: account, identityFile: clientKeyPath)
@@ -319,7 +318,7 @@ public final class SSHServer: Sendable {
         return BenchHost.account
     }
 
-    private static let testAccountLock = Mutex(false)
+    private static let testAccountLock = SSHLock(false)
 
     public static func freePort() throws -> Int { try BenchHost.freePort() }
 

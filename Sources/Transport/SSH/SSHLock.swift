@@ -13,11 +13,11 @@ import Foundation
 /// `Value` must not be zero-sized (`Void`): a zero-sized stored property shares its address with
 /// the `mutex` field, so ThreadSanitizer takes the `inout` access inside the lock for a write to
 /// the pointer every caller reads before locking, and reports a race.
-final class SSHLock<Value: Sendable>: @unchecked Sendable {
+package final class SSHLock<Value: Sendable>: @unchecked Sendable {
     private var value: Value
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
-    init(_ value: Value) {
+    package init(_ value: Value) {
         assert(MemoryLayout<Value>.size > 0, "SSHLock needs a value that is not zero-sized")
         self.value = value
         mutex = .allocate(capacity: 1)
@@ -30,7 +30,8 @@ final class SSHLock<Value: Sendable>: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    func withLock<Result, Failure: Error>(_ body: (inout Value) throws(Failure) -> Result) throws(Failure)
+    package func withLock<Result, Failure: Error>(_ body: (inout Value) throws(Failure) -> Result)
+        throws(Failure)
         -> Result
     {
         pthread_mutex_lock(mutex)
