@@ -110,8 +110,8 @@ enum CLI {
         let directory = try TemporaryDirectory.make(prefix: "mpf-cli-run-")
         let stdoutPath = directory + "/stdout"
         let stderrPath = directory + "/stderr"
-        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
@@ -122,7 +122,7 @@ enum CLI {
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
         let stdinPath = directory + "/stdin"
-        FileManager.default.createFile(atPath: stdinPath, contents: Data((stdin ?? "").utf8))
+        _ = FileManager.default.createFile(atPath: stdinPath, contents: Data((stdin ?? "").utf8))
         process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: stdinPath))
 
         let (stream, continuation) = AsyncStream.makeStream(of: Int32.self)
