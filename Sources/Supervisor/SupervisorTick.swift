@@ -147,16 +147,16 @@ public struct SupervisorTick: Sendable {
 
         let restart = RemoteCommands.tmuxRestart(
             workspace: status.context.workspace, spec: spec, session: status.context.session)
-        var restartError: String?
+        var restartError: FleetError?
         if decision.mutation != nil, !dryRun {
             do {
                 _ = try await runner.exec(restart)
             } catch {
-                restartError = error.message
+                restartError = error
             }
         }
         let outcome =
-            dryRun ? decision.unperformed : decision.outcome(restartError: restartError)
+            dryRun ? decision.unperformed : decision.outcome(restartError: restartError?.message)
 
         var report: JSONObject = [
             "success": .bool(outcome.success),
@@ -180,9 +180,13 @@ public struct SupervisorTick: Sendable {
             report["would_act"] = .bool(decision.mutation != nil)
             report["would_run"] = decision.mutation != nil ? .string(restart) : .null
         }
+        // A restart that failed is an error line like any other, so it needs a kind: the
+        // transport's when the runner could not be reached, else `restart_failed`.
         return TickReport(
             report: report, success: outcome.success, acted: outcome.acted, skipped: false,
-            effectiveStatus: status.effectiveStatus.rawValue, errorKind: nil)
+            effectiveStatus: status.effectiveStatus.rawValue,
+            errorKind: outcome.success
+                ? nil : restartError.map { $0.kind ?? "restart_failed" } ?? "restart_failed")
     }
 
     /// Runs one probe; a failure to reach the runner becomes a failed probe, as the reference's

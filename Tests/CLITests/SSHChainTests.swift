@@ -40,7 +40,7 @@ struct SSHChainTests {
         let ws = fixture.workspace
         return [
             fixture.execRecord(
-                "mkdir -p \(PosixPath.dirname(ws)) && if [ ! -d \(ws)/.git ]; then git clone --branch develop https://example.invalid/chain.git \(ws); else true; fi"
+                "mkdir -p \(PosixPath.dirname(ws)) && if [ ! -d \(ws)/.git ]; then git clone --branch develop -- https://example.invalid/chain.git \(ws); else true; fi"
             ),
             fixture.execRecord(
                 "missing=''; for cmd in codex tmux; do if ! command -v \"$cmd\" >/dev/null 2>&1; then missing=\"$missing $cmd\"; fi; done; printf \"%s\\n\" \"$missing\""
@@ -291,6 +291,6 @@ struct SSHChainTests {
         let calls = fixture.dockerCalls().map { $0.last ?? "" }
         #expect(calls.count == 6, "\(calls)")
         #expect(!calls.contains { $0.hasPrefix("missing=") })
-        #expect(calls.first?.contains("git clone --branch develop https://example.invalid/other.git") == true)
+        #expect(calls.first?.contains("git clone --branch develop -- https://example.invalid/other.git") == true)
     }
 }

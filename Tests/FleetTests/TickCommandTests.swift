@@ -343,16 +343,11 @@ extension RealHosts {
 
         @Test(.timeLimit(.minutes(1)))
         func shardsOfTheCLIAreDisjointAndCoverTheFleet() async throws {
-            // Many names, few chains: names decide shards; read-only runs may share a chain.
-            let fleet = try await Fleet([.running, .complete])
+            // Names decide shards; every project has its own chain (a fleet never shares a runner).
+            let fleet = try await Fleet((0..<16).map { $0 % 2 == 0 ? .running : .complete }, prefix: "shard")
             defer { fleet.cleanUp() }
-            var members: [FleetMember] = []
-            for index in 0..<16 {
-                var member = fleet.members[index % 2]
-                member.name = "shard-\(index)"
-                members.append(member)
-            }
-            let file = try fleet.directory.writeFleet(members, name: "shards.yaml")
+            let members = fleet.members
+            let file = fleet.file
             let all = Set(members.map(\.name))
             for count in 1...4 {
                 var seen: [String] = []

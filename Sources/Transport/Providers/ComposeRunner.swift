@@ -80,7 +80,8 @@ public struct ComposeRunner: Runner {
         async throws(FleetError)
     {
         try FileSystem.writeAtomically(
-            self.deployDirectory + "/.env", text: EnvFile.render(port: port, secrets: secrets), mode: 0o600)
+            self.deployDirectory + "/.env", text: try EnvFile.render(port: port, secrets: secrets),
+            mode: 0o600)
         _ = try await composeChecked(["up", "-d"])
     }
 
@@ -117,7 +118,19 @@ public struct ComposeRunner: Runner {
 
 /// The `.env` text of local and ssh deploys: `PORT=<port>` then `NAME=value` per secret (§7.3).
 public enum EnvFile {
-    public static func render(port: Int, secrets: [(name: String, value: String)]) -> String {
+    /// Docker's and Compose's env-file readers take each line's value literally and have no escape
+    /// for a line break, so a value holding one would end its line early and could define another
+    /// variable: such a value is refused, naming the secret and never showing its value.
+    public static func render(port: Int, secrets: [(name: String, value: String)]) throws(FleetError)
+        -> String
+    {
+        let lineEnds: Set<UInt8> = [0x0A, 0x0D, 0x00]
+        if let broken = secrets.first(where: { $0.value.utf8.contains(where: lineEnds.contains) }) {
+            throw FleetError(
+                .invalidArgs,
+                "secret \(broken.name) contains a line break or NUL, which a docker env file cannot carry; store it without one (for example base64-encoded)"
+            )
+        }
         let lines = ["PORT=\(port)"] + secrets.map { "\($0.name)=\($0.value)" }
         return lines.joined(separator: "\n") + "\n"
     }

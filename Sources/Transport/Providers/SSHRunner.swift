@@ -119,9 +119,10 @@ public struct SSHRunner: Runner {
     {
         try requireDocker("deploy")
         let envPath = ShellQuote.quote(ssh.remoteDir + "/.env")
+        let envText = try EnvFile.render(port: port, secrets: secrets)
         _ = try await hostExec(
             "umask 077 && mkdir -p \(remoteDir) && cat > \(envPath) && chmod 600 \(envPath)",
-            stdin: Array(EnvFile.render(port: port, secrets: secrets).utf8))
+            stdin: Array(envText.utf8))
         _ = try await hostExec("docker rm -f \(container) >/dev/null 2>&1 || true")
         _ = try await hostExec(
             "docker run -d --name \(container) --restart unless-stopped --env-file \(envPath) -p \(port):\(port) \(container)"

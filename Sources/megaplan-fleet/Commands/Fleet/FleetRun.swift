@@ -28,6 +28,7 @@ enum FleetRun {
         let configuration: SSHConfiguration
         do {
             file = try FleetFile.load(path: options.fleetPath)
+            try file.checkDistinctRunners()
             shard = try options.shard.map { (text) throws(FleetError) in
                 try FleetSelection.Shard(parsing: text)
             }
