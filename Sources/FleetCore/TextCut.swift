@@ -1,0 +1,22 @@
+/// Cutting text that is redacted later. A secret cut in two is no longer recognisable (neither
+/// its literal value nor its token shape matches a prefix), so wherever text is cut the word the
+/// cut splits is dropped whole: the status read's rule, applied to every cut.
+public enum TextCut {
+    /// Text that was cut short at its end (a capped stream) without its last, unfinished word:
+    /// everything after the last whitespace goes.
+    public static func droppingSplitWord(_ text: String) -> String {
+        guard let space = text.lastIndex(where: \.isWhitespace) else { return "" }
+        return String(text[...space])
+    }
+
+    /// The first `limit` characters of `text` for a message, with ` …` when cut; a word the cut
+    /// splits is dropped whole.
+    public static func excerpt(_ text: String, limit: Int = 500) -> String {
+        guard let end = text.index(text.startIndex, offsetBy: limit, limitedBy: text.endIndex),
+            end < text.endIndex
+        else { return text }
+        if text[end].isWhitespace { return String(text[..<end]) + " …" }
+        guard let space = text[..<end].lastIndex(where: \.isWhitespace) else { return "…" }
+        return String(text[..<space]) + " …"
+    }
+}
