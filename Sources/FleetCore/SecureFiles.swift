@@ -30,7 +30,10 @@ extension FileSystem {
         _ path: String, below base: String? = nil, createMode: mode_t = 0o700, trust: DirectoryTrust = .ours
     ) throws(FleetError) {
         let parent = PosixPath.dirname(path)
-        if let base, parent != path, parent.count > base.count, parent.hasPrefix(base + "/") {
+        let base = base.map { PosixPath.normalize($0) }
+        if let base, parent != path, parent.count > base.count,
+            parent.hasPrefix(base == "/" ? "/" : base + "/")
+        {
             try secureDirectory(parent, below: base, createMode: createMode, trust: trust)
         } else if !isDirectory(path), parent != path, parent != "." {
             try makeDirectories(parent, mode: createMode)
