@@ -88,8 +88,9 @@ public struct Redactor: Sendable {
     /// `NAME=v`, `NAME = v`, `NAME:v`, `NAME: "v"`, `export NAME='v'`, `"NAME": "v"`,
     /// `\"NAME\":\"v\"` (JSON inside a JSON string), `NAME := v`, `NAME => v`, `--name=v`. Names
     /// match ignoring case, with `-` and `_` alike. A quoted value runs to its closing quote
-    /// (escaped quotes skipped) or the end of the line; an unquoted one to the next whitespace,
-    /// quotes included, so no part of a shell word survives.
+    /// (escaped quotes skipped, line breaks allowed) or the end of its line; a YAML block scalar
+    /// (`NAME: |`) over its indented lines; any other value to the next whitespace, quotes
+    /// included, so no part of a shell word survives.
     private func assignmentEnd(_ text: [Unicode.Scalar], at start: Int) -> (valueStart: Int, valueEnd: Int)? {
         guard Self.isBoundary(text, start) else { return nil }
         for name in names {
@@ -116,7 +117,8 @@ public struct Redactor: Sendable {
             {
                 valueEnd += 1
             }
-            if valueEnd > cursor { return (cursor, valueEnd) }
+            guard valueEnd > cursor else { continue }
+            return (cursor, Self.blockScalarEnd(text, indicator: cursor..<valueEnd, keyAt: start) ?? valueEnd)
         }
         return nil
     }
@@ -172,13 +174,17 @@ public struct Redactor: Sendable {
         return nil
     }
 
+    /// How far a quoted value may run over line breaks looking for its closing quote (a YAML or
+    /// Python string can span lines); past it, an unclosed value ends with its line.
+    static let quotedSpan = 4096
+
     /// Where a quoted value ends: at its closing quote, stepping over backslash escapes; an escaped
     /// quote's value is read through one level of backslash escaping first. Without a closing
-    /// quote, at the end of the line.
+    /// quote within `quotedSpan` characters, at the end of its first line.
     private static func quotedEnd(_ text: [Unicode.Scalar], from start: Int, quote: Quote) -> Int {
         var cursor = start
         var escapeNext = false
-        while cursor < text.count, text[cursor] != "\n" {
+        while cursor < text.count, cursor - start < quotedSpan {
             // One character of the value, and where it starts in the text.
             let position = cursor
             var character = text[cursor]
@@ -192,7 +198,42 @@ public struct Redactor: Sendable {
             escapeNext = !escapeNext && character == "\\"
             cursor += 1
         }
-        return cursor
+        return text[start..<cursor].firstIndex(of: "\n") ?? cursor
+    }
+
+    /// A YAML block scalar (`NAME: |`, `>-`, ...): its value is the following lines indented more
+    /// than the key's line. The end of the last of them, or nil when `indicator` is not one.
+    private static func blockScalarEnd(_ text: [Unicode.Scalar], indicator: Range<Int>, keyAt key: Int)
+        -> Int?
+    {
+        // The indicator ends its line: this also keeps the look back for the key's indentation
+        // within one line per match, so hostile text cannot make the pass quadratic.
+        let marks = text[indicator]
+        guard indicator.upperBound < text.count, text[indicator.upperBound] == "\n",
+            let first = marks.first, first == "|" || first == ">", marks.count <= 3,
+            marks.dropFirst().allSatisfy({ $0 == "-" || $0 == "+" || ("1"..."9").contains($0) })
+        else { return nil }
+        func indentation(from lineStart: Int) -> Int {
+            var cursor = lineStart
+            while cursor < text.count, text[cursor] == " " || text[cursor] == "\t" { cursor += 1 }
+            return cursor - lineStart
+        }
+        let keyLine = (text[..<key].lastIndex(of: "\n") ?? -1) + 1
+        let keyIndent = indentation(from: keyLine)
+        var end = indicator.upperBound
+        var lineBreak = end
+        // Each following line that is blank or indented deeper than the key belongs to the value.
+        while lineBreak < text.count, text[lineBreak] == "\n" {
+            let lineStart = lineBreak + 1
+            var next = lineStart
+            while next < text.count, text[next] != "\n" { next += 1 }
+            let blank = text[lineStart..<next].allSatisfy { $0 == " " || $0 == "\t" }
+            guard blank || indentation(from: lineStart) > keyIndent else { break }
+            // Blank lines belong to the value only when an indented line follows them.
+            if !blank { end = next }
+            lineBreak = next
+        }
+        return end
     }
 
     // MARK: Pass 2: literal values

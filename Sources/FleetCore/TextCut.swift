@@ -3,9 +3,11 @@
 /// cut splits is dropped whole: the status read's rule, applied to every cut.
 public enum TextCut {
     /// Text that was cut short at its end (a capped stream) without its last, unfinished word:
-    /// everything after the last whitespace goes.
+    /// everything after the last ASCII whitespace goes (the status read's set). It scans bytes,
+    /// not characters: a capped stream is 16 MiB, possibly of a single word.
     public static func droppingSplitWord(_ text: String) -> String {
-        guard let space = text.lastIndex(where: \.isWhitespace) else { return "" }
+        guard let space = text.utf8.lastIndex(where: { [0x20, 0x0A, 0x09, 0x0D, 0x0B, 0x0C].contains($0) })
+        else { return "" }
         return String(text[...space])
     }
 
