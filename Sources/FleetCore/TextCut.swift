@@ -6,9 +6,13 @@ public enum TextCut {
     /// everything after the last ASCII whitespace goes (the status read's set). It scans bytes,
     /// not characters: a capped stream is 16 MiB, possibly of a single word.
     public static func droppingSplitWord(_ text: String) -> String {
-        guard let space = text.utf8.lastIndex(where: { [0x20, 0x0A, 0x09, 0x0D, 0x0B, 0x0C].contains($0) })
-        else { return "" }
-        return String(text[...space])
+        var text = text
+        return text.withUTF8 { bytes in
+            var end = bytes.count
+            // Space, or \t \n \v \f \r.
+            while end > 0, bytes[end - 1] != 0x20, !(0x09...0x0D).contains(bytes[end - 1]) { end -= 1 }
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[..<end]), as: UTF8.self)
+        }
     }
 
     /// The first `limit` characters of `text` for a message, with ` …` when cut; a word the cut
