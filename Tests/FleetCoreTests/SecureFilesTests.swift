@@ -73,6 +73,17 @@ import Testing
         #expect(FileSystem.resolveParent(home.path + "/via/metrics.prom") == real + "/metrics.prom")
     }
 
+    @Test func removingATemporaryTreeNeverFollowsALinkInIt() throws {
+        let home = TempDir()
+        let victim = Victim(in: home)
+        let scratch = try TemporaryDirectory.make(prefix: "secure-files-")
+        try plantLink(at: scratch + "/sub/outside", to: PosixPath.dirname(victim.path))
+        try plantLink(at: scratch + "/file-link", to: victim.path)
+        TemporaryDirectory.remove(scratch)
+        #expect(!FileSystem.exists(scratch))
+        #expect(victim.isUntouched)
+    }
+
     // MARK: Lock files
 
     @Test func lockThroughAPlantedLinkIsRefusedAndItsTargetUntouched() throws {
