@@ -143,6 +143,27 @@ import Testing
         #expect(TempDir.mode(lock) == 0o600)
     }
 
+    /// A real process of another user (`nobody`) tries to take the lock with flock(1): it could
+    /// while the lock file was readable and its directories writable, and cannot once we held it.
+    @Test func anotherUserCannotOpenOrHoldOurLock() throws {
+        let home = TempDir()
+        chmod(home.path, 0o755)
+        let lock = home.path + "/.megaplan/fleet/locks/a.lock"
+        try FileSystem.makeDirectories(PosixPath.dirname(lock))
+        for directory in [".megaplan", ".megaplan/fleet", ".megaplan/fleet/locks"] {
+            chmod(home.path + "/" + directory, 0o777)
+        }
+        home.write(".megaplan/fleet/locks/a.lock", "")
+        chmod(lock, 0o644)
+        let asNobody =
+            "setpriv --reuid=65534 --regid=65534 --clear-groups flock -n \(ShellQuote.quote(lock)) true"
+        #expect(runShell(asNobody).status == 0, "the unsafe layout lets nobody take the lock")
+
+        let held = try #require(try FileLock.tryAcquire(lock, stateRoot: home.path))
+        held.release()
+        #expect(runShell(asNobody).status != 0, "nobody can no longer open the lock file")
+    }
+
     @Test func newLockFilesAre0600InA0700Directory() throws {
         let home = TempDir()
         let lock = home.path + "/.megaplan/fleet/locks/a.lock"
