@@ -111,11 +111,14 @@ public struct Redactor: Sendable {
             }
             // An unquoted value after a quoted key (JSON, a YAML flow mapping) ends before the
             // punctuation that closes it.
+            // A backslash keeps the next character in the word (`NAME=pass\ word`).
             var valueEnd = cursor
             while valueEnd < text.count, !text[valueEnd].properties.isWhitespace,
                 keyQuote == nil || !",}]".unicodeScalars.contains(text[valueEnd])
             {
-                valueEnd += 1
+                let escapes =
+                    text[valueEnd] == "\\" && valueEnd + 1 < text.count && text[valueEnd + 1] != "\n"
+                valueEnd += escapes ? 2 : 1
             }
             guard valueEnd > cursor else { continue }
             return (cursor, Self.blockScalarEnd(text, indicator: cursor..<valueEnd, keyAt: start) ?? valueEnd)

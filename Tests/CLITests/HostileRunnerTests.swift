@@ -7,8 +7,9 @@ import Testing
 /// text is escaped in JSON and shown in caret notation in the human summary (README, Security).
 @Suite("CLI: hostile runner output", .runnerHost)
 struct HostileRunnerTests {
-    /// Escape sequences, then bidirectional controls that would reorder what a person reads.
-    static let escape = "\u{1B}]0;owned\u{07}\u{1B}[2J\u{1B}[31m\u{202E}\u{2067}\u{200F}"
+    /// Escape sequences, then bidirectional controls that would reorder what a person reads, a
+    /// zero-width space and a tag character that would hide text.
+    static let escape = "\u{1B}]0;owned\u{07}\u{1B}[2J\u{1B}[31m\u{202E}\u{2067}\u{200F}\u{200B}\u{E0041}"
 
     @Test func escapeSequencesNeverReachTheTerminalOrTheJSONRaw() async throws {
         let fixture = try SSHFixture("hostile", runtime: "host")
@@ -24,7 +25,8 @@ struct HostileRunnerTests {
         #expect(status.status == 0, "\(status)")
         #expect(!status.stderr.contains("\u{1B}"), "the summary block shows no raw ESC")
         #expect(
-            status.stderr.contains("m1^[]0;owned^G^[[2J^[[31m<U+202E><U+2067><U+200F>"), "\(status.stderr)")
+            status.stderr.contains("m1^[]0;owned^G^[[2J^[[31m<U+202E><U+2067><U+200F><U+200B><U+E0041>"),
+            "\(status.stderr)")
         #expect(
             !status.stderr.unicodeScalars.contains {
                 (0x202A...0x202E).contains($0.value) || (0x2066...0x2069).contains($0.value)

@@ -132,6 +132,7 @@ private let token = Redactor.token
         ("OPENAI_API_KEY=abc\"def\" next", "OPENAI_API_KEY=\(token) next"),
         ("--openai-api-key-file=/path", "--openai-api-key-file=/path"),
         ("the OPENAI_API_KEY is set", "the OPENAI_API_KEY is set"),
+        ("OPENAI_API_KEY=pass\\ word next", "OPENAI_API_KEY=\(token) next"),
         ("OPENAI_API_KEY: |\n  line-one\n\n  line-two\nnext: 1", "OPENAI_API_KEY: \(token)\nnext: 1"),
         ("OPENAI_API_KEY: >-\n  folded\n", "OPENAI_API_KEY: \(token)\n"),
         ("OPENAI_API_KEY: \"spans\n  two lines\"\nnext: 1", "OPENAI_API_KEY: \"\(token)\"\nnext: 1"),
