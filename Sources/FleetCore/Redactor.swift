@@ -49,14 +49,22 @@ public struct Redactor: Sendable {
         maskingSecretFields(value).serialized(style, transform: redact)
     }
 
+    /// Masks values under secret-named keys, and the `value` of an object whose `name` (or
+    /// `key`) is a secret name (`{"name": "NAME", "value": "v"}`, as Kubernetes writes `env`).
     func maskingSecretFields(_ value: JSONValue) -> JSONValue {
         switch value {
         case .object(let object) where !names.isEmpty:
+            let namesASecret = object.entries.contains {
+                ["name", "key"].contains($0.key.lowercased())
+                    && $0.value.stringValue.map(isSecretName) == true
+            }
             return .object(
                 JSONObject(
                     uniqueEntries: object.entries.map { entry in
+                        let secret =
+                            isSecretName(entry.key) || (namesASecret && entry.key.lowercased() == "value")
                         let masked: JSONValue =
-                            isSecretName(entry.key) && entry.value != .null
+                            secret && entry.value != .null
                             ? .string(Self.token) : maskingSecretFields(entry.value)
                         return (entry.key, masked)
                     }))
@@ -99,9 +107,19 @@ public struct Redactor: Sendable {
             // The closing quote of a quoted key (`"NAME":`, `\"NAME\":`).
             let keyQuote = Self.quote(text, at: cursor)
             if let keyQuote { cursor += keyQuote.length }
+            var quotedKey = keyQuote != nil
             cursor = Self.skipWhitespace(text, from: cursor)
-            guard let separator = Self.separatorLength(text, at: cursor) else { continue }
-            cursor = Self.skipWhitespace(text, from: cursor + separator)
+            if let separator = Self.separatorLength(text, at: cursor) {
+                cursor += separator
+            } else if let field = Self.valueFieldSeparatorEnd(text, from: cursor) {
+                // The name given as a value, its value in the `value` field that follows
+                // (`- name: NAME` / `value: v`, `{"name": "NAME", "value": "v"}`).
+                cursor = field.end
+                quotedKey = field.quoted
+            } else {
+                continue
+            }
+            cursor = Self.skipWhitespace(text, from: cursor)
             guard cursor < text.count else { continue }
             if let quote = Self.quote(text, at: cursor) {
                 let valueStart = cursor + quote.length
@@ -114,7 +132,7 @@ public struct Redactor: Sendable {
             // A backslash keeps the next character in the word (`NAME=pass\ word`).
             var valueEnd = cursor
             while valueEnd < text.count, !text[valueEnd].properties.isWhitespace,
-                keyQuote == nil || !",}]".unicodeScalars.contains(text[valueEnd])
+                !quotedKey || !",}]".unicodeScalars.contains(text[valueEnd])
             {
                 let escapes =
                     text[valueEnd] == "\\" && valueEnd + 1 < text.count && text[valueEnd + 1] != "\n"
@@ -142,6 +160,32 @@ public struct Redactor: Sendable {
 
     private static func nameFold(_ scalar: Unicode.Scalar) -> Unicode.Scalar {
         scalar == "-" ? "_" : lower(scalar)
+    }
+
+    /// After a secret name given as a value, the `value` field of the same mapping: the end of
+    /// its separator, and whether the field's name is quoted. Nil when no such field follows.
+    private static func valueFieldSeparatorEnd(_ text: [Unicode.Scalar], from start: Int) -> (
+        end: Int, quoted: Bool
+    )? {
+        var cursor = start
+        if cursor < text.count, text[cursor] == "," { cursor = skipWhitespace(text, from: cursor + 1) }
+        let open = quote(text, at: cursor)
+        if let open { cursor += open.length }
+        let field = Array("value".unicodeScalars)
+        guard cursor + field.count <= text.count,
+            text[cursor..<cursor + field.count].elementsEqual(field, by: { lower($0) == $1 })
+        else { return nil }
+        cursor += field.count
+        if let open {
+            guard let close = quote(text, at: cursor), close.mark == open.mark, close.escaped == open.escaped
+            else { return nil }
+            cursor += close.length
+        } else if cursor < text.count, isWord(text[cursor]) {
+            return nil
+        }
+        cursor = skipWhitespace(text, from: cursor)
+        guard let separator = separatorLength(text, at: cursor) else { return nil }
+        return (cursor + separator, open != nil)
     }
 
     private static func skipWhitespace(_ text: [Unicode.Scalar], from start: Int) -> Int {

@@ -77,6 +77,16 @@ private let token = Redactor.token
             label: "JSON inside a JSON string", before: "{\"log\":\"{\\\"\(name)\\\":\\\"",
             encode: { jsonString(jsonString($0)) }, after: "\\\"}\"}", quoted: true),
         Syntax(
+            label: "name/value pair (YAML)", before: "env:\n- name: \(name)\n  value: \"", encode: jsonString,
+            after: "\"\n- name: PATH", quoted: true),
+        Syntax(
+            label: "name/value pair (JSON)", before: "[{\"name\": \"\(name)\", \"value\": \"",
+            encode: jsonString,
+            after: "\"}]", quoted: true),
+        Syntax(
+            label: "name/value pair unquoted", before: "- name: \(name)\n  value: ", encode: { $0 },
+            after: "\n- name: PATH", quoted: false),
+        Syntax(
             label: "NAME => \"v\"", before: "{ \(name) => \"", encode: shellDoubleQuoted, after: "\" }",
             quoted: true),
     ]
@@ -132,6 +142,8 @@ private let token = Redactor.token
         ("OPENAI_API_KEY=abc\"def\" next", "OPENAI_API_KEY=\(token) next"),
         ("--openai-api-key-file=/path", "--openai-api-key-file=/path"),
         ("the OPENAI_API_KEY is set", "the OPENAI_API_KEY is set"),
+        ("name: OPENAI_API_KEY\nvalues: [1]", "name: OPENAI_API_KEY\nvalues: [1]"),
+        (#"{"name":"OPENAI_API_KEY","value":123}"#, #"{"name":"OPENAI_API_KEY","value":\#(token)}"#),
         ("OPENAI_API_KEY=pass\\ word next", "OPENAI_API_KEY=\(token) next"),
         ("OPENAI_API_KEY: |\n  line-one\n\n  line-two\nnext: 1", "OPENAI_API_KEY: \(token)\nnext: 1"),
         ("OPENAI_API_KEY: >-\n  folded\n", "OPENAI_API_KEY: \(token)\n"),
@@ -152,6 +164,13 @@ private let token = Redactor.token
             "env": ["OPENAI_API_KEY": "plain-value", "openai-api-key": 42, "PATH": "/usr/bin"],
             "list": [["OPENAI_API_KEY": ["nested": "deep-value"]]],
             "OPENAI_API_KEY": .null,
+            "containers": [
+                [
+                    "env": [
+                        ["name": "OPENAI_API_KEY", "value": "k8s-value"], ["name": "PATH", "value": "/bin"],
+                    ]
+                ]
+            ],
         ]
         let text = Self.redactor.serialized(report)
         #expect(!text.contains("plain-value"))
@@ -161,6 +180,8 @@ private let token = Redactor.token
         #expect(parsed["env"]?["OPENAI_API_KEY"] == .string(token))
         #expect(parsed["env"]?["PATH"] == "/usr/bin")
         #expect(parsed["OPENAI_API_KEY"] == .null)
+        #expect(!text.contains("k8s-value"))
+        #expect(text.contains(#"{"name":"PATH","value":"/bin"}"#))
     }
 
     // MARK: Cuts
