@@ -29,12 +29,13 @@ public struct Marker: Sendable, Equatable {
         return Marker(object)
     }
 
-    /// Written atomically with mode 0600 in a 0700 directory: it records remote paths and hosts.
+    /// Written atomically with mode 0600 in a private directory (every directory below `home`
+    /// checked by `FileSystem.secureDirectory`): it records remote paths and hosts.
     public func write(forCloudYAML resolvedPath: String, home: String = FileSystem.homeDirectory())
         throws(FleetError)
     {
         let directory = Self.directory(forCloudYAML: resolvedPath, home: home)
-        try FileSystem.makeDirectories(directory, mode: 0o700)
+        try FileSystem.secureDirectory(directory, below: home)
         try FileSystem.writeAtomically(
             directory + "/last_chain.json", text: JSONValue.object(object).serialized(.pretty) + "\n",
             mode: 0o600)

@@ -45,7 +45,9 @@ public struct SupervisorTick: Sendable {
 
     public func run() async -> TickReport {
         do {
-            guard let lock = try FileLock.tryAcquire(lockPath) else { return skippedReport() }
+            guard let lock = try FileLock.tryAcquire(lockPath, stateRoot: reader.home) else {
+                return skippedReport()
+            }
             defer { lock.release() }
             return await tick()
         } catch {

@@ -14,6 +14,8 @@ public struct ComposeRunner: Runner {
     let port: Int
     /// `~/.megaplan/cloud/<compose_project>/`, the working directory of every call.
     public let deployDirectory: String
+    /// The state tree the deploy directory lives in, checked by `FileSystem.secureDirectory`.
+    let home: String
     private let counter = CommandCounter()
 
     public init(spec: CloudSpec, home: String = FileSystem.homeDirectory(), searchPath: String? = nil)
@@ -32,6 +34,12 @@ public struct ComposeRunner: Runner {
         project = local.composeProject
         port = spec.resources.port
         deployDirectory = "\(home)/.megaplan/cloud/\(local.composeProject)"
+        self.home = home
+    }
+
+    /// The deploy directory exists, is ours and no one else can write to it (it holds `.env`).
+    func secureDeployDirectory() throws(FleetError) {
+        try FileSystem.secureDirectory(deployDirectory, below: home, createMode: 0o755)
     }
 
     var composeFile: String { deployDirectory + "/docker-compose.yaml" }
@@ -39,7 +47,7 @@ public struct ComposeRunner: Runner {
     /// `docker compose -p P -f F <args>`, falling back to `docker-compose` when this docker has no
     /// compose plugin.
     func compose(_ arguments: [String], stdin: [UInt8]? = nil) async throws(FleetError) -> RunnerOutput {
-        try FileSystem.makeDirectories(deployDirectory)
+        try secureDeployDirectory()
         let prefix = ["-p", project, "-f", composeFile]
         let output = try await docker.run(
             ["compose"] + prefix + arguments, stdin: stdin, workingDirectory: deployDirectory)
@@ -79,6 +87,7 @@ public struct ComposeRunner: Runner {
     public func deploy(deployDirectory: String, secrets: [(name: String, value: String)])
         async throws(FleetError)
     {
+        try secureDeployDirectory()
         try FileSystem.writeAtomically(
             self.deployDirectory + "/.env", text: try EnvFile.render(port: port, secrets: secrets),
             mode: 0o600)
@@ -87,7 +96,7 @@ public struct ComposeRunner: Runner {
 
     /// A non-zero exit is `provider_failed` naming the command (§1.9); stderr went to the terminal.
     public func attach() async throws(FleetError) -> Int32 {
-        try FileSystem.makeDirectories(deployDirectory)
+        try secureDeployDirectory()
         let arguments = [
             "compose", "-p", project, "-f", composeFile, "exec", "agent", "tmux", "attach", "-t", "agent",
         ]
@@ -98,7 +107,7 @@ public struct ComposeRunner: Runner {
         async throws(FleetError)
     {
         if follow {
-            try FileSystem.makeDirectories(deployDirectory)
+            try secureDeployDirectory()
             try await docker.follow(
                 ["compose", "-p", project, "-f", composeFile, "logs", "-f", "agent"],
                 workingDirectory: deployDirectory, onLine: onLine)

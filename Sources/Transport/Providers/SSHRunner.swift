@@ -46,12 +46,17 @@ public struct SSHRunner: Runner {
         counter.increment()
         do {
             let result = try await pool.run(command, on: endpoint, stdin: stdin, deadline: deadline)
-            var stderr = result.stderrText
+            // A capped stream loses its last, split word too: a secret cut there would no longer
+            // be recognised by redaction.
+            let stdout =
+                result.stdoutTruncated ? TextCut.droppingSplitWord(result.stdoutText) : result.stdoutText
+            var stderr =
+                result.stderrTruncated ? TextCut.droppingSplitWord(result.stderrText) : result.stderrText
             if result.stdoutTruncated || result.stderrTruncated {
                 stderr +=
                     "\n(output from \(endpoint.hostPort) truncated at \(pool.configuration.defaultOutputLimit) bytes)"
             }
-            return RunnerOutput(status: result.exitStatus, stdout: result.stdoutText, stderr: stderr)
+            return RunnerOutput(status: result.exitStatus, stdout: stdout, stderr: stderr)
         } catch {
             throw Self.fleetError(error)
         }

@@ -51,7 +51,8 @@ enum FleetRun {
         if takesLock {
             let path = FleetLockPath.path(fleetFile: file.path, shard: shard)
             do {
-                guard let acquired = try FileLock.tryAcquire(path) else {
+                guard let acquired = try FileLock.tryAcquire(path, stateRoot: FileSystem.homeDirectory())
+                else {
                     Output.stderr(
                         "megaplan-fleet: another tick on \(file.path) is running (lock \(path)); nothing done\n"
                     )

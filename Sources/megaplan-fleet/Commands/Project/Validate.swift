@@ -44,7 +44,7 @@ struct Validate: AsyncParsableCommand {
         }
         for result in results {
             if json {
-                Output.stdout(result.json.serialized(transform: Redactor.shapesOnly.redact) + "\n")
+                Output.stdout(Redactor.shapesOnly.serialized(result.json) + "\n")
             } else if let error = result.error {
                 Output.stderr("invalid: \(Redactor.shapesOnly.redact(error.message)) [\(error.code)]\n")
             } else {
