@@ -34,14 +34,10 @@ public struct SupervisorTick: Sendable {
     }
 
     /// The per-chain lock next to the marker, so overlapping cron runs never act twice.
-    public var lockPath: String {
-        Marker.directory(forCloudYAML: reader.cloud.path, home: reader.home) + "/supervise.lock"
-    }
+    public var lockPath: String { reader.markerDirectory + "/supervise.lock" }
 
     /// Where the digest of the last spec this chain's ticks parsed is kept (see `ValidatedSpec`).
-    var validatedSpecPath: String {
-        Marker.directory(forCloudYAML: reader.cloud.path, home: reader.home) + "/supervise-spec.json"
-    }
+    var validatedSpecPath: String { reader.markerDirectory + "/supervise-spec.json" }
 
     public func run() async -> TickReport {
         do {

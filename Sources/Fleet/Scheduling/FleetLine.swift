@@ -20,13 +20,21 @@ public struct FleetLine: Sendable, Equatable {
     public var errorKind: String?
     public var report: JSONValue
     public var effectiveStatus: String?
+    /// When the project entered its status; on a line that could not observe it, when it entered
+    /// its last known one (from `StatusHistory`).
+    public var statusSince: String?
+    public var previousStatus: String?
+    /// The status differs from the one the previous run recorded.
+    public var changed = false
 
     public var json: JSONValue {
         .object([
             "schema": .int(Self.schemaVersion), "tick": .string(tick), "ts": .string(timestamp),
             "project": .string(project), "provider": .optional(provider), "host": .optional(host),
             "op": .string(operation.rawValue), "duration_ms": .int(durationMilliseconds),
-            "outcome": .string(outcome.rawValue), "error_kind": .optional(errorKind), "report": report,
+            "outcome": .string(outcome.rawValue), "error_kind": .optional(errorKind),
+            "status_since": .optional(statusSince), "previous_status": .optional(previousStatus),
+            "changed": .bool(changed), "report": report,
         ])
     }
 

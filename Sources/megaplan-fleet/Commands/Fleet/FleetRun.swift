@@ -47,9 +47,10 @@ enum FleetRun {
             return ExitStatus.invalidFleet
         }
 
+        let stateDirectory = options.stateDirectory(file)
         var lock: FileLock?
         if takesLock {
-            let path = FleetLockPath.path(fleetFile: file.path, shard: shard)
+            let path = FleetLockPath.path(fleetFile: file.path, shard: shard, state: stateDirectory)
             do {
                 guard let acquired = try FileLock.tryAcquire(path, stateRoot: FileSystem.homeDirectory())
                 else {
@@ -74,7 +75,7 @@ enum FleetRun {
 
         let terminal = TerminalOutput(format: options.format)
         let pool = SSHPool(configuration: configuration)
-        let actors = projects.map { ProjectActor(project: $0, pool: pool) }
+        let actors = projects.map { ProjectActor(project: $0, pool: pool, stateDirectory: stateDirectory) }
         let redactors = Dictionary(uniqueKeysWithValues: actors.map { ($0.project.name, $0.redactor) })
         let tick = TickID.make()
         let total = actors.count
