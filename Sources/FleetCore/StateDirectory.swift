@@ -5,11 +5,21 @@
 /// is thrown away after every run.
 public struct StateDirectory: Sendable, Hashable, CustomStringConvertible {
     public var path: String
+    /// Every directory below this one, down to a file the tool writes, must be ours and private
+    /// (`FileSystem.secureDirectory`). A directory given explicitly is the operator's (a volume's
+    /// mount point may belong to a group) and is itself left as it is; `~/.megaplan` is ours.
+    public var checkedBelow: String
 
-    public init(path: String) { self.path = path }
+    public init(path: String) {
+        self.path = path
+        checkedBelow = path
+    }
 
     /// `<home>/.megaplan`, the reference's location.
-    public init(home: String = FileSystem.homeDirectory()) { path = home + "/.megaplan" }
+    public init(home: String = FileSystem.homeDirectory()) {
+        path = home + "/.megaplan"
+        checkedBelow = home
+    }
 
     public var description: String { path }
 

@@ -41,7 +41,7 @@ public struct SupervisorTick: Sendable {
 
     public func run() async -> TickReport {
         do {
-            guard let lock = try FileLock.tryAcquire(lockPath, stateRoot: reader.home) else {
+            guard let lock = try FileLock.tryAcquire(lockPath, stateRoot: reader.state.checkedBelow) else {
                 return skippedReport()
             }
             defer { lock.release() }

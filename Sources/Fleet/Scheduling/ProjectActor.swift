@@ -135,10 +135,11 @@ public actor ProjectActor {
         line.previousStatus = history.previousStatus
         line.changed = changed
         guard history != recorded,
-            let lock = try? FileLock.tryAcquire(directory + "/supervise.lock")
+            let lock = try? FileLock.tryAcquire(
+                directory + "/supervise.lock", stateRoot: stateDirectory.checkedBelow)
         else { return }
         defer { lock.release() }
-        try? history.write(in: directory)
+        try? history.write(in: directory, below: stateDirectory.checkedBelow)
     }
 
     static let blockedStatuses: Set<EffectiveStatus> = [

@@ -41,9 +41,10 @@ public struct StatusHistory: Sendable, Equatable {
         return (StatusHistory(status: status, since: timestamp, previousStatus: recorded.status), true)
     }
 
-    /// Written atomically, 0600, in the chain's private directory.
-    public func write(in directory: String) throws(FleetError) {
-        try FileSystem.makeDirectories(directory, mode: 0o700)
+    /// Written atomically, 0600, in the chain's private directory (every directory below `base`
+    /// checked, see `FileSystem.secureDirectory`).
+    public func write(in directory: String, below base: String) throws(FleetError) {
+        try FileSystem.secureDirectory(directory, below: base)
         let object: JSONObject = [
             "status": .string(status), "since": .string(since), "previous_status": .optional(previousStatus),
         ]

@@ -52,7 +52,7 @@ enum FleetRun {
         if takesLock {
             let path = FleetLockPath.path(fleetFile: file.path, shard: shard, state: stateDirectory)
             do {
-                guard let acquired = try FileLock.tryAcquire(path, stateRoot: FileSystem.homeDirectory())
+                guard let acquired = try FileLock.tryAcquire(path, stateRoot: stateDirectory.checkedBelow)
                 else {
                     Output.stderr(
                         "megaplan-fleet: another tick on \(file.path) is running (lock \(path)); nothing done\n"
