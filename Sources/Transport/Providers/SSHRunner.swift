@@ -77,6 +77,7 @@ public struct SSHRunner: Runner {
             case .authFailed: "auth_failed"
             case .hostKeyUnknown: "host_key_unknown"
             case .hostKeyChanged: "host_key_changed"
+            case .hostKeyRevoked: "host_key_revoked"
             case .commandFailed, .protocolError: "remote_error"
             }
         return FleetError(.providerFailed, error.message, kind: kind)
