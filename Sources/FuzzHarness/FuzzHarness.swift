@@ -21,6 +21,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// Every remote command builder, with the input's NUL-separated values in every field (see
     /// `RemoteCommandTemplate`).
     case commands
+    /// `KnownHosts.parse` and `verdict` (an OpenSSH known_hosts file).
+    case knownhosts
 }
 
 public enum FuzzHarness {
@@ -36,6 +38,7 @@ public enum FuzzHarness {
         case .json: checkJSON(text, &findings)
         case .redact: checkRedactor(RedactorInput(text), &findings)
         case .commands: checkRemoteCommands(data, &findings)
+        case .knownhosts: checkKnownHosts(data, &findings)
         }
         return findings.items
     }

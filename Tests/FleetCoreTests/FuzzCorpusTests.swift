@@ -56,7 +56,7 @@ private let fuzzDirectory: String = {
 
     /// The dictionaries the fuzzer uses are well formed (one quoted token a line, or a comment).
     @Test func dictionariesAreWellFormed() throws {
-        for name in ["yaml", "json", "redact", "commands"] {
+        for name in ["yaml", "json", "redact", "commands", "knownhosts"] {
             let text = try #require(FileSystem.readText(fuzzDirectory + "/dict/\(name).dict"))
             for line in text.split(separator: "\n") where !line.hasPrefix("#") {
                 #expect(
