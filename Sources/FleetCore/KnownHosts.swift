@@ -52,6 +52,24 @@ public struct KnownHosts: Sendable {
         self.invalidLines = invalidLines
     }
 
+    /// The decision for `key` presented by `host` on `port`, as OpenSSH's ssh decides it: the
+    /// `[host]:port` name first (plain `host` on port 22); when that finds nothing (or only
+    /// `@cert-authority` lines) on another port, the plain `host` name may still know this very key
+    /// (sshconnect.c's "checking without port identifier"): only a match counts there, never a
+    /// change.
+    public func verdict(host: String, port: Int, key: [UInt8]) -> Verdict {
+        let verdict = verdict(hostField: HostPatterns.hostField(host: host, port: port), key: key)
+        guard port != 22 else { return verdict }
+        switch verdict {
+        case .unknown, .certAuthorityOnly:
+            let portless = self.verdict(hostField: HostPatterns.hostField(host: host, port: 22), key: key)
+            if case .known = portless { return portless }
+            return verdict
+        case .known, .changed, .revoked:
+            return verdict
+        }
+    }
+
     /// The decision for `key` (a wire-format public-key blob) presented by `hostField` (see
     /// `HostPatterns.hostField`). As OpenSSH's hostfile.c: a revoked key is refused first; then a
     /// plain entry for the host with the same key accepts it, and any other plain entry for the

@@ -244,6 +244,22 @@ enum TestKeys {
             verdict(authority + [TestKeys.line("web.example.com", ecdsa)], host: "web.example.com").isChanged)
     }
 
+    @Test func anotherPortFallsBackToThePlainNameForAMatchOnly() {
+        let known = file([TestKeys.line("myhost", key)])
+        #expect(known.verdict(host: "myhost", port: 2222, key: key).isKnown)
+        #expect(known.verdict(host: "myhost", port: 2222, key: other) == .unknown)
+        #expect(known.verdict(host: "myhost", port: 22, key: other).isChanged)
+        // The [host]:port entry decides first.
+        let both = file([TestKeys.line("[myhost]:2222", other), TestKeys.line("myhost", key)])
+        #expect(both.verdict(host: "myhost", port: 2222, key: key).isChanged)
+        // A host named only by CA lines on its port is still known by its plain name's key.
+        let authority = file([
+            TestKeys.line("[myhost]:*", other, marker: "@cert-authority"), TestKeys.line("myhost", key),
+        ])
+        #expect(authority.verdict(host: "myhost", port: 2222, key: key).isKnown)
+        #expect(authority.verdict(host: "myhost", port: 2222, key: ecdsa).isCertAuthorityOnly)
+    }
+
     @Test func hashedEntriesAreMatched() {
         let salt = [UInt8](repeating: 7, count: 20)
         let hashed = HostPatterns.hashedField(hostField: "[127.0.0.1]:2222", salt: salt)

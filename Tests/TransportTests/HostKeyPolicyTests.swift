@@ -105,6 +105,11 @@ struct HostKeyPolicyTests {
                 let error = try await Self.attempt(server, ["\(pattern) \(key)"], policy: .strict)
                 #expect(error == nil, "\(pattern): \(String(describing: error))")
             }
+            // On a port other than 22, the plain host name may know the key (OpenSSH's lookup
+            // without the port), but never makes a different key a change.
+            #expect(try await Self.attempt(server, ["127.0.0.1 \(key)"], policy: .strict) == nil)
+            let portless = try await Self.attempt(server, ["127.0.0.1 \(other)"], policy: .strict)
+            #expect(portless?.kind == .hostKeyUnknown, "\(String(describing: portless))")
             // The negated pattern excludes the line: the host is unknown, not changed.
             let negated = ["*,![127.0.0.1]:\(server.port) \(other)"]
             let unknown = try await Self.attempt(server, negated, policy: .strict)
@@ -233,6 +238,106 @@ struct HostKeyPolicyTests {
                 #expect(try await fixed.run("echo ok", on: endpoint).stdoutText == "ok\n")
                 await fixed.shutdown()
             }
+        }
+    }
+
+    /// How OpenSSH's `ssh` client judged the host: its exit status and warnings.
+    static func openSSHVerdict(_ output: Substring) -> String {
+        if output.contains("rc=0") { return "known" }
+        if output.contains("REVOKED HOST KEY") { return "revoked" }
+        if output.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") { return "changed" }
+        if output.contains("host key is known for") { return "unknown" }
+        return "other: " + output
+    }
+
+    static func ourVerdict(_ verdict: KnownHosts.Verdict) -> String {
+        switch verdict {
+        case .known: "known"
+        case .changed: "changed"
+        case .revoked: "revoked"
+        // OpenSSH treats a plain key of a host named only by CA lines as new.
+        case .certAuthorityOnly, .unknown: "unknown"
+        }
+    }
+
+    /// Differential test against OpenSSH's client: generated known_hosts files (patterns that do
+    /// and do not name the host, negation, hashed names, markers, the host's key and others of two
+    /// types), each judged by `ssh -o StrictHostKeyChecking=yes` against the real sshd and by
+    /// `KnownHosts`. The one deliberate difference, an `@revoked` line with the host's key that does
+    /// not name the host (OpenSSH ignores it, this tool refuses the key), is checked to be refused.
+    @Test("verdicts agree with OpenSSH's ssh client on generated known_hosts files")
+    func verdictsAgreeWithOpenSSH() async throws {
+        try await withSSHServer { server in
+            let port = server.port
+            let field = "[127.0.0.1]:\(port)"
+            let keys = [
+                try Self.hostKey(server), try Self.otherKey(server),
+                try {
+                    let path = try server.makeClientKey(type: "ecdsa", authorize: false)
+                    let pub = try String(contentsOfFile: path + ".pub", encoding: .utf8)
+                    return pub.split(separator: " ").prefix(2).joined(separator: " ")
+                }(),
+            ]
+            let salt = [UInt8](repeating: 42, count: 20)
+            let naming = [
+                field, "[127.0.0.*]:\(port)", "*", "[127.0.0.1]:*", "[127.0.0.?]:\(port)", "nothing,\(field)",
+                "\(field),!nothing", "[127.0.0.1]:\(port)".uppercased(),
+                HostPatterns.hashedField(hostField: field, salt: salt),
+            ]
+            let notNaming = [
+                "127.0.0.1", "[127.0.0.1]:1", "other", "*,!\(field)", "!\(field),*", "!*",
+                "[127.0.0.2]:\(port)",
+                HostPatterns.hashedField(hostField: "[127.0.0.2]:\(port)", salt: salt),
+            ]
+            var random = SystemRandomNumberGenerator()
+            // Each verdict once for certain, then random files.
+            var files = [
+                "\(field) \(keys[0])\n", "\(field) \(keys[1])\n", "@revoked \(field) \(keys[0])\n",
+                "other \(keys[0])\n", "@cert-authority * \(keys[1])\n",
+            ]
+            for _ in 0..<48 {
+                let lines = (0..<Int.random(in: 1...3, using: &random)).map { _ -> String in
+                    let hosts =
+                        Bool.random(using: &random) ? naming.randomElement()! : notNaming.randomElement()!
+                    let marker = ["", "", "", "", "@revoked ", "@cert-authority "].randomElement()!
+                    return marker + hosts + " " + keys.randomElement()!
+                }
+                files.append(lines.joined(separator: "\n") + "\n")
+            }
+            var script = ""
+            for (index, text) in files.enumerated() {
+                let path = server.directory + "/differential-\(index)"
+                try text.write(toFile: path, atomically: true, encoding: .utf8)
+                script +=
+                    "echo '## case'; /usr/bin/ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=\(path) -o GlobalKnownHostsFile=/dev/null -o CheckHostIP=no -o UpdateHostKeys=no -o IdentitiesOnly=yes -o ConnectTimeout=20 -i \(server.clientKeyPath) -p \(port) \(server.account)@127.0.0.1 true 2>&1; echo rc=$?\n"
+            }
+            let output = try SSHServer.run(["/bin/sh", "-c", script + "true"])
+            let answers = output.components(separatedBy: "## case\n").dropFirst().map { Substring($0) }
+            #expect(answers.count == files.count)
+            let presented = try #require(
+                Base64.decode(Array(try Self.hostKey(server).split(separator: " ")[1].utf8)))
+            var seen: Set<String> = []
+            var deliberate = 0
+            for (text, answer) in zip(files, answers) {
+                let file = KnownHosts.parse(Array(text.utf8))
+                let ours = Self.ourVerdict(file.verdict(host: "127.0.0.1", port: port, key: presented))
+                let theirs = Self.openSSHVerdict(answer)
+                if file.entries.contains(where: {
+                    $0.marker == .revoked && $0.key == presented && !$0.names(field)
+                }) {
+                    // The deliberate difference: refused here whatever OpenSSH says.
+                    #expect(ours == "revoked", "\(text)")
+                    deliberate += 1
+                    continue
+                }
+                #expect(ours == theirs, "\(text)\nssh said: \(answer)")
+                seen.insert(theirs)
+            }
+            print(
+                "known_hosts differential: \(files.count) files, \(deliberate) with the deliberate @revoked difference"
+            )
+            // The generated files reach every verdict.
+            #expect(seen == ["known", "changed", "revoked", "unknown"])
         }
     }
 }

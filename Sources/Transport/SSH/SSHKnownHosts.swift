@@ -38,7 +38,10 @@ enum SSHKnownHosts {
         }
         try fileLock.withLock { _ throws(SSHError) in
             let known = try check.read()
-            guard try check.settle(known.verdict(hostField: check.hostField, key: key), type: type) else {
+            guard
+                try check.settle(
+                    known.verdict(host: endpoint.host, port: endpoint.port, key: key), type: type)
+            else {
                 return
             }
             switch policy {
@@ -170,7 +173,10 @@ enum SSHKnownHosts {
                 guard errno == EINTR else { throw refuse(String(cString: strerror(errno))) }
             }
             let now = try contents(of: fd)
-            guard try settle(now.verdict(hostField: hostField, key: key), type: type) else { return }
+            guard try settle(now.verdict(host: endpoint.host, port: endpoint.port, key: key), type: type)
+            else {
+                return
+            }
             guard let line = KnownHosts.line(hostField: hostField, key: key) else {
                 throw refuse("the key cannot be encoded")
             }
