@@ -241,6 +241,26 @@ struct HostKeyPolicyTests {
         }
     }
 
+    /// OpenSSH checks the mode only of key files the user owns (`sshkey_perm_ok`): another user's
+    /// key file, readable by this one, is used whatever its mode.
+    @Test(
+        "a private key owned by another user is not checked for its mode, as in OpenSSH",
+        .enabled(if: geteuid() == 0))
+    func foreignPrivateKeyModeNotChecked() async throws {
+        try await withSSHServer { server in
+            let copy = server.directory + "/client_foreign"
+            try FileManager.default.copyItem(atPath: server.clientKeyPath, toPath: copy)
+            let account = try #require(getpwnam(SSHServer.testAccount))
+            #expect(chown(copy, account.pointee.pw_uid, account.pointee.pw_gid) == 0)
+            #expect(chmod(copy, 0o644) == 0)
+            var endpoint = server.endpoint
+            endpoint.identityFile = copy
+            let pool = SSHPool(configuration: server.configuration())
+            #expect(try await pool.run("echo ok", on: endpoint).stdoutText == "ok\n")
+            await pool.shutdown()
+        }
+    }
+
     /// How OpenSSH's `ssh` client judged the host: its exit status and warnings.
     static func openSSHVerdict(_ output: Substring) -> String {
         if output.contains("rc=0") { return "known" }
