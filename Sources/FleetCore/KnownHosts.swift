@@ -162,14 +162,13 @@ extension KnownHosts {
         return .entry(Entry(line: number, marker: marker, hosts: hosts, keyType: type, key: key))
     }
 
-    /// OpenSSH's marker rule: `@name` ends at the first space in the line (or, when there is none,
-    /// the first tab); only one marker; an unknown or malformed marker makes the line invalid.
+    /// `@cert-authority` or `@revoked`, ending at the first space or tab; only one marker; an
+    /// unknown marker makes the line invalid. OpenSSH ends a marker at the first space of the line
+    /// (a tab only when the line has no space), so it ignores `@revoked<TAB>host key comment`;
+    /// here that line counts, failing closed.
     static func readMarker(_ line: [UInt8], _ index: inout Int) -> Marker? {
         guard line[index] == UInt8(ascii: "@") else { return Marker.none }
-        guard
-            let end = line[index...].firstIndex(of: UInt8(ascii: " "))
-                ?? line[index...].firstIndex(of: UInt8(ascii: "\t"))
-        else { return nil }
+        guard let end = line[index...].firstIndex(where: isBlank) else { return nil }
         let marker: Marker
         switch String(decoding: line[index..<end], as: UTF8.self) {
         case "@cert-authority": marker = .certAuthority

@@ -188,6 +188,28 @@ struct HostKeyPolicyTests {
         }
     }
 
+    @Test("a known_hosts path that is not a readable file leaves the host unknown, naming the path")
+    func unreadableKnownHosts() async throws {
+        try await withSSHServer { server in
+            let directory = server.directory + "/known_hosts_directory"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+            for policy in HostKeyPolicy.allCases {
+                var config = server.configuration(hostKeyPolicy: policy)
+                config.knownHostsPath = directory
+                let pool = SSHPool(configuration: config)
+                do {
+                    _ = try await pool.run("true", on: server.endpoint)
+                    Issue.record("\(policy): accepted")
+                } catch let error as SSHError {
+                    #expect(error.kind == .hostKeyUnknown, "\(error)")
+                    #expect(
+                        error.message.contains("cannot read \(directory): not a regular file"), "\(error)")
+                }
+                await pool.shutdown()
+            }
+        }
+    }
+
     @Test(
         "accept-new does not append to a known_hosts file owned by another user", .enabled(if: geteuid() == 0)
     )

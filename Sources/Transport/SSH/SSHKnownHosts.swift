@@ -132,8 +132,12 @@ enum SSHKnownHosts {
             return KnownHosts.parse(bytes.prefix(offset))
         }
 
+        /// A known_hosts file that cannot be read knows no key: the host key is unknown (as
+        /// OpenSSH treats it), with the reason.
         func unreadable(_ why: String) -> SSHError {
-            error(.protocolError, "cannot check the host key of \(hostPort) against \(path): \(why)")
+            error(
+                .hostKeyUnknown,
+                "cannot check the host key of \(hostPort) (offered \(offered)): cannot read \(path): \(why)")
         }
 
         /// accept-new: appends the key under an exclusive `flock`, after reading the file again
