@@ -157,12 +157,12 @@ struct HostKeyPolicyTests {
         try await withSSHServer { server in
             let target = server.directory + "/target"
             try "# someone else's file\n".write(toFile: target, atomically: true, encoding: .utf8)
-            let link = server.directory + "/linked_known_hosts"
-            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+            let symlinked = server.directory + "/linked_known_hosts"
+            try FileManager.default.createSymbolicLink(atPath: symlinked, withDestinationPath: target)
             let dangling = server.directory + "/dangling_known_hosts"
             try FileManager.default.createSymbolicLink(
                 atPath: dangling, withDestinationPath: server.directory + "/created-through-link")
-            for path in [link, dangling] {
+            for path in [symlinked, dangling] {
                 var config = server.configuration(hostKeyPolicy: .acceptNew)
                 config.knownHostsPath = path
                 let pool = SSHPool(configuration: config)
@@ -176,12 +176,27 @@ struct HostKeyPolicyTests {
                 }
                 await pool.shutdown()
             }
+            // Nor through a hard link (another name for the same file).
+            let hardLink = server.directory + "/hardlinked_known_hosts"
+            #expect(link(target, hardLink) == 0)
+            var hardConfig = server.configuration(hostKeyPolicy: .acceptNew)
+            hardConfig.knownHostsPath = hardLink
+            let hardPool = SSHPool(configuration: hardConfig)
+            do {
+                _ = try await hardPool.run("true", on: server.endpoint)
+                Issue.record("\(hardLink): accepted")
+            } catch let error as SSHError {
+                #expect(error.kind == .hostKeyUnknown, "\(error)")
+                #expect(error.message.contains("2 hard links"), "\(error)")
+            }
+            await hardPool.shutdown()
             #expect(try String(contentsOfFile: target, encoding: .utf8) == "# someone else's file\n")
             #expect(!FileManager.default.fileExists(atPath: server.directory + "/created-through-link"))
+            unlink(hardLink)
             // A symlinked file is still read (as OpenSSH does): a known key is accepted through it.
             try server.writeKnownHosts(to: target)
             var config = server.configuration(hostKeyPolicy: .strict)
-            config.knownHostsPath = link
+            config.knownHostsPath = symlinked
             let pool = SSHPool(configuration: config)
             #expect(try await pool.run("echo ok", on: server.endpoint).stdoutText == "ok\n")
             await pool.shutdown()

@@ -61,7 +61,7 @@ enum SSHKnownHosts {
         let endpoint: SSHEndpoint
         let path: String
         let key: [UInt8]
-        /// `host` or `[host]:port`, lower case: what the file is searched for and what is recorded.
+        /// `host` or `[host]:port`, lower case: what accept-new records and messages name.
         let hostField: String
 
         var offered: String { KnownHosts.fingerprint(key) }
@@ -143,7 +143,8 @@ enum SSHKnownHosts {
         /// accept-new: appends the key under an exclusive `flock`, after reading the file again
         /// through the same descriptor (another process may have recorded this host meanwhile).
         /// Never follows a symlink in the last component, creates the file 0600 (its directory
-        /// 0700), and refuses a file that another user owns.
+        /// 0700), and refuses a file that another user owns or that has other hard links (another
+        /// name for someone else's file).
         func record(type: String) throws(SSHError) {
             func refuse(_ why: String) -> SSHError {
                 error(
@@ -173,6 +174,7 @@ enum SSHKnownHosts {
             guard info.st_uid == geteuid() else {
                 throw refuse("the file is owned by uid \(info.st_uid), not by this user (uid \(geteuid()))")
             }
+            guard info.st_nlink == 1 else { throw refuse("the file has \(info.st_nlink) hard links") }
             while flock(fd, LOCK_EX) != 0 {
                 guard errno == EINTR else { throw refuse(String(cString: strerror(errno))) }
             }
