@@ -141,6 +141,12 @@ private let cloudErrorCases: [YAMLErrorCase] = [
         "resources.port boolean", repo + "resources:\n  port: yes\n", "4:9",
         "`resources.port` must be an integer"),
     .init(
+        "resources.port zero", repo + "resources:\n  port: 0\n", "4:9",
+        "`resources.port` must be a port number from 1 to 65535"),
+    .init(
+        "resources.port too large", repo + "resources:\n  port: 65536\n", "4:9",
+        "`resources.port` must be a port number from 1 to 65535"),
+    .init(
         "resources.volume before port", repo + "resources:\n  port: x\n  volume: 5\n", "5:11",
         "`resources.volume` must be a non-empty string"),
 
@@ -193,6 +199,9 @@ private let cloudErrorCases: [YAMLErrorCase] = [
     .init(
         "ssh.port zero", repo + "ssh:\n  host: h\n  port: 0\n", "5:9", "`ssh.port` must be a positive integer"
     ),
+    .init(
+        "ssh.port past 65535 (would wrap)", repo + "ssh:\n  host: h\n  port: 110387\n", "5:9",
+        "`ssh.port` must be a port number from 1 to 65535"),
     .init(
         "ssh.port negative", repo + "ssh:\n  host: h\n  port: -2\n", "5:9",
         "`ssh.port` must be a positive integer"),

@@ -22,6 +22,7 @@ enum FleetRun {
         _ operation: FleetLine.Operation, options: FleetOptions, hostKeys: HostKeyOptions, dryRun: Bool,
         takesLock: Bool
     ) async -> Int32 {
+        Output.ignoreBrokenPipes()
         let file: FleetFile
         let projects: [FleetFile.Project]
         let shard: FleetSelection.Shard?
