@@ -136,11 +136,13 @@ struct CLIBasicsTests {
                 directory + "/fleet.yaml",
                 "defaults:\n  \(field)\nprojects:\n  - name: a\n    cloud_yaml: a.yaml\n")
             let key = "defaults." + field.prefix { $0 != ":" }
-            let tick = try await CLI.run(["tick", "--all", "--fleet", "fleet.yaml"], home: directory, cwd: directory)
+            let tick = try await CLI.run(
+                ["tick", "--all", "--fleet", "fleet.yaml"], home: directory, cwd: directory)
             #expect(tick.status == 2, "\(field): \(tick)")
             #expect(tick.stderr.contains("fleet.yaml:2:"), "\(field): \(tick)")
             #expect(tick.stderr.contains(key), "\(field): \(tick)")
-            let validate = try await CLI.run(["validate", "--fleet", "fleet.yaml"], home: directory, cwd: directory)
+            let validate = try await CLI.run(
+                ["validate", "--fleet", "fleet.yaml"], home: directory, cwd: directory)
             #expect(validate.status == 1, "\(field): \(validate)")
             #expect(validate.stderr.contains(key), "\(field): \(validate)")
         }
@@ -151,7 +153,8 @@ struct CLIBasicsTests {
             "provider: ssh\nrepo:\n  url: https://example.invalid/a.git\nssh:\n  host: h\n  port: 110387\n")
         let port = try await CLI.run(["validate", "--cloud-yaml", "a.yaml"], home: directory, cwd: directory)
         #expect(port.status == 1, "\(port)")
-        #expect(port.stderr.contains("a.yaml:6:9: `ssh.port` must be a port number from 1 to 65535"), "\(port)")
+        #expect(
+            port.stderr.contains("a.yaml:6:9: `ssh.port` must be a port number from 1 to 65535"), "\(port)")
 
         #expect(!FileManager.default.fileExists(atPath: locks), "a fleet lock was taken")
     }
@@ -164,7 +167,8 @@ struct CLIBasicsTests {
         defer { TemporaryDirectory.remove(directory) }
         var fleet = "projects:\n"
         for name in ["a", "b", "c"] {
-            try write(directory + "/\(name).yaml", "provider: fly\nrepo:\n  url: https://example.invalid/a.git\n")
+            try write(
+                directory + "/\(name).yaml", "provider: fly\nrepo:\n  url: https://example.invalid/a.git\n")
             fleet += "  - name: \(name)\n    cloud_yaml: \(name).yaml\n"
         }
         try write(directory + "/fleet.yaml", fleet)
@@ -184,12 +188,15 @@ struct CLIBasicsTests {
         try process.run()
         process.waitUntilExit()
         let stderr = FileSystem.readText(stderrPath) ?? ""
-        #expect(process.terminationReason == .exit, "killed by signal \(process.terminationStatus); \(stderr)")
+        #expect(
+            process.terminationReason == .exit, "killed by signal \(process.terminationStatus); \(stderr)")
         #expect(process.terminationStatus == 1, "every project is invalid_config; \(stderr)")
         #expect(stderr.contains("stdout was closed"), "\(stderr)")
         let prom = try #require(FileSystem.readText(directory + "/fleet.prom"), "no Prometheus file")
         for name in ["a", "b", "c"] {
-            #expect(prom.contains("megaplan_fleet_tick_error{project=\"\(name)\",kind=\"invalid_config\"} 1"), "\(prom)")
+            #expect(
+                prom.contains("megaplan_fleet_tick_error{project=\"\(name)\",kind=\"invalid_config\"} 1"),
+                "\(prom)")
         }
     }
 

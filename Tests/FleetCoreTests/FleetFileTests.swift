@@ -59,25 +59,32 @@ private let fleetErrorCases: [YAMLErrorCase] = [
         "`defaults.per_host` must be an integer from 1 to 10000; got -1", code: .invalidFleet),
     .init(
         "deadline zero", "defaults:\n  deadline: 0\n" + project, "2:13",
-        "`defaults.deadline` must be a number of seconds above 0 and at most 86400; got 0", code: .invalidFleet),
+        "`defaults.deadline` must be a number of seconds above 0 and at most 86400; got 0",
+        code: .invalidFleet),
     .init(
         "deadline negative", "defaults:\n  deadline: -5\n" + project, "2:13",
-        "`defaults.deadline` must be a number of seconds above 0 and at most 86400; got -5", code: .invalidFleet),
+        "`defaults.deadline` must be a number of seconds above 0 and at most 86400; got -5",
+        code: .invalidFleet),
     .init(
         "deadline text", "defaults:\n  deadline: soon\n" + project, "2:13",
-        "`defaults.deadline` must be a number of seconds above 0 and at most 86400; got 'soon'", code: .invalidFleet),
+        "`defaults.deadline` must be a number of seconds above 0 and at most 86400; got 'soon'",
+        code: .invalidFleet),
     .init(
         "deadline boolean", "defaults:\n  deadline: true\n" + project, "2:13",
-        "`defaults.deadline` must be a number of seconds above 0 and at most 86400; got True", code: .invalidFleet),
+        "`defaults.deadline` must be a number of seconds above 0 and at most 86400; got True",
+        code: .invalidFleet),
     .init(
         "deadline infinite", "defaults:\n  deadline: .inf\n" + project, "2:13",
-        "`defaults.deadline` must be a number of seconds above 0 and at most 86400; got .inf", code: .invalidFleet),
+        "`defaults.deadline` must be a number of seconds above 0 and at most 86400; got .inf",
+        code: .invalidFleet),
     .init(
         "deadline quoted", "defaults:\n  deadline: '30'\n" + project, "2:13",
-        "`defaults.deadline` must be a number of seconds above 0 and at most 86400; got '30'", code: .invalidFleet),
+        "`defaults.deadline` must be a number of seconds above 0 and at most 86400; got '30'",
+        code: .invalidFleet),
     .init(
         "deadline list", "defaults:\n  deadline: [1]\n" + project, "2:13",
-        "`defaults.deadline` must be a number of seconds above 0 and at most 86400; got a list", code: .invalidFleet),
+        "`defaults.deadline` must be a number of seconds above 0 and at most 86400; got a list",
+        code: .invalidFleet),
     // ranges: huge, NaN and infinite numbers are errors before any lock is taken, never a crash
     .init(
         "deadline huge", "defaults:\n  deadline: 1.0e+16\n" + project, "2:13",

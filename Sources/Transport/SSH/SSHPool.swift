@@ -1,4 +1,5 @@
 import CLibSSH2
+import FleetCore
 import Foundation
 import Synchronization
 
@@ -293,20 +294,19 @@ final class SSHPoolCore: SSHConnectionDelegate, Sendable {
 
     func cancel(_ request: SSHRequest) {
         request.cancelled.store(true, ordering: .releasing)
-        var removed = false
-        var targets: [SSHConnection] = []
-        state.withLock { s in
-            guard var host = s.hosts[request.endpoint] else { return }
+        let targets = state.withLock { s -> [SSHConnection] in
+            guard var host = s.hosts[request.endpoint] else { return [] }
             if let index = host.waiting.firstIndex(where: { $0 === request }) {
                 host.waiting.remove(at: index)
-                removed = true
-            } else {
-                targets = host.entries.map(\.connection)
+                s.hosts[request.endpoint] = host
+                return []
             }
-            s.hosts[request.endpoint] = host
+            return host.entries.map(\.connection)
         }
-        if removed { request.complete(.failure(cancelledError(request))) }
         for connection in targets { connection.send(.cancel(request.id)) }
+        // The caller resumes now, not when a connection gets to it: one still connecting (to a
+        // silent host, through a hung resolver) reads its controls only once connected.
+        request.complete(.failure(cancelledError(request)))
     }
 
     func resize(_ request: SSHRequest, columns: Int, rows: Int) {
