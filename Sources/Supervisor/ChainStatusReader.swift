@@ -9,6 +9,14 @@ public struct ChainStatusReader: Sendable {
     public let home: String
     /// Seconds a single probe (megaplan status, verify-human, gh) may run on the runner.
     public var probeTimeout = 120
+    /// When the caller stops waiting (a fleet project's deadline), or nil. Every remote command
+    /// is then bounded to end before it: by `timeout` on the host, and by the status read's own
+    /// program on the runner (see `ObservationScript.Request.budget`).
+    public var deadline: ContinuousClock.Instant?
+
+    /// How long before `deadline` remote work must be over: the answer still has to travel back,
+    /// and the runner's clock (for the refresh's wall-clock check) may disagree a little.
+    static let deadlineMargin = Duration.seconds(1)
 
     public init(
         cloud: CloudSpec, runner: any Runner, remoteSpecOverride: String? = nil,
@@ -52,8 +60,34 @@ public struct ChainStatusReader: Sendable {
             mode: mode, probeTimeout: probeTimeout)
     }
 
+    /// The time a remote command may take now, or nil without a deadline; throws `timeout` when
+    /// nothing is left.
+    public func remoteBudget() throws(FleetError) -> Duration? {
+        guard let deadline else { return nil }
+        let budget = deadline - .now - Self.deadlineMargin
+        guard budget > .milliseconds(100) else {
+            throw FleetError(
+                .providerFailed, "the project's deadline leaves no time for a command on \(runner.hostLabel)",
+                kind: "timeout")
+        }
+        return budget
+    }
+
     func run(_ request: ObservationScript.Request) async throws(FleetError) -> ObservationResult {
-        let output = try await runner.run(ObservationScript.command(request), stdin: nil, deadline: nil)
+        var request = request
+        let budget = try remoteBudget()
+        if let budget {
+            let seconds = Double(budget.components.seconds) + Double(budget.components.attoseconds) / 1e18
+            request.budget = seconds
+            request.until = Timestamp.wallClock() + seconds
+        }
+        let output = try await runner.run(ObservationScript.command(request), stdin: nil, deadline: budget)
+        if budget != nil, output.status == 124 {
+            throw FleetError(
+                .providerFailed,
+                "the status read on \(runner.hostLabel) was stopped at the project's deadline",
+                kind: "timeout")
+        }
         return try ObservationResult.decode(output, host: runner.hostLabel)
     }
 }

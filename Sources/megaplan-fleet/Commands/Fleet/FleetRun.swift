@@ -80,7 +80,8 @@ enum FleetRun {
         let collected = LineCollector()
         let settings = run
 
-        let summary: FleetSummary
+        let started = ContinuousClock.now
+        var summary: FleetSummary
         do {
             summary = try await Interrupts.cancellable {
                 var finished = 0
@@ -97,6 +98,8 @@ enum FleetRun {
             summary = FleetSummary(tick: tick, operation: operation)
         }
         await pool.shutdown()
+        // The wall time of the whole run, connections closed included.
+        summary.wallMilliseconds = Int((ContinuousClock.now - started) / .milliseconds(1))
         let lines = await collected.lines
         terminal.finish(summary, lines: lines)
         if let promFile = options.promFile {
