@@ -392,7 +392,8 @@ final class SSHConnectionWorker {
                 throw SSHError(
                     kind: .unreachable, host: hostPort,
                     message:
-                        "cannot resolve \(endpoint.host) for \(hostPort): \(String(cString: gai_strerror(code)))")
+                        "cannot resolve \(endpoint.host) for \(hostPort): \(String(cString: gai_strerror(code)))"
+                )
             case nil: continue
             }
         }
