@@ -10,12 +10,14 @@ public struct ChainStatusReader: Sendable {
     /// Seconds a single probe (megaplan status, verify-human, gh) may run on the runner.
     public var probeTimeout = 120
     /// When the caller stops waiting (a fleet project's deadline), or nil. Every remote command
-    /// is then bounded to end before it: by `timeout` on the host, and by the status read's own
-    /// program on the runner (see `ObservationScript.Request.budget`).
+    /// then ends by it: `timeout` on the host stops the command there, and the status read's own
+    /// program stops its probes sooner (see `deadlineMargin`).
     public var deadline: ContinuousClock.Instant?
 
-    /// How long before `deadline` remote work must be over: the answer still has to travel back,
-    /// and the runner's clock (for the refresh's wall-clock check) may disagree a little.
+    /// How much sooner than the deadline the status read's program on the runner stops its
+    /// probes and declines to start a refresh: its answer still has to travel back, and its
+    /// clock may disagree a little with ours, but a refresh must never start after we stopped
+    /// waiting (and released the chain lock).
     static let deadlineMargin = Duration.seconds(1)
 
     public init(
@@ -60,11 +62,11 @@ public struct ChainStatusReader: Sendable {
             mode: mode, probeTimeout: probeTimeout)
     }
 
-    /// The time a remote command may take now, or nil without a deadline; throws `timeout` when
-    /// nothing is left.
+    /// The time a remote command may take now (until the deadline), or nil without a deadline;
+    /// throws `timeout` when nothing is left.
     public func remoteBudget() throws(FleetError) -> Duration? {
         guard let deadline else { return nil }
-        let budget = deadline - .now - Self.deadlineMargin
+        let budget = deadline - .now
         guard budget > .milliseconds(100) else {
             throw FleetError(
                 .providerFailed, "the project's deadline leaves no time for a command on \(runner.hostLabel)",
@@ -77,7 +79,8 @@ public struct ChainStatusReader: Sendable {
         var request = request
         let budget = try remoteBudget()
         if let budget {
-            let seconds = Double(budget.components.seconds) + Double(budget.components.attoseconds) / 1e18
+            let own = budget - Self.deadlineMargin
+            let seconds = max(0, Double(own.components.seconds) + Double(own.components.attoseconds) / 1e18)
             request.budget = seconds
             request.until = Timestamp.wallClock() + seconds
         }
