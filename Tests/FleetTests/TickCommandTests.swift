@@ -435,7 +435,8 @@ extension RealHosts {
             let text = try #require(FileSystem.readText(prom), "no Prometheus file")
             #expect(text.contains("megaplan_fleet_tick_interrupted 1\n"), "\(text)")
             for member in fleet.members.prefix(3) {
-                #expect(text.contains("megaplan_fleet_tick_error{project=\"\(member.name)\",kind=\"none\"} 0"))
+                #expect(
+                    text.contains("megaplan_fleet_tick_error{project=\"\(member.name)\",kind=\"none\"} 0"))
             }
             for name in fleet.members.suffix(3).map(\.name) + ["hung-0", "hung-1"] {
                 #expect(
@@ -530,7 +531,8 @@ extension RealHosts {
             let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
             return entries.compactMap { entry -> String? in
                 guard Int32(entry) != nil,
-                    let cwd = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(entry)/cwd"),
+                    let cwd = try? FileManager.default.destinationOfSymbolicLink(
+                        atPath: "/proc/\(entry)/cwd"),
                     cwd == directory || cwd.hasPrefix(directory + "/")
                 else { return nil }
                 let bytes = FileSystem.readBytes("/proc/\(entry)/cmdline") ?? []

@@ -128,7 +128,9 @@ struct Tick: AsyncParsableCommand {
             project finishes, then a summary line. Exit status: 0 when every project was observed \
             (a blocked chain is a state, not a failure), 1 when any project errored, 2 when the \
             fleet file is invalid or nothing matched, 75 when another tick on the same fleet file \
-            (and shard) holds the fleet lock, 128+N after signal N.
+            (and shard) holds the fleet lock, 128+N after signal N. A closed stdout (`| head -1`) \
+            does not stop the run: every project is still ticked, the Prometheus file is written, \
+            and the exit status is the same.
             """)
 
     @OptionGroup var fleet: FleetOptions
