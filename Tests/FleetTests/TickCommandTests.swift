@@ -452,9 +452,9 @@ extension RealHosts {
             let fleet = try await Fleet([.running])
             defer { fleet.cleanUp() }
             let project = fleet.members[0].project
-            // Stale bookkeeping with no runner: the tick restarts the chain; the restart takes 3 s.
+            // Stale bookkeeping with no runner: the tick restarts the chain; the restart takes 10 s.
             try project.writeState(["current_milestone_index": 1, "last_state": "done"])
-            try project.stub("restart_sleep", "3")
+            try project.stub("restart_sleep", "10")
             let prom = fleet.directory.path + "/restart.prom"
             let running = try FleetCLI.start(
                 [
@@ -486,7 +486,7 @@ extension RealHosts {
                 "\(text)")
         }
 
-        /// A runner whose `megaplan status` takes 10 s, deadline 4 s: the line says `timeout`, the
+        /// A runner whose `megaplan status` takes 20 s, deadline 4 s: the line says `timeout`, the
         /// runner's processes end with the deadline (they once ran on for the whole probe), and
         /// the sync refresh folded into the status read never runs after the client gave up (it
         /// once rewrote the chain state after the chain lock was released).
@@ -502,19 +502,19 @@ extension RealHosts {
             let before = refreshes()
             #expect(before == 1)
 
-            try project.stub("status_sleep", "10")
+            try project.stub("status_sleep", "20")
             let clock = ContinuousClock()
             let started = clock.now
             let result = try await fleet.run(["tick", "--all", "--deadline", "4"])
             let elapsed = clock.now - started
             #expect(result.status == 1, "\(result)")
-            #expect(elapsed < .seconds(4 + 5), "took \(elapsed)")
+            #expect(elapsed < .seconds(4 + 10), "took \(elapsed)")
             let line = try #require(try result.lines().first { !$0.isSummary })
             #expect(line.json["error_kind"] == "timeout", "\(line.raw)")
 
-            // Nothing runs in the workspace any more (the stand-in alone would sleep until 10 s).
+            // Nothing runs in the workspace any more (the stand-in alone would sleep until 20 s).
             var left = Self.processes(in: project.workspace)
-            let limit = clock.now + .seconds(2)
+            let limit = clock.now + .seconds(5)
             while !left.isEmpty, clock.now < limit {
                 try await Task.sleep(for: .milliseconds(50))
                 left = Self.processes(in: project.workspace)
@@ -522,7 +522,7 @@ extension RealHosts {
             #expect(left.isEmpty, "still running on the runner: \(left)")
 
             // Past the moment the stand-in would have answered, no refresh has run.
-            try await Task.sleep(until: started + .seconds(13), clock: clock)
+            try await Task.sleep(until: started + .seconds(25), clock: clock)
             #expect(refreshes() == before, "\(project.calls())")
         }
 
