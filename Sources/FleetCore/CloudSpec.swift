@@ -69,6 +69,9 @@ public struct CloudSpec: Sendable, Equatable {
         public var container: String = "megaplan-cloud-agent"
         public var runtime: Runtime = .docker
 
+        /// TCP ports (also the runner's `resources.port`).
+        public static let portRange = 1...65535
+
         public init() {}
     }
 
@@ -202,6 +205,9 @@ extension CloudSpec {
             guard let value = node.integerScalar else {
                 throw rules.fail("`resources.port` must be an integer", at: node)
             }
+            guard SSH.portRange.contains(value) else {
+                throw rules.fail("`resources.port` must be a port number from 1 to 65535", at: node)
+            }
             port = value
         }
 
@@ -273,6 +279,11 @@ extension CloudSpec {
         if let portNode = node.value(for: "port"), !portNode.isNull {
             guard let port = portNode.integerScalar, port > 0 else {
                 throw rules.fail("`ssh.port` must be a positive integer", at: portNode)
+            }
+            // Beyond 65535 the port would wrap to another one when connecting (while known_hosts
+            // recorded the unwrapped number).
+            guard SSH.portRange.contains(port) else {
+                throw rules.fail("`ssh.port` must be a port number from 1 to 65535", at: portNode)
             }
             ssh.port = port
         }

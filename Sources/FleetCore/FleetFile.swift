@@ -27,6 +27,24 @@ public struct FleetFile: Sendable, Equatable {
         public var stateDirectory: String?
     }
 
+    /// The accepted range of every number of a fleet run, from the fleet file or the command line.
+    /// The upper bounds keep each value meaningful (a deadline of a day is already far beyond a
+    /// cron interval) and far from overflow when converted (seconds to milliseconds, Int32).
+    public enum Limits {
+        public static let concurrency = 1...10_000
+        public static let perHost = 1...10_000
+        /// sshd's `MaxStartups` is 10 by default; more than this per host is a mistake.
+        public static let connectionsPerHost = 1...100
+        /// Seconds: more than 0, at most one day.
+        public static let maximumDeadline = 86_400.0
+
+        /// Whether `seconds` is a usable deadline (NaN, infinities, zero, negatives and more
+        /// than a day are not).
+        public static func acceptsDeadline(_ seconds: Double) -> Bool {
+            seconds.isFinite && seconds > 0 && seconds <= maximumDeadline
+        }
+    }
+
     public var path: String
     public var defaults: Defaults
     public var projects: [Project]
@@ -64,10 +82,14 @@ public struct FleetFile: Sendable, Equatable {
                 }
             }
         }
-        func positiveInt(_ mapping: Node.Mapping, _ key: String, label: String) throws(FleetError) -> Int? {
+        func boundedInt(_ mapping: Node.Mapping, _ key: String, label: String, range: ClosedRange<Int>)
+            throws(FleetError) -> Int?
+        {
             guard let node = mapping.value(for: key), !node.isNull else { return nil }
-            guard let value = node.integerScalar, value > 0 else {
-                throw fail("`\(label)` must be a positive integer; got \(node.pythonValue)", node)
+            guard let value = node.integerScalar, range.contains(value) else {
+                throw fail(
+                    "`\(label)` must be an integer from \(range.lowerBound) to \(range.upperBound); got \(node.pythonValue)",
+                    node)
             }
             return value
         }
@@ -83,20 +105,25 @@ public struct FleetFile: Sendable, Equatable {
             guard let mapping = node.mapping else { throw fail("`defaults` must be a mapping", node) }
             try checkKeys(mapping, allowed: defaultKeys, label: "defaults")
             defaults.concurrency =
-                try positiveInt(mapping, "concurrency", label: "defaults.concurrency") ?? defaults.concurrency
+                try boundedInt(
+                    mapping, "concurrency", label: "defaults.concurrency", range: Limits.concurrency)
+                ?? defaults.concurrency
             defaults.connectionsPerHost =
-                try positiveInt(mapping, "connections_per_host", label: "defaults.connections_per_host")
+                try boundedInt(
+                    mapping, "connections_per_host", label: "defaults.connections_per_host",
+                    range: Limits.connectionsPerHost)
                 ?? defaults.connectionsPerHost
             defaults.perHost =
-                try positiveInt(mapping, "per_host", label: "defaults.per_host") ?? defaults.perHost
+                try boundedInt(mapping, "per_host", label: "defaults.per_host", range: Limits.perHost)
+                ?? defaults.perHost
             if let deadline = mapping.value(for: "deadline"), !deadline.isNull {
                 // A YAML number only: a quoted '30' is a string, as for the integer fields.
                 let seconds =
                     deadline.integerScalar.map(Double.init)
                     ?? (deadline.tag == Tag(.float) ? deadline.scalarText.flatMap { Double($0) } : nil)
-                guard let seconds, seconds > 0, seconds.isFinite else {
+                guard let seconds, Limits.acceptsDeadline(seconds) else {
                     throw fail(
-                        "`defaults.deadline` must be a positive number of seconds; got \(deadline.pythonValue)",
+                        "`defaults.deadline` must be a number of seconds above 0 and at most \(Int(Limits.maximumDeadline)); got \(deadline.pythonValue)",
                         deadline)
                 }
                 defaults.deadlineSeconds = seconds

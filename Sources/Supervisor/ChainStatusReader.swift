@@ -10,6 +10,16 @@ public struct ChainStatusReader: Sendable {
     public let state: StateDirectory
     /// Seconds a single probe (megaplan status, verify-human, gh) may run on the runner.
     public var probeTimeout = 120
+    /// When the caller stops waiting (a fleet project's deadline), or nil. Every remote command
+    /// then ends by it: `timeout` on the host stops the command there, and the status read's own
+    /// program stops its probes sooner (see `deadlineMargin`).
+    public var deadline: ContinuousClock.Instant?
+
+    /// How much sooner than the deadline the status read's program on the runner stops its
+    /// probes and declines to start a refresh: its answer still has to travel back, and its
+    /// clock may disagree a little with ours, but a refresh must never start after we stopped
+    /// waiting (and released the chain lock).
+    static let deadlineMargin = Duration.seconds(1)
 
     public init(
         cloud: CloudSpec, runner: any Runner, remoteSpecOverride: String? = nil,
@@ -69,8 +79,35 @@ public struct ChainStatusReader: Sendable {
             mode: mode, probeTimeout: probeTimeout)
     }
 
+    /// The time a remote command may take now (until the deadline), or nil without a deadline;
+    /// throws `timeout` when nothing is left.
+    public func remoteBudget() throws(FleetError) -> Duration? {
+        guard let deadline else { return nil }
+        let budget = deadline - .now
+        guard budget > .milliseconds(100) else {
+            throw FleetError(
+                .providerFailed, "the project's deadline leaves no time for a command on \(runner.hostLabel)",
+                kind: "timeout")
+        }
+        return budget
+    }
+
     func run(_ request: ObservationScript.Request) async throws(FleetError) -> ObservationResult {
-        let output = try await runner.run(ObservationScript.command(request), stdin: nil, deadline: nil)
+        var request = request
+        let budget = try remoteBudget()
+        if let budget {
+            let own = budget - Self.deadlineMargin
+            let seconds = max(0, Double(own.components.seconds) + Double(own.components.attoseconds) / 1e18)
+            request.budget = seconds
+            request.until = Timestamp.wallClock() + seconds
+        }
+        let output = try await runner.run(ObservationScript.command(request), stdin: nil, deadline: budget)
+        if budget != nil, output.status == 124 {
+            throw FleetError(
+                .providerFailed,
+                "the status read on \(runner.hostLabel) was stopped at the project's deadline",
+                kind: "timeout")
+        }
         return try ObservationResult.decode(output, host: runner.hostLabel)
     }
 }

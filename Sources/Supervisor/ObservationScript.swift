@@ -31,6 +31,14 @@ enum ObservationScript {
         var fallbackSession: String
         var mode: Mode
         var probeTimeout: Int
+        /// Seconds the whole run may take (the project's deadline, less a margin), or nil: no
+        /// bound but each probe's. Past it the program stops its probe (the probe's whole
+        /// process group), runs no refresh, and exits 124.
+        var budget: Double? = nil
+        /// The same end as a wall-clock time (seconds since 1970), so time the command spent
+        /// waiting for a connection is not granted twice; used only when the runner's clock
+        /// makes it fall within `budget`.
+        var until: Double? = nil
 
         var json: JSONValue {
             var refresh: String?
@@ -53,6 +61,8 @@ enum ObservationScript {
                 "refresh": .optional(refresh),
                 "fold": fold,
                 "timeout": .int(probeTimeout),
+                "budget": budget.map(JSONValue.double) ?? .null,
+                "until": until.map(JSONValue.double) ?? .null,
             ])
         }
     }
@@ -68,10 +78,36 @@ enum ObservationScript {
     }
 
     private static let source = #"""
-        import base64, hashlib, json, re, shlex, subprocess, unicodedata
+        import base64, hashlib, json, os, re, shlex, signal, subprocess, sys, time, unicodedata
         a = json.loads(base64.b64decode('@ARGS@'))
         q = shlex.quote
         LIMIT = 8 << 20
+        # The project's deadline on this clock: the budget from now, or the wall-clock end when
+        # this clock puts it sooner (the command waited for a connection) but not in the past.
+        END = None
+        if a.get('budget') is not None:
+            w = a['until'] - time.time() if a.get('until') is not None else a['budget']
+            END = time.monotonic() + (w if 0 < w < a['budget'] else a['budget'])
+        # A refresh needs about a second: with less left, it is skipped rather than cut.
+        REFRESH_RESERVE = 1.0
+        class Late(Exception):
+            pass
+        def left():
+            return None if END is None else END - time.monotonic()
+        # Each probe runs in a process group of its own, stopped whole (sh, megaplan, whatever
+        # they started) at its timeout, at the deadline, and when this program is told to stop.
+        CHILD = [None]
+        def killgroup():
+            if CHILD[0] is not None:
+                try:
+                    os.killpg(CHILD[0], signal.SIGKILL)
+                except OSError:
+                    pass
+        def stop(signum, frame):
+            killgroup()
+            os._exit(124)
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGHUP, stop)
         def read(path):
             try:
                 with open(path, 'rb') as f:
@@ -89,12 +125,26 @@ enum ObservationScript {
             data = data[:LIMIT]
             return data[:max(data.rfind(c) for c in (b' ', b'\n', b'\t', b'\r', b'\x0b', b'\x0c')) + 1]
         def sh(cmd):
+            t, late = a['timeout'], False
+            remaining = left()
+            if remaining is not None:
+                if remaining <= 0:
+                    raise Late()
+                t, late = min(t, remaining), remaining < t
+            p = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+            CHILD[0] = p.pid
             try:
-                r = subprocess.run(cmd, shell=True, capture_output=True, timeout=a['timeout'])
-                return {'rc': r.returncode, 'out': cut(r.stdout).decode('utf-8', 'replace'),
-                        'err': cut(r.stderr).decode('utf-8', 'replace')}
+                out, err = p.communicate(timeout=t)
             except subprocess.TimeoutExpired:
+                killgroup()
+                p.wait()
+                if late:
+                    raise Late()
                 return {'rc': 124, 'out': '', 'err': 'probe timed out after %ss: %s' % (a['timeout'], cmd)}
+            finally:
+                CHILD[0] = None
+            return {'rc': p.returncode, 'out': cut(out).decode('utf-8', 'replace'),
+                    'err': cut(err).decode('utf-8', 'replace')}
         def text(value):
             return value if isinstance(value, str) and value.strip() else None
         def observe(probe_pr):
@@ -198,17 +248,27 @@ enum ObservationScript {
                 program += 's = load_chain_state(Path(%s)); %s; save_chain_state(Path(%s), s)' % (spec, '; '.join(updates), spec)
             return 'cd %s && python3 -c %s' % (q(ws), q(program))
         def refresh(cmd):
+            # Never after the client stopped waiting: with too little of the deadline left, the
+            # refresh does not start (and one that overruns is stopped at the deadline).
+            remaining = left()
+            if remaining is not None and remaining < REFRESH_RESERVE:
+                result['refresh_skipped'] = 'less than %gs of the deadline left' % REFRESH_RESERVE
+                return
             result['refresh'] = dict(sh(cmd), cmd=cmd)
             if result['refresh']['rc'] == 0:
                 result['reread'] = observe(True)[0]
         result = {}
-        if a['refresh']:
-            refresh(a['refresh'])
-        else:
-            result['observation'], st = observe(False)
-            cmd = refresh_command(result['observation'], st) if a['fold'] and st is not None else None
-            if cmd:
-                refresh(cmd)
+        try:
+            if a['refresh']:
+                refresh(a['refresh'])
+            else:
+                result['observation'], st = observe(False)
+                cmd = refresh_command(result['observation'], st) if a['fold'] and st is not None else None
+                if cmd:
+                    refresh(cmd)
+        except Late:
+            sys.stderr.write('megaplan-fleet: the deadline passed on the runner; probes stopped\n')
+            sys.exit(124)
         print('MEGAPLAN-FLEET-OBSERVATION ' + json.dumps(result))
         """#
 }
@@ -258,6 +318,8 @@ struct ObservationResult: Sendable, Equatable {
     /// The first observation (absent when the run was a refresh and re-read only).
     var observation: Observation?
     var refresh: RefreshRun?
+    /// Why the runner did not start the refresh (too little of the deadline left), if so.
+    var refreshSkipped: String?
     /// The observation after a successful refresh.
     var reread: Observation?
 
@@ -286,6 +348,7 @@ struct ObservationResult: Sendable, Equatable {
             result.refresh = RefreshRun(command: command, outcome: outcome)
         }
         result.reread = observation(object["reread"])
+        result.refreshSkipped = object["refresh_skipped"]?.stringValue
         return result
     }
 

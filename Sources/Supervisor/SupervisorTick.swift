@@ -54,7 +54,6 @@ public struct SupervisorTick: Sendable {
     /// Observe, refresh and re-read in one remote command when the runner can build the refresh
     /// (§6.4) exactly as we do; otherwise the refresh and re-read are a second command.
     private func tick() async -> TickReport {
-        let runner = reader.runner
         let marker = reader.marker
         let spec: String
         let first: ObservationResult
@@ -86,11 +85,15 @@ public struct SupervisorTick: Sendable {
             let refresh = status.syncRefreshCommand
             do {
                 let result =
-                    first.refresh == nil
+                    first.refresh == nil && first.refreshSkipped == nil
                     ? try await reader.run(
                         reader.request(spec: spec, marker: marker, mode: .refresh(refresh)))
                     : first
-                if let ran = result.refresh, ran.command != refresh {
+                if let skipped = result.refreshSkipped {
+                    syncRefresh = [
+                        "status": "failed", "reason": .string("skipped on the runner: \(skipped)"),
+                    ]
+                } else if let ran = result.refresh, ran.command != refresh {
                     syncRefresh = [
                         "status": "failed",
                         "reason": "the runner ran a sync refresh other than the one resolved from its state",
@@ -147,11 +150,7 @@ public struct SupervisorTick: Sendable {
             workspace: status.context.workspace, spec: spec, session: status.context.session)
         var restartError: FleetError?
         if decision.mutation != nil, !dryRun {
-            do {
-                _ = try await runner.exec(restart)
-            } catch {
-                restartError = error
-            }
+            restartError = await performRestart(restart)
         }
         let outcome =
             dryRun ? decision.unperformed : decision.outcome(restartError: restartError?.message)
@@ -187,11 +186,34 @@ public struct SupervisorTick: Sendable {
                 ? nil : restartError.map { $0.kind ?? "restart_failed" } ?? "restart_failed")
     }
 
+    /// Runs the restart to its end even when the tick is cancelled (SIGTERM): once sent, the
+    /// mutation happens on the runner anyway, so the tick waits for its outcome (bounded by the
+    /// deadline) and reports it. Returns the failure, or nil when it succeeded.
+    private func performRestart(_ command: String) async -> FleetError? {
+        let runner = reader.runner
+        let budget: Duration?
+        do {
+            budget = try reader.remoteBudget()
+        } catch {
+            return error
+        }
+        let restart = Task { () async -> FleetError? in
+            do throws(FleetError) {
+                _ = try await runner.exec(command, deadline: budget)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        return await restart.value
+    }
+
     /// Runs one probe; a failure to reach the runner becomes a failed probe, as the reference's
     /// provider errors do.
     private func probe(_ command: String) async -> ProbeOutcome {
         do {
-            let output = try await reader.runner.run(command, stdin: nil, deadline: nil)
+            let budget = try reader.remoteBudget()
+            let output = try await reader.runner.run(command, stdin: nil, deadline: budget)
             return ProbeOutcome(status: output.status, stdout: output.stdout, stderr: output.stderr)
         } catch {
             return ProbeOutcome(status: 255, stdout: "", stderr: error.message)

@@ -132,6 +132,107 @@ struct CLIBasicsTests {
         }
     }
 
+    /// Every number of a fleet run is range-checked with an error naming the option or field,
+    /// before the fleet lock is taken: NaN, infinities, zero, negatives and huge values never
+    /// reach a conversion that would crash (`--deadline 1e300` once exited 132 holding the lock).
+    @Test func outOfRangeNumbersAreRefusedBeforeTheLock() async throws {
+        let directory = try scratchDirectory()
+        defer { TemporaryDirectory.remove(directory) }
+        try write(directory + "/a.yaml", "provider: local\nrepo:\n  url: https://example.invalid/a.git\n")
+        try write(directory + "/fleet.yaml", "projects:\n  - name: a\n    cloud_yaml: a.yaml\n")
+        let locks = directory + "/.megaplan/fleet/locks"
+        let options: [(String, String)] = [
+            ("--deadline", "1e300"), ("--deadline", "inf"), ("--deadline", "nan"), ("--deadline", "-1"),
+            ("--deadline", "0"), ("--deadline", "86401"), ("--concurrency", "0"),
+            ("--concurrency", "10001"), ("--concurrency", "99999999999999999999"), ("--per-host", "0"),
+            ("--per-host", "1000000"),
+        ]
+        for (option, value) in options {
+            let result = try await CLI.run(
+                ["tick", "--all", "--fleet", "fleet.yaml", option, value], home: directory, cwd: directory)
+            #expect(result.status == 64, "\(option) \(value): \(result)")
+            #expect(result.stderr.contains(option), "\(option) \(value): \(result)")
+            #expect(result.stdout.isEmpty, "\(option) \(value): \(result)")
+        }
+        let shard = try await CLI.run(
+            ["tick", "--fleet", "fleet.yaml", "--shard", "0/99999999999999999999"], home: directory,
+            cwd: directory)
+        #expect(shard.status == 2, "\(shard)")
+        #expect(shard.stderr.contains("--shard"), "\(shard)")
+
+        let fields = [
+            "deadline: 1.0e+16", "deadline: .inf", "deadline: .nan", "concurrency: 0",
+            "concurrency: 9223372036854775807", "per_host: 10001", "connections_per_host: 1000",
+        ]
+        for field in fields {
+            try write(
+                directory + "/fleet.yaml",
+                "defaults:\n  \(field)\nprojects:\n  - name: a\n    cloud_yaml: a.yaml\n")
+            let key = "defaults." + field.prefix { $0 != ":" }
+            let tick = try await CLI.run(
+                ["tick", "--all", "--fleet", "fleet.yaml"], home: directory, cwd: directory)
+            #expect(tick.status == 2, "\(field): \(tick)")
+            #expect(tick.stderr.contains("fleet.yaml:2:"), "\(field): \(tick)")
+            #expect(tick.stderr.contains(key), "\(field): \(tick)")
+            let validate = try await CLI.run(
+                ["validate", "--fleet", "fleet.yaml"], home: directory, cwd: directory)
+            #expect(validate.status == 1, "\(field): \(validate)")
+            #expect(validate.stderr.contains(key), "\(field): \(validate)")
+        }
+
+        // A port past 65535 would wrap to another port when connecting.
+        try write(
+            directory + "/a.yaml",
+            "provider: ssh\nrepo:\n  url: https://example.invalid/a.git\nssh:\n  host: h\n  port: 110387\n")
+        let port = try await CLI.run(["validate", "--cloud-yaml", "a.yaml"], home: directory, cwd: directory)
+        #expect(port.status == 1, "\(port)")
+        #expect(
+            port.stderr.contains("a.yaml:6:9: `ssh.port` must be a port number from 1 to 65535"), "\(port)")
+
+        #expect(!FileManager.default.fileExists(atPath: locks), "a fleet lock was taken")
+    }
+
+    /// `tick --all | head -1`: a closed stdout once killed the run with SIGPIPE, leaving the other
+    /// projects unticked and no Prometheus file. Now every project is ticked, the textfile is
+    /// written, stderr says stdout was closed, and the exit status is the run's usual one.
+    @Test func closedStdoutStillTicksEveryProject() async throws {
+        let directory = try scratchDirectory()
+        defer { TemporaryDirectory.remove(directory) }
+        var fleet = "projects:\n"
+        for name in ["a", "b", "c"] {
+            try write(
+                directory + "/\(name).yaml", "provider: fly\nrepo:\n  url: https://example.invalid/a.git\n")
+            fleet += "  - name: \(name)\n    cloud_yaml: \(name).yaml\n"
+        }
+        try write(directory + "/fleet.yaml", fleet)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLI.binary)
+        process.arguments = ["tick", "--all", "--fleet", "fleet.yaml", "--prom-file", "fleet.prom"]
+        process.environment = ["HOME": directory, "PATH": CLI.defaultPath, "LANG": "C.UTF-8"]
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        // The reader is gone before the first line: every write to stdout fails with EPIPE.
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try pipe.fileHandleForReading.close()
+        let stderrPath = directory + "/stderr"
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        let stderr = FileSystem.readText(stderrPath) ?? ""
+        #expect(
+            process.terminationReason == .exit, "killed by signal \(process.terminationStatus); \(stderr)")
+        #expect(process.terminationStatus == 1, "every project is invalid_config; \(stderr)")
+        #expect(stderr.contains("stdout was closed"), "\(stderr)")
+        let prom = try #require(FileSystem.readText(directory + "/fleet.prom"), "no Prometheus file")
+        for name in ["a", "b", "c"] {
+            #expect(
+                prom.contains("megaplan_fleet_tick_error{project=\"\(name)\",kind=\"invalid_config\"} 1"),
+                "\(prom)")
+        }
+    }
+
     @Test func helpTextsNameTheirFlags() async throws {
         let directory = try scratchDirectory()
         defer { TemporaryDirectory.remove(directory) }

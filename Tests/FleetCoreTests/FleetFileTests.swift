@@ -41,43 +41,73 @@ private let fleetErrorCases: [YAMLErrorCase] = [
         code: .invalidFleet),
     .init(
         "concurrency zero", "defaults:\n  concurrency: 0\n" + project, "2:16",
-        "`defaults.concurrency` must be a positive integer; got 0", code: .invalidFleet),
+        "`defaults.concurrency` must be an integer from 1 to 10000; got 0", code: .invalidFleet),
     .init(
         "concurrency text", "defaults:\n  concurrency: many\n" + project, "2:16",
-        "`defaults.concurrency` must be a positive integer; got 'many'", code: .invalidFleet),
+        "`defaults.concurrency` must be an integer from 1 to 10000; got 'many'", code: .invalidFleet),
     .init(
         "connections_per_host quoted", "defaults:\n  connections_per_host: '3'\n" + project, "2:25",
-        "`defaults.connections_per_host` must be a positive integer; got '3'", code: .invalidFleet),
+        "`defaults.connections_per_host` must be an integer from 1 to 100; got '3'", code: .invalidFleet),
     .init(
         "per_host boolean", "defaults:\n  per_host: yes\n" + project, "2:13",
-        "`defaults.per_host` must be a positive integer; got True", code: .invalidFleet),
+        "`defaults.per_host` must be an integer from 1 to 10000; got True", code: .invalidFleet),
     .init(
         "per_host float", "defaults:\n  per_host: 1.5\n" + project, "2:13",
-        "`defaults.per_host` must be a positive integer; got 1.5", code: .invalidFleet),
+        "`defaults.per_host` must be an integer from 1 to 10000; got 1.5", code: .invalidFleet),
     .init(
         "per_host negative", "defaults:\n  per_host: -1\n" + project, "2:13",
-        "`defaults.per_host` must be a positive integer; got -1", code: .invalidFleet),
+        "`defaults.per_host` must be an integer from 1 to 10000; got -1", code: .invalidFleet),
     .init(
         "deadline zero", "defaults:\n  deadline: 0\n" + project, "2:13",
-        "`defaults.deadline` must be a positive number of seconds; got 0", code: .invalidFleet),
+        "`defaults.deadline` must be a number of seconds above 0 and at most 86400; got 0",
+        code: .invalidFleet),
     .init(
         "deadline negative", "defaults:\n  deadline: -5\n" + project, "2:13",
-        "`defaults.deadline` must be a positive number of seconds; got -5", code: .invalidFleet),
+        "`defaults.deadline` must be a number of seconds above 0 and at most 86400; got -5",
+        code: .invalidFleet),
     .init(
         "deadline text", "defaults:\n  deadline: soon\n" + project, "2:13",
-        "`defaults.deadline` must be a positive number of seconds; got 'soon'", code: .invalidFleet),
+        "`defaults.deadline` must be a number of seconds above 0 and at most 86400; got 'soon'",
+        code: .invalidFleet),
     .init(
         "deadline boolean", "defaults:\n  deadline: true\n" + project, "2:13",
-        "`defaults.deadline` must be a positive number of seconds; got True", code: .invalidFleet),
+        "`defaults.deadline` must be a number of seconds above 0 and at most 86400; got True",
+        code: .invalidFleet),
     .init(
         "deadline infinite", "defaults:\n  deadline: .inf\n" + project, "2:13",
-        "`defaults.deadline` must be a positive number of seconds; got .inf", code: .invalidFleet),
+        "`defaults.deadline` must be a number of seconds above 0 and at most 86400; got .inf",
+        code: .invalidFleet),
     .init(
         "deadline quoted", "defaults:\n  deadline: '30'\n" + project, "2:13",
-        "`defaults.deadline` must be a positive number of seconds; got '30'", code: .invalidFleet),
+        "`defaults.deadline` must be a number of seconds above 0 and at most 86400; got '30'",
+        code: .invalidFleet),
     .init(
         "deadline list", "defaults:\n  deadline: [1]\n" + project, "2:13",
-        "`defaults.deadline` must be a positive number of seconds; got a list", code: .invalidFleet),
+        "`defaults.deadline` must be a number of seconds above 0 and at most 86400; got a list",
+        code: .invalidFleet),
+    // ranges: huge, NaN and infinite numbers are errors before any lock is taken, never a crash
+    .init(
+        "deadline huge", "defaults:\n  deadline: 1.0e+16\n" + project, "2:13",
+        "`defaults.deadline` must be a number of seconds above 0 and at most 86400; got 1.0e+16",
+        code: .invalidFleet),
+    .init(
+        "deadline just over a day", "defaults:\n  deadline: 86401\n" + project, "2:13",
+        "`defaults.deadline` must be a number of seconds above 0 and at most 86400; got 86401",
+        code: .invalidFleet),
+    .init(
+        "deadline NaN", "defaults:\n  deadline: .nan\n" + project, "2:13",
+        "`defaults.deadline` must be a number of seconds above 0 and at most 86400; got .nan",
+        code: .invalidFleet),
+    .init(
+        "concurrency huge", "defaults:\n  concurrency: 9223372036854775807\n" + project, "2:16",
+        "`defaults.concurrency` must be an integer from 1 to 10000; got 9223372036854775807",
+        code: .invalidFleet),
+    .init(
+        "connections_per_host too many", "defaults:\n  connections_per_host: 101\n" + project, "2:25",
+        "`defaults.connections_per_host` must be an integer from 1 to 100; got 101", code: .invalidFleet),
+    .init(
+        "per_host zero", "defaults:\n  per_host: 0\n" + project, "2:13",
+        "`defaults.per_host` must be an integer from 1 to 10000; got 0", code: .invalidFleet),
     .init(
         "known_hosts empty", "defaults:\n  known_hosts: ''\n" + project, "2:16",
         "`defaults.known_hosts` must be a non-empty string", code: .invalidFleet),

@@ -496,10 +496,11 @@ extension RealHosts {
                 + hung.enumerated().map { FleetMember(name: "hung-\($0.offset)", project: $0.element) }
             let file = try fleet.directory.writeFleet(members, name: "slow.yaml")
 
+            let prom = fleet.directory.path + "/sigterm.prom"
             let running = try FleetCLI.start(
                 [
                     "tick", "--all", "--fleet", file, "--known-hosts", fleet.directory.knownHosts,
-                    "--deadline", "60",
+                    "--deadline", "60", "--prom-file", prom,
                 ],
                 home: fleet.directory.home)
             let fastDone = await running.waitForOutput(timeout: .seconds(30)) {
@@ -529,6 +530,115 @@ extension RealHosts {
             let summary = try #require(lines.last)
             #expect(summary.isSummary)
             #expect(summary.json["summary"]?["interrupted"] == .bool(true))
+
+            // The textfile keeps every project: the five cut short are `interrupted` (they once
+            // vanished from it, so a hung project stopped alerting), and it says the tick was.
+            let text = try #require(FileSystem.readText(prom), "no Prometheus file")
+            #expect(text.contains("megaplan_fleet_tick_interrupted 1\n"), "\(text)")
+            for member in fleet.members.prefix(3) {
+                #expect(
+                    text.contains("megaplan_fleet_tick_error{project=\"\(member.name)\",kind=\"none\"} 0"))
+            }
+            for name in fleet.members.suffix(3).map(\.name) + ["hung-0", "hung-1"] {
+                #expect(
+                    text.contains("megaplan_fleet_tick_error{project=\"\(name)\",kind=\"interrupted\"} 1"),
+                    "\(name): \(text)")
+            }
+        }
+
+        /// A restart already sent when SIGTERM comes runs to its end, and the project keeps its
+        /// line and its textfile entry (the restart was once cancelled and the line dropped).
+        @Test(.timeLimit(.minutes(1)))
+        func sigtermKeepsARestartUnderWay() async throws {
+            let fleet = try await Fleet([.running])
+            defer { fleet.cleanUp() }
+            let project = fleet.members[0].project
+            // Stale bookkeeping with no runner: the tick restarts the chain; the restart takes 10 s.
+            try project.writeState(["current_milestone_index": 1, "last_state": "done"])
+            try project.stub("restart_sleep", "10")
+            let prom = fleet.directory.path + "/restart.prom"
+            let running = try FleetCLI.start(
+                [
+                    "tick", "--all", "--fleet", fleet.file, "--known-hosts", fleet.directory.knownHosts,
+                    "--deadline", "60", "--prom-file", prom,
+                ],
+                home: fleet.directory.home)
+            let marker = project.workspace + "/.stub/restart_started"
+            let clock = ContinuousClock()
+            let limit = clock.now + .seconds(30)
+            while !FileSystem.isRegularFile(marker), clock.now < limit {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            try #require(FileSystem.isRegularFile(marker), "no restart began: \(running.stderrSoFar)")
+            running.signal(SIGTERM)
+            let status = await running.wait(timeout: .seconds(30))
+            if status == nil { running.forceStop() }
+            #expect(status == 143, "exit \(String(describing: status)); \(running.stderrSoFar)")
+            let lines = try parseLines(running.stdoutSoFar).filter { !$0.isSummary }
+            #expect(lines.count == 1, "\(running.stdoutSoFar)")
+            let line = try #require(lines.first)
+            #expect(line.json["report"]?["event"] == "supervisor_restarted", "\(line.raw)")
+            #expect(line.json["report"]?["acted"] == .bool(true), "\(line.raw)")
+            let text = try #require(FileSystem.readText(prom), "no Prometheus file")
+            #expect(text.contains("megaplan_fleet_tick_interrupted 1\n"), "\(text)")
+            #expect(
+                text.contains(
+                    "megaplan_fleet_effective_status{project=\"p-0\",status=\"stale_bookkeeping\"} 1"),
+                "\(text)")
+        }
+
+        /// A runner whose `megaplan status` takes 20 s, deadline 4 s: the line says `timeout`, the
+        /// runner's processes end with the deadline (they once ran on for the whole probe), and
+        /// the sync refresh folded into the status read never runs after the client gave up (it
+        /// once rewrote the chain state after the chain lock was released).
+        @Test(.timeLimit(.minutes(1)))
+        func remoteWorkEndsAtTheDeadline() async throws {
+            let fleet = try await Fleet([.running])
+            defer { fleet.cleanUp() }
+            let project = fleet.members[0].project
+            // A first tick records the spec's digest, so the next folds its refresh into the read.
+            let first = try await fleet.run(["tick", "--all"])
+            #expect(first.status == 0, "\(first)")
+            let refreshes = { project.calls().filter { $0["sync_refresh"] != nil }.count }
+            let before = refreshes()
+            #expect(before == 1)
+
+            try project.stub("status_sleep", "20")
+            let clock = ContinuousClock()
+            let started = clock.now
+            let result = try await fleet.run(["tick", "--all", "--deadline", "4"])
+            let elapsed = clock.now - started
+            #expect(result.status == 1, "\(result)")
+            #expect(elapsed < .seconds(4 + 10), "took \(elapsed)")
+            let line = try #require(try result.lines().first { !$0.isSummary })
+            #expect(line.json["error_kind"] == "timeout", "\(line.raw)")
+
+            // Nothing runs in the workspace any more (the stand-in alone would sleep until 20 s).
+            var left = Self.processes(in: project.workspace)
+            let limit = clock.now + .seconds(5)
+            while !left.isEmpty, clock.now < limit {
+                try await Task.sleep(for: .milliseconds(50))
+                left = Self.processes(in: project.workspace)
+            }
+            #expect(left.isEmpty, "still running on the runner: \(left)")
+
+            // Past the moment the stand-in would have answered, no refresh has run.
+            try await Task.sleep(until: started + .seconds(25), clock: clock)
+            #expect(refreshes() == before, "\(project.calls())")
+        }
+
+        /// Command lines of the processes whose working directory is `directory` or below.
+        static func processes(in directory: String) -> [String] {
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+            return entries.compactMap { entry -> String? in
+                guard Int32(entry) != nil,
+                    let cwd = try? FileManager.default.destinationOfSymbolicLink(
+                        atPath: "/proc/\(entry)/cwd"),
+                    cwd == directory || cwd.hasPrefix(directory + "/")
+                else { return nil }
+                let bytes = FileSystem.readBytes("/proc/\(entry)/cmdline") ?? []
+                return String(decoding: bytes.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+            }
         }
     }
 }

@@ -8,7 +8,8 @@ import Foundation
 
 /// A test runner host: a real sshd on loopback whose account has the stand-ins of
 /// Tests/Fixtures/runner installed (core megaplan, its `megaplan.chain` module, `gh` and a
-/// `docker` CLI without an engine). tmux, git, bash and python3 on it are the real ones.
+/// `docker` CLI without an engine). tmux (behind a wrapper that can slow a restart down), git,
+/// bash and python3 on it are the real ones.
 public final class RunnerHost: Sendable {
     public let server: SSHServer
 
@@ -32,7 +33,7 @@ public final class RunnerHost: Sendable {
     /// Places the stand-ins in the account's home. Each file is written atomically and is the
     /// same for every test, so suites running in parallel can share the account.
     private func install() throws {
-        try BenchHost.installStandIns(fixtures: Self.fixtures, extraExecutables: ["docker"])
+        try BenchHost.installStandIns(fixtures: Self.fixtures, extraExecutables: ["docker", "tmux"])
     }
 
     /// Runs a shell command as the runner account (not through SSH): setup and assertions.

@@ -152,6 +152,31 @@ struct SSHPoolTests {
         }
     }
 
+    /// A 20 MB line through a real channel: cut at the cap (it once came through whole, after a
+    /// quadratic rescan), and the lines around it intact.
+    @Test("stream cuts an overlong line and keeps the lines after it")
+    func streamCutsOverlongLines() async throws {
+        try await withSSHServer { server in
+            let pool = SSHPool(configuration: server.configuration())
+            let lines = LinesBox()
+            let status = try await pool.stream(
+                "echo before; head -c 20000000 /dev/zero | tr '\\0' a; echo; echo after", on: server.endpoint
+            ) { line in
+                lines.append(line)
+            }
+            #expect(status == 0)
+            let got = lines.all
+            #expect(got.count == 3, "\(got.map(\.utf8.count))")
+            #expect(got.first == "before")
+            #expect(got.last == "after")
+            if got.count == 3 {
+                #expect(got[1].utf8.count <= LineSplitter.defaultMaximumLineBytes + 100)
+                #expect(got[1].hasSuffix("more dropped]"))
+            }
+            await pool.shutdown()
+        }
+    }
+
     @Test("upload of a 32 MiB file, checked with sha256sum on the server")
     func uploadLargeFile() async throws {
         try await withSSHServer { server in

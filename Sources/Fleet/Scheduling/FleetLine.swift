@@ -72,6 +72,9 @@ public struct FleetSummary: Sendable, Equatable {
     public var handshakes = 0
     public var remoteCommands = 0
     public var interrupted = false
+    /// Selected projects without a line because the run was cancelled (SIGTERM) first: in flight
+    /// and not completed, or not started. Sorted.
+    public var interruptedProjects: [String] = []
 
     public init(tick: String, operation: FleetLine.Operation) {
         self.tick = tick

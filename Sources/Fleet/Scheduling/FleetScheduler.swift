@@ -37,7 +37,7 @@ public struct FleetScheduler: Sendable {
         for actor in actors where hosts[actor.hostKey] == nil {
             hosts[actor.hostKey] = AsyncLimiter(limit: options.perHost)
         }
-        await withTaskGroup(of: (FleetLine, Int)?.self) { group in
+        await withTaskGroup(of: ProjectResult.self) { group in
             for actor in actors {
                 let hostLimiter = hosts[actor.hostKey]!
                 group.addTask {
@@ -45,31 +45,48 @@ public struct FleetScheduler: Sendable {
                     await hostLimiter.acquire()
                     let result =
                         Task.isCancelled
-                        ? nil : await Self.runWithDeadline(actor, options: options, tick: tick)
+                        ? .interrupted(project: actor.project.name)
+                        : await Self.runWithDeadline(actor, options: options, tick: tick)
                     await hostLimiter.release()
                     await global.release()
                     return result
                 }
             }
             for await result in group {
-                guard let (line, commands) = result else { continue }
-                summary.add(line, remoteCommands: commands)
-                await emit(line, commands)
+                switch result {
+                case .line(let line, let commands):
+                    summary.add(line, remoteCommands: commands)
+                    await emit(line, commands)
+                case .interrupted(let project):
+                    summary.interruptedProjects.append(project)
+                }
             }
         }
+        summary.interruptedProjects.sort()
         summary.interrupted = Task.isCancelled
         summary.wallMilliseconds = Int((ContinuousClock.now - started) / .milliseconds(1))
         return summary
     }
 
-    /// The project's run, or a `timeout` line when the deadline passes first. The run itself is
-    /// cancelled (which cancels its pending SSH requests) and left to unwind on its own: the line
-    /// does not wait for it, because a request still in a connection's handshake to a hung host
-    /// only gives up at the connect timeout, which may be far longer than the deadline. The same
-    /// holds when the whole fleet run is cancelled (SIGTERM).
-    static func runWithDeadline(_ actor: ProjectActor, options: FleetRunOptions, tick: String) async -> (
-        FleetLine, Int
-    )? {
+    /// What became of one project of a run.
+    enum ProjectResult: Sendable {
+        case line(FleetLine, remoteCommands: Int)
+        /// The run was cancelled (SIGTERM) before the project completed, or before it started.
+        case interrupted(project: String)
+    }
+
+    /// The project's run, or a `timeout` line when the deadline passes first. At the deadline
+    /// the run is cancelled (which cancels its pending SSH requests) and left to unwind on its
+    /// own: the line does not wait for it. Its remote commands end by then too (see
+    /// `ChainStatusReader.deadline`).
+    ///
+    /// When the whole fleet run is cancelled (SIGTERM), only the project's work is: its pending
+    /// requests fail at once, and a restart already sent runs to its end, so the race below (a
+    /// task the fleet's cancellation does not reach) sees the work finish. A project whose work
+    /// completed anyway (it observed, or it acted) keeps its line; the others are `interrupted`.
+    static func runWithDeadline(_ actor: ProjectActor, options: FleetRunOptions, tick: String) async
+        -> ProjectResult
+    {
         enum Race: Sendable {
             case finished(FleetLine)
             case deadline
@@ -77,25 +94,42 @@ public struct FleetScheduler: Sendable {
         }
         let started = ContinuousClock.now
         let timestamp = Timestamp.now()
-        let work = Task { await actor.run(options.operation, dryRun: options.dryRun, tick: tick) }
-        let race: Race = await withTaskGroup(of: Race.self) { group in
-            group.addTask {
-                if let line = await Self.value(of: work) { return .finished(line) }
-                return .cancelled
+        let work = Task {
+            await actor.run(
+                options.operation, dryRun: options.dryRun, tick: tick, deadline: started + options.deadline)
+        }
+        let race = Task { () async -> Race in
+            await withTaskGroup(of: Race.self) { group in
+                group.addTask {
+                    if let line = await Self.value(of: work) { return .finished(line) }
+                    return .cancelled
+                }
+                group.addTask {
+                    await DeadlineTimer.wait(options.deadline) ? .deadline : .cancelled
+                }
+                let first = await group.next() ?? .cancelled
+                group.cancelAll()
+                return first
             }
-            group.addTask {
-                await DeadlineTimer.wait(options.deadline) ? .deadline : .cancelled
-            }
-            let first = await group.next() ?? .cancelled
-            group.cancelAll()
-            return first
+        }
+        let outcome = await withTaskCancellationHandler {
+            await race.value
+        } onCancel: {
+            work.cancel()
         }
         work.cancel()
-        if Task.isCancelled { return nil }
-        switch race {
-        case .finished(let line): return (line, await actor.lastCommandCount)
-        case .cancelled: return nil
-        case .deadline: break
+        let interrupted = Task.isCancelled
+        switch outcome {
+        case .finished(let line):
+            let acted = line.report["acted"] == .bool(true)
+            if interrupted, line.outcome == .error, !acted {
+                return .interrupted(project: actor.project.name)
+            }
+            return .line(line, remoteCommands: await actor.lastCommandCount)
+        case .cancelled:
+            return .interrupted(project: actor.project.name)
+        case .deadline:
+            break
         }
         let commands = await actor.lastCommandCount
         var provider: String?
@@ -111,7 +145,7 @@ public struct FleetScheduler: Sendable {
             outcome: .error, errorKind: "timeout",
             report: ["message": .string("project did not finish within its deadline of \(seconds) s")],
             effectiveStatus: nil)
-        return (line, commands)
+        return .line(line, remoteCommands: commands)
     }
 
     /// `work`'s value, or nil as soon as the calling task is cancelled (then `work` is cancelled

@@ -46,8 +46,11 @@ public actor ProjectActor {
         return Redactor(secretNames: spec.secrets, environment: ProcessEnvironment.current)
     }
 
-    /// One status read or supervise tick, reported as a fleet line.
-    public func run(_ operation: FleetLine.Operation, dryRun: Bool, tick: String) async -> FleetLine {
+    /// One status read or supervise tick, reported as a fleet line. With a `deadline`, every
+    /// remote command is bounded to end before it (see `ChainStatusReader.deadline`).
+    public func run(
+        _ operation: FleetLine.Operation, dryRun: Bool, tick: String, deadline: ContinuousClock.Instant? = nil
+    ) async -> FleetLine {
         let started = ContinuousClock.now
         var line = FleetLine(
             tick: tick, timestamp: Timestamp.now(), project: project.name, provider: nil, host: nil,
@@ -69,7 +72,7 @@ public actor ProjectActor {
         case .success(let spec):
             line.provider = spec.provider.rawValue
             line.host = hostKey
-            await perform(operation, spec: spec, dryRun: dryRun, into: &line)
+            await perform(operation, spec: spec, dryRun: dryRun, deadline: deadline, into: &line)
             recordHistory(spec: spec, into: &line)
         }
         line.durationMilliseconds = Int((ContinuousClock.now - started) / .milliseconds(1))
@@ -80,7 +83,8 @@ public actor ProjectActor {
     public private(set) var lastCommandCount = 0
 
     private func perform(
-        _ operation: FleetLine.Operation, spec: CloudSpec, dryRun: Bool, into line: inout FleetLine
+        _ operation: FleetLine.Operation, spec: CloudSpec, dryRun: Bool, deadline: ContinuousClock.Instant?,
+        into line: inout FleetLine
     ) async {
         let runner: any Runner
         do {
@@ -91,8 +95,9 @@ public actor ProjectActor {
             return
         }
         defer { lastCommandCount = runner.commandCount }
-        let reader = ChainStatusReader(
+        var reader = ChainStatusReader(
             cloud: spec, runner: runner, remoteSpecOverride: project.remoteSpec, state: stateDirectory)
+        reader.deadline = deadline
         switch operation {
         case .status:
             do {

@@ -2,6 +2,11 @@ import FleetCore
 import Supervisor
 
 /// A Prometheus textfile for node_exporter's textfile collector, written atomically after a run.
+///
+/// After SIGTERM every selected project is still in it: those without a line (in flight and not
+/// completed, or not started) have no current status and `megaplan_fleet_tick_error` of kind
+/// `interrupted`, and `megaplan_fleet_tick_interrupted` is 1, so a hung project alerts instead of
+/// disappearing from the metrics.
 public enum PromFile {
     public static func render(lines: [FleetLine], summary: FleetSummary) -> String {
         func label(_ value: String) -> String {
@@ -14,10 +19,17 @@ public enum PromFile {
 
             """
         let statuses = EffectiveStatus.allCases.map(\.rawValue)
+        let interrupted = summary.interruptedProjects
         for line in lines {
             for status in statuses {
                 out +=
                     "megaplan_fleet_effective_status{project=\"\(label(line.project))\",status=\"\(status)\"} \(line.effectiveStatus == status ? 1 : 0)\n"
+            }
+        }
+        for project in interrupted {
+            for status in statuses {
+                out +=
+                    "megaplan_fleet_effective_status{project=\"\(label(project))\",status=\"\(status)\"} 0\n"
             }
         }
         out += """
@@ -38,7 +50,13 @@ public enum PromFile {
             out +=
                 "megaplan_fleet_tick_error{project=\"\(label(line.project))\",kind=\"\(label(line.errorKind ?? "none"))\"} \(line.errorKind == nil ? 0 : 1)\n"
         }
+        for project in interrupted {
+            out += "megaplan_fleet_tick_error{project=\"\(label(project))\",kind=\"interrupted\"} 1\n"
+        }
         out += """
+            # HELP megaplan_fleet_tick_interrupted Whether the last tick was stopped by a signal (1) before every project completed.
+            # TYPE megaplan_fleet_tick_interrupted gauge
+            megaplan_fleet_tick_interrupted \(summary.interrupted ? 1 : 0)
             # HELP megaplan_fleet_tick_wall_seconds Wall time of the whole tick.
             # TYPE megaplan_fleet_tick_wall_seconds gauge
             megaplan_fleet_tick_wall_seconds \(Double(summary.wallMilliseconds) / 1000)

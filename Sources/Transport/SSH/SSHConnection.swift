@@ -369,25 +369,41 @@ final class SSHConnectionWorker {
         return n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE || errno == ENOTCONN))
     }
 
-    private func connectSocket(deadline: ContinuousClock.Instant) throws -> Int32 {
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_family = AF_UNSPEC
-        var list: UnsafeMutablePointer<addrinfo>? = nil
-        let gai = getaddrinfo(endpoint.host, String(endpoint.port), &hints, &list)
-        guard gai == 0, let list else {
+    /// The endpoint's addresses, looked up off this thread (`SSHNameLookup`): waiting stops at
+    /// the deadline or on shutdown, whatever the resolver does.
+    private func resolve(deadline: ContinuousClock.Instant) throws -> [SSHResolvedAddress] {
+        guard (1...65535).contains(endpoint.port) else {
             throw SSHError(
                 kind: .unreachable, host: hostPort,
-                message:
-                    "cannot resolve \(endpoint.host) for \(hostPort): \(String(cString: gai_strerror(gai)))")
+                message: "cannot connect to \(hostPort): port \(endpoint.port) is not from 1 to 65535")
         }
-        defer { freeaddrinfo(list) }
+        guard let lookup = SSHNameLookup.start(host: endpoint.host, port: endpoint.port) else {
+            throw SSHError(
+                kind: .protocolError, host: hostPort,
+                message: "cannot start a name lookup for \(hostPort): \(String(cString: strerror(errno)))")
+        }
+        while true {
+            try waitFD(
+                lookup.readyFD, events: Int16(POLLIN), deadline: deadline, phase: "name resolution",
+                timeoutKind: .unreachable)
+            switch lookup.result {
+            case .resolved(let addresses)?: return addresses
+            case .failed(let code)?:
+                throw SSHError(
+                    kind: .unreachable, host: hostPort,
+                    message:
+                        "cannot resolve \(endpoint.host) for \(hostPort): \(String(cString: gai_strerror(code)))"
+                )
+            case nil: continue
+            }
+        }
+    }
+
+    private func connectSocket(deadline: ContinuousClock.Instant) throws -> Int32 {
+        let addresses = try resolve(deadline: deadline)
         var lastProblem = "no address"
-        var cursor: UnsafeMutablePointer<addrinfo>? = list
-        while let info = cursor {
-            cursor = info.pointee.ai_next
-            let fd = socket(
-                info.pointee.ai_family, info.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), 0)
+        for info in addresses {
+            let fd = socket(info.family, info.socketType | Int32(SOCK_CLOEXEC.rawValue), info.socketProtocol)
             if fd < 0 {
                 lastProblem = String(cString: strerror(errno))
                 continue
@@ -395,7 +411,9 @@ final class SSHConnectionWorker {
             _ = mpf_set_nonblocking(fd)
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            let rc = connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen)
+            let rc = info.address.withUnsafeBytes { raw in
+                connect(fd, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(raw.count))
+            }
             if rc == 0 { return fd }
             if errno != EINPROGRESS {
                 lastProblem = String(cString: strerror(errno))

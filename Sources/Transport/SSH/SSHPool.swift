@@ -1,4 +1,5 @@
 import CLibSSH2
+import FleetCore
 import Foundation
 import Synchronization
 
@@ -41,7 +42,8 @@ public final class SSHPool: Sendable {
     }
 
     /// Runs `command` and calls `onLine` for each line of its merged stdout and stderr (without the
-    /// line terminator). Returns the exit status. Cancelling the calling task stops the stream.
+    /// line terminator; a line longer than `LineSplitter.defaultMaximumLineBytes` is cut, see
+    /// `LineSplitter`). Returns the exit status. Cancelling the calling task stops the stream.
     public func stream(
         _ command: String, on endpoint: SSHEndpoint, deadline: Duration? = nil,
         onLine: @Sendable (String) async -> Void
@@ -53,25 +55,17 @@ public final class SSHPool: Sendable {
         let core = self.core
         let outcome: Result<Int32, SSHError>? = await withTaskCancellationHandler {
             core.submit(request)
-            var pending: [UInt8] = []
+            var splitter = LineSplitter()
             var outcome: Result<Int32, SSHError>? = nil
             for await event in events {
                 switch event {
                 case .output(let bytes):
-                    pending.append(contentsOf: bytes)
-                    var start = 0
-                    while let newline = pending[start...].firstIndex(of: 0x0A) {
-                        var end = newline
-                        if end > start, pending[end - 1] == 0x0D { end -= 1 }
-                        await onLine(String(decoding: pending[start..<end], as: UTF8.self))
-                        start = newline + 1
-                    }
-                    if start > 0 { pending.removeFirst(start) }
+                    for line in splitter.append(bytes) { await onLine(line) }
                 case .finished(let result):
                     outcome = result
                 }
             }
-            if !pending.isEmpty { await onLine(String(decoding: pending, as: UTF8.self)) }
+            if let last = splitter.finish() { await onLine(last) }
             return outcome
         } onCancel: {
             core.cancel(request)
@@ -300,20 +294,19 @@ final class SSHPoolCore: SSHConnectionDelegate, Sendable {
 
     func cancel(_ request: SSHRequest) {
         request.cancelled.store(true, ordering: .releasing)
-        var removed = false
-        var targets: [SSHConnection] = []
-        state.withLock { s in
-            guard var host = s.hosts[request.endpoint] else { return }
+        let targets = state.withLock { s -> [SSHConnection] in
+            guard var host = s.hosts[request.endpoint] else { return [] }
             if let index = host.waiting.firstIndex(where: { $0 === request }) {
                 host.waiting.remove(at: index)
-                removed = true
-            } else {
-                targets = host.entries.map(\.connection)
+                s.hosts[request.endpoint] = host
+                return []
             }
-            s.hosts[request.endpoint] = host
+            return host.entries.map(\.connection)
         }
-        if removed { request.complete(.failure(cancelledError(request))) }
         for connection in targets { connection.send(.cancel(request.id)) }
+        // The caller resumes now, not when a connection gets to it: one still connecting (to a
+        // silent host, through a hung resolver) reads its controls only once connected.
+        request.complete(.failure(cancelledError(request)))
     }
 
     func resize(_ request: SSHRequest, columns: Int, rows: Int) {

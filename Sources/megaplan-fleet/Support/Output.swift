@@ -1,5 +1,6 @@
 import ArgumentParser
 import FleetCore
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -8,7 +9,20 @@ import FleetCore
 /// Where command output goes: data on stdout, messages on stderr, unbuffered writes so that JSON
 /// lines reach a pipe as soon as they are complete.
 enum Output {
-    static func stdout(_ text: String) { write(STDOUT_FILENO, text) }
+    /// Set when a write to stdout failed with EPIPE (its reader went away, as with `| head -1`):
+    /// later stdout writes are skipped, and the run goes on (see `ignoreBrokenPipes`).
+    static let stdoutClosed = Atomic<Bool>(false)
+
+    /// A closed stdout must not kill a fleet run (SIGPIPE's default): the other projects still
+    /// get their tick and the Prometheus file is still written. Writes then fail with EPIPE.
+    static func ignoreBrokenPipes() { signal(SIGPIPE, SIG_IGN) }
+
+    static func stdout(_ text: String) {
+        guard !stdoutClosed.load(ordering: .relaxed) else { return }
+        if write(STDOUT_FILENO, text) == EPIPE, !stdoutClosed.exchange(true, ordering: .relaxed) {
+            Self.stderr("megaplan-fleet: stdout was closed; carrying on without printing lines\n")
+        }
+    }
     static func stderr(_ text: String) { write(STDERR_FILENO, text) }
 
     /// Prints a reference-style JSON document (2-space indent) with every string redacted.
@@ -25,7 +39,9 @@ enum Output {
             always || TerminalText.isTerminal(descriptor) ? TerminalText.sanitize(redacted) : redacted)
     }
 
-    static func write(_ fd: Int32, _ text: String) {
+    /// Writes all of `text`; returns 0, or the errno that stopped it.
+    @discardableResult
+    static func write(_ fd: Int32, _ text: String) -> Int32 {
         var bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
@@ -34,10 +50,11 @@ enum Output {
             }
             if written < 0 {
                 if errno == EINTR { continue }
-                return
+                return errno
             }
             offset += written
         }
+        return 0
     }
 }
 

@@ -88,9 +88,10 @@ enum FleetCLI {
         deinit { TemporaryDirectory.remove(directory) }
     }
 
-    static func start(_ arguments: [String], home: String, environment: [String: String] = [:]) throws
-        -> Running
-    {
+    /// Starts the binary, or `program` (a wrapper such as `unshare`) when given.
+    static func start(
+        _ arguments: [String], home: String, environment: [String: String] = [:], program: String? = nil
+    ) throws -> Running {
         let directory = try TemporaryDirectory.make(prefix: "mpf-fleet-cli-")
         let stdoutPath = directory + "/stdout"
         let stderrPath = directory + "/stderr"
@@ -101,7 +102,8 @@ enum FleetCLI {
         let pid: pid_t
         do {
             pid = try BenchProcess.spawn(
-                [binary] + arguments, environment: variables, stdoutPath: stdoutPath, stderrPath: stderrPath)
+                [program ?? binary] + arguments, environment: variables, stdoutPath: stdoutPath,
+                stderrPath: stderrPath)
         } catch {
             TemporaryDirectory.remove(directory)
             throw FleetError(.invalidArgs, "cannot start \(binary): \(error)")

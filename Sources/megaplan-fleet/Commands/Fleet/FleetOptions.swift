@@ -57,11 +57,23 @@ struct FleetOptions: ParsableArguments {
 
     var selectsFleet: Bool { all || !project.isEmpty || !tag.isEmpty || shard != nil }
 
+    /// Checked before anything runs (no lock taken): the same ranges as the fleet file's.
     func validate() throws {
-        if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
-        if let perHost, perHost < 1 { throw ValidationError("--per-host must be at least 1") }
-        if let deadline, !(deadline > 0) {
-            throw ValidationError("--deadline must be a positive number of seconds")
+        typealias Limits = FleetFile.Limits
+        if let concurrency, !Limits.concurrency.contains(concurrency) {
+            throw ValidationError(
+                "--concurrency must be from \(Limits.concurrency.lowerBound) to \(Limits.concurrency.upperBound); got \(concurrency)"
+            )
+        }
+        if let perHost, !Limits.perHost.contains(perHost) {
+            throw ValidationError(
+                "--per-host must be from \(Limits.perHost.lowerBound) to \(Limits.perHost.upperBound); got \(perHost)"
+            )
+        }
+        if let deadline, !Limits.acceptsDeadline(deadline) {
+            throw ValidationError(
+                "--deadline must be a number of seconds above 0 and at most \(Int(Limits.maximumDeadline)); got \(deadline)"
+            )
         }
     }
 

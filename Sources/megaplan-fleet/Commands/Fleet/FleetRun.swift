@@ -22,6 +22,7 @@ enum FleetRun {
         _ operation: FleetLine.Operation, options: FleetOptions, hostKeys: HostKeyOptions, dryRun: Bool,
         takesLock: Bool
     ) async -> Int32 {
+        Output.ignoreBrokenPipes()
         let file: FleetFile
         let projects: [FleetFile.Project]
         let shard: FleetSelection.Shard?
@@ -82,7 +83,8 @@ enum FleetRun {
         let collected = LineCollector()
         let settings = run
 
-        let summary: FleetSummary
+        let started = ContinuousClock.now
+        var summary: FleetSummary
         do {
             summary = try await Interrupts.cancellable {
                 var finished = 0
@@ -99,6 +101,8 @@ enum FleetRun {
             summary = FleetSummary(tick: tick, operation: operation)
         }
         await pool.shutdown()
+        // The wall time of the whole run, connections closed included.
+        summary.wallMilliseconds = Int((ContinuousClock.now - started) / .milliseconds(1))
         let lines = await collected.lines
         terminal.finish(summary, lines: lines)
         if let promFile = options.promFile {
@@ -127,7 +131,9 @@ struct Tick: AsyncParsableCommand {
             project finishes, then a summary line. Exit status: 0 when every project was observed \
             (a blocked chain is a state, not a failure), 1 when any project errored, 2 when the \
             fleet file is invalid or nothing matched, 75 when another tick on the same fleet file \
-            (and shard) holds the fleet lock, 128+N after signal N.
+            (and shard) holds the fleet lock, 128+N after signal N. A closed stdout (`| head -1`) \
+            does not stop the run: every project is still ticked, the Prometheus file is written, \
+            and the exit status is the same.
             """)
 
     @OptionGroup var fleet: FleetOptions
