@@ -48,11 +48,15 @@ struct LocalEngineTests {
     /// Spaces, quotes, `$` and `=`: the compose env-file reader must take the value literally.
     static let secretValue = "s3cr3t \"quoted\" 'single' $HOME =x \(UInt32.random(in: 100_000...UInt32.max))"
 
-    @Test(arguments: variants)
+    /// One engine at a time: each case starts its own.
+    @Test(.serialized, arguments: variants)
     func buildDeployStatusExecLogsAttachDownDestroy(_ compose: Compose) async throws {
-        let engine = try DockerEngine()
+        let engine = try await offThePool { try DockerEngine() }
         defer { engine.stop() }
-        try engine.importRunnerImage(tag: "ubuntu:22.04", dockerfileBase: true)
+        try await offThePool { try engine.importRunnerImage(tag: "ubuntu:22.04", dockerfileBase: true) }
+        @discardableResult func docker(_ arguments: [String]) async throws -> String {
+            try await offThePool { try engine.docker(arguments) }
+        }
 
         let local = try scratchDirectory("mpf-local-engine-")
         defer { TemporaryDirectory.remove(local) }
@@ -91,8 +95,8 @@ struct LocalEngineTests {
                 "a secret in the output of \(arguments)")
             return result
         }
-        func container() throws -> String {
-            try engine.docker(["ps", "-aq", "--filter", "label=com.docker.compose.project=\(project)"])
+        func container() async throws -> String {
+            try await docker(["ps", "-aq", "--filter", "label=com.docker.compose.project=\(project)"])
                 .trimmed
         }
 
@@ -101,15 +105,16 @@ struct LocalEngineTests {
         #expect(build.status == 0 && build.stdout.isEmpty, "\(build)")
         #expect(fileMode(deployDirectory + "/.env") == 0o600)
         #expect(
-            try engine.docker(["image", "inspect", "-f", "{{.Config.Cmd}}", compose.image(project: project)])
+            try await docker(["image", "inspect", "-f", "{{.Config.Cmd}}", compose.image(project: project)])
                 == "[/usr/local/bin/entrypoint.sh]\n")
 
         // The workspace volume already holds the repository, so the entrypoint does not clone.
-        try BenchProcess.run([
+        let repository = [
             "/bin/sh", "-c",
             "set -e; cd \(ShellQuote.quote(deployDirectory))/workspace; git init -q -b main; "
                 + "git -c user.email=t@t -c user.name=t commit -q --allow-empty -m start",
-        ])
+        ]
+        _ = try await offThePool { try BenchProcess.run(repository) }
 
         // deploy: the container runs the rendered entrypoint, which ends idle in tmux.
         let deploy = try await cli(["deploy"])
@@ -118,11 +123,11 @@ struct LocalEngineTests {
             FileSystem.readText(deployDirectory + "/.env")
                 == "PORT=\(port)\n\(Self.secretName)=\(Self.secretValue)\n")
         #expect(fileMode(deployDirectory + "/.env") == 0o600)
-        let id = try container()
-        #expect(try engine.docker(["exec", id, "printenv", Self.secretName]) == Self.secretValue + "\n")
+        let id = try await container()
+        #expect(try await docker(["exec", id, "printenv", Self.secretName]) == Self.secretValue + "\n")
         var idle = ""
         for _ in 0..<200 where !idle.contains("entrypoint idle") {
-            idle = (try? engine.docker(["logs", id])) ?? ""
+            idle = (try? await docker(["logs", id])) ?? ""
             if !idle.contains("entrypoint idle") { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(idle.contains("=== entrypoint idle ==="), "\(idle)")
@@ -157,7 +162,7 @@ struct LocalEngineTests {
 
         // attach through a pseudo-terminal: the agent tmux session's screen; the session ending
         // ends the attach cleanly.
-        try engine.docker([
+        try await docker([
             "exec", id, "tmux", "send-keys", "-t", "agent", "echo attach-marker-$((6*7))", "Enter",
         ])
         let binary = ShellQuote.quote(CLI.binary)
@@ -168,17 +173,17 @@ struct LocalEngineTests {
             executable: "/usr/bin/script")
         let attached = await attach.waitForOutput { $0.contains("attach-marker-42") }
         #expect(attached, "\(attach.stdoutSoFar)")
-        try engine.docker(["exec", id, "tmux", "kill-session", "-t", "agent"])
+        try await docker(["exec", id, "tmux", "kill-session", "-t", "agent"])
         let attachResult = await attach.wait()
         #expect(attachResult.status == 0, "\(attachResult)")
 
         // down stops the container; destroy removes it, its network and the deploy directory.
         let down = try await cli(["down"])
         #expect(down.status == 0 && down.stdout.isEmpty, "\(down)")
-        #expect(try engine.docker(["inspect", "-f", "{{.State.Running}}", id]) == "false\n")
+        #expect(try await docker(["inspect", "-f", "{{.State.Running}}", id]) == "false\n")
         let destroy = try await cli(["destroy", "--yes"])
         #expect(destroy.status == 0, "\(destroy)")
-        #expect(try container().isEmpty)
+        #expect(try await container().isEmpty)
         #expect(!FileSystem.exists(deployDirectory))
     }
 }
