@@ -3,8 +3,8 @@
 # OpenSSL headers (digests), OpenSSH server and client (test hosts, key generation), tmux, git and
 # python3 (the runner side of the tests and the demo). `--tests` adds docker.io and Debian's
 # docker-compose (the suite starts a private Docker engine for the ssh provider's docker runtime
-# and the local provider) and debootstrap (a Debian 12 root file system without Swift, where the
-# release binary runs on its own).
+# and the local provider), debootstrap (a Debian 12 root file system without Swift, where the
+# release binary runs on its own), and kubernetes-validate (PyPI) checks the Kubernetes example.
 set -euo pipefail
 packages=(libssh2-1-dev libssl-dev openssh-server openssh-client tmux git python3 ca-certificates procps)
 [ "${1:-}" = --tests ] && packages+=(docker.io docker-compose debootstrap)
@@ -17,4 +17,9 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# The Kubernetes example is checked against the API's own schemas (offline, from PyPI).
+if [ "${1:-}" = --tests ] && ! command -v kubernetes-validate >/dev/null 2>&1; then
+    python3 -m pip install --quiet --disable-pip-version-check kubernetes-validate==1.37.0 ||
+        python3 -m pip install --quiet --disable-pip-version-check --break-system-packages kubernetes-validate==1.37.0
 fi

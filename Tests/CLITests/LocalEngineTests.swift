@@ -51,11 +51,11 @@ struct LocalEngineTests {
     /// One engine at a time: each case starts its own.
     @Test(.serialized, arguments: variants)
     func buildDeployStatusExecLogsAttachDownDestroy(_ compose: Compose) async throws {
-        let engine = try await offThePool { try DockerEngine() }
+        let engine = try await onOwnThread { try DockerEngine() }
         defer { engine.stop() }
-        try await offThePool { try engine.importRunnerImage(tag: "ubuntu:22.04", dockerfileBase: true) }
+        try await onOwnThread { try engine.importRunnerImage(tag: "ubuntu:22.04", dockerfileBase: true) }
         @discardableResult func docker(_ arguments: [String]) async throws -> String {
-            try await offThePool { try engine.docker(arguments) }
+            try await onOwnThread { try engine.docker(arguments) }
         }
 
         let local = try scratchDirectory("mpf-local-engine-")
@@ -114,7 +114,7 @@ struct LocalEngineTests {
             "set -e; cd \(ShellQuote.quote(deployDirectory))/workspace; git init -q -b main; "
                 + "git -c user.email=t@t -c user.name=t commit -q --allow-empty -m start",
         ]
-        _ = try await offThePool { try BenchProcess.run(repository) }
+        _ = try await onOwnThread { try BenchProcess.run(repository) }
 
         // deploy: the container runs the rendered entrypoint, which ends idle in tmux.
         let deploy = try await cli(["deploy"])

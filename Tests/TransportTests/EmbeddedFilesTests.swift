@@ -58,7 +58,7 @@ extension EmbeddedFilesTests {
             "/usr/bin/env", "PATH=/opt/swift/usr/bin:/usr/bin:/bin", "swiftc", "-o", directory + "/check",
             directory + "/main.swift", directory + "/EmbeddedFiles.swift",
         ]
-        let output = try await offThePool {
+        let output = try await onOwnThread {
             _ = try BenchProcess.run(generate)
             _ = try BenchProcess.run(compile)
             return try BenchProcess.run([directory + "/check"])
