@@ -4,9 +4,10 @@
 // FleetCore holds the configuration models, quoting, redaction and atomic files that every
 // layer shares; Transport talks to runners (libssh2 pool, local programs, providers);
 // Supervisor reads chain status and decides; Fleet schedules many projects; the executable
-// is only the command-line surface. Development targets hang off the side and nothing in the
-// product depends on them: FuzzHarness (+ fuzz-fleetcore), BenchSupport (+ ssh-bench,
-// fleet-bench, fleet-load), TestSupport and the test targets.
+// is only the command-line surface. The EmbedFiles plugin (+ embed-files) runs at build time
+// only. Development targets hang off the side and nothing in the product depends on them:
+// FuzzHarness (+ fuzz-fleetcore), BenchSupport (+ ssh-bench, fleet-bench, fleet-load),
+// TestSupport and the test targets.
 import PackageDescription
 
 let strictSettings: [SwiftSetting] = [
@@ -49,8 +50,8 @@ let package = Package(
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
-            resources: [.copy("Templates")],
-            swiftSettings: strictSettings
+            swiftSettings: strictSettings,
+            plugins: ["EmbedFiles"]
         ),
         .target(
             name: "Supervisor",
@@ -62,6 +63,10 @@ let package = Package(
             dependencies: ["FleetCore", "Transport", "Supervisor"],
             swiftSettings: strictSettings
         ),
+        // Compiles a target's data files (Transport's Templates/) into its code, so the installed
+        // binary is one file: the plugin hands every file SwiftPM does not compile to embed-files.
+        .executableTarget(name: "embed-files", swiftSettings: strictSettings),
+        .plugin(name: "EmbedFiles", capability: .buildTool(), dependencies: ["embed-files"]),
         // Sanitizer hooks (C, uninstrumented): linked into the binary, active only in
         // --sanitize=thread builds.
         .target(name: "CSanitizerHooks"),
@@ -150,7 +155,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["megaplan-fleet", "TestSupport"],
+            dependencies: ["megaplan-fleet", "TestSupport", "BenchSupport"],
             swiftSettings: strictSettings
         ),
     ]

@@ -10,6 +10,6 @@
 # (live only), --concurrency 144, --per-host 48, --connections 6. Default: replayed runners (see RunnerReplay.swift).
 set -eu
 cd "$(dirname "$0")/.."
-swift build -c release --scratch-path .build-bench --product megaplan-fleet
+scripts/build-release.sh --scratch-path .build-bench >/dev/null
 swift build -c release --scratch-path .build-bench --product fleet-bench
 exec .build-bench/release/fleet-bench --fixtures "$PWD/Tests/Fixtures/runner" "$@"

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages megaplan-fleet builds and tests with: libssh2 (the SSH transport),
 # OpenSSL headers (digests), OpenSSH server and client (test hosts, key generation), tmux, git and
-# python3 (the runner side of the tests and the demo). `--tests` adds docker.io: the suite starts
-# a private Docker engine for the ssh provider's docker runtime, and kubernetes-validate (PyPI) checks
-# the Kubernetes example.
+# python3 (the runner side of the tests and the demo). `--tests` adds docker.io and Debian's
+# docker-compose (the suite starts a private Docker engine for the ssh provider's docker runtime
+# and the local provider), debootstrap (a Debian 12 root file system without Swift, where the
+# release binary runs on its own), and kubernetes-validate (PyPI) checks the Kubernetes example.
 set -euo pipefail
 packages=(libssh2-1-dev libssl-dev openssh-server openssh-client tmux git python3 ca-certificates procps)
-[ "${1:-}" = --tests ] && packages+=(docker.io)
+[ "${1:-}" = --tests ] && packages+=(docker.io docker-compose debootstrap)
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
 missing=()

@@ -11,6 +11,6 @@
 set -eu
 cd "$(dirname "$0")/.."
 command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
-swift build -c release --scratch-path .build-load --product megaplan-fleet
+scripts/build-release.sh --scratch-path .build-load >/dev/null
 swift build -c release --scratch-path .build-load --product fleet-load
 exec .build-load/release/fleet-load --fixtures "$PWD/Tests/Fixtures/runner" "$@"

@@ -56,13 +56,18 @@ struct LocalProviderTests {
         let build = try await fixture.run(["build"])
         #expect(build.status == 0 && build.stdout.isEmpty && build.stderr.isEmpty, "\(build)")
         #expect(FileSystem.isRegularFile(dd + "/docker-compose.yaml"))
+        // The compose file's env_file must exist for Compose to build a fresh directory.
+        #expect(
+            FileSystem.readText(dd + "/.env") == "PORT=9090\nMPF_LOCAL_A=\(fixture.secret)\nMPF_LOCAL_B=\n")
+        #expect(fileMode(dd + "/.env") == 0o600)
         #expect(FileSystem.isDirectory(dd + "/workspace"))
         #expect(FileSystem.isRegularFile(dd + "/wrappers/mp-run"))
 
-        let deploy = try await fixture.run(["deploy"])
+        // deploy rewrites it with the secrets of its own run.
+        let deploy = try await fixture.run(["deploy"], environment: ["MPF_LOCAL_B": fixture.secret + "-b"])
         #expect(deploy.status == 0 && deploy.stdout.isEmpty, "\(deploy)")
         #expect(
-            FileSystem.readText(dd + "/.env") == "PORT=9090\nMPF_LOCAL_A=\(fixture.secret)\nMPF_LOCAL_B=\n")
+            FileSystem.readText(dd + "/.env") == "PORT=9090\nMPF_LOCAL_A=\nMPF_LOCAL_B=\(fixture.secret)-b\n")
         #expect(fileMode(dd + "/.env") == 0o600)
 
         let down = try await fixture.run(["down"])
@@ -113,8 +118,9 @@ struct LocalProviderTests {
             calls == [
                 fixture.prefix + ["exec", "-T", "agent", "bash", "-lc", command],
                 fixture.prefix + ["exec", "-T", "agent", "bash", "-lc", "echo nope >&2; exit 5"],
-                fixture.prefix + ["logs", "--tail", "200", "agent"],
-                fixture.prefix + ["logs", "-f", "agent"],
+                fixture.prefix + ["logs", "--no-color", "--tail", "200", "agent"],
+                ["compose", "version"],
+                fixture.prefix + ["logs", "--no-color", "-f", "agent"],
                 fixture.prefix + [
                     "exec", "-T", "agent", "bash", "-lc",
                     "cd \(fixture.workspace) && megaplan status --plan 'p 1'",
@@ -148,13 +154,44 @@ struct LocalProviderTests {
         #expect(result.stdout == "compose line one\nkey MPF_LOCAL_A=***REDACTED***\ntail line\n")
     }
 
-    @Test func composeFallsBackToDockerCompose() async throws {
+    /// Compose's colour codes reach only a terminal (stdout through a pseudo-terminal here), and
+    /// not even that with `NO_COLOR`.
+    @Test func logsColourOnlyOnATerminal() async throws {
+        let fixture = try Fixture()
+        defer { fixture.stubs.cleanUp() }
+        let binary = ShellQuote.quote(CLI.binary)
+        let arguments = "logs --no-follow --cloud-yaml \(ShellQuote.quote(fixture.cloudYAML))"
+        for noColour in ["", "1"] {
+            let result = try await CLI.run(
+                ["-qfec", "\(binary) \(arguments)", "/dev/null"], home: fixture.stubs.home,
+                cwd: fixture.stubs.directory, path: fixture.stubs.path,
+                environment: [
+                    "STUB_LOG": fixture.stubs.log, "NO_COLOR": noColour, "MPF_LOCAL_A": fixture.secret,
+                ],
+                executable: "/usr/bin/script")
+            #expect(result.status == 0, "\(result)")
+            #expect(result.stdout.contains("tail line") && !result.stdout.contains(fixture.secret), "\(result)")
+        }
+        #expect(
+            fixture.stubs.calls().map(\.argv) == [
+                fixture.prefix + ["logs", "--tail", "200", "agent"],
+                fixture.prefix + ["logs", "--no-color", "--tail", "200", "agent"],
+            ])
+    }
+
+    @Test(arguments: ["1", "28"]) func composeFallsBackToDockerCompose(dockerVersion: String) async throws {
         let fixture = try Fixture(programs: ["docker", "docker-compose"])
         defer { fixture.stubs.cleanUp() }
-        let build = try await fixture.run(["build"], environment: ["STUB_NO_COMPOSE": "1"])
+        let build = try await fixture.run(["build"], environment: ["STUB_NO_COMPOSE": dockerVersion])
         #expect(build.status == 0, "\(build)")
-        let exec = try await fixture.run(["exec", "echo fallback"], environment: ["STUB_NO_COMPOSE": "1"])
+        let noPlugin = ["STUB_NO_COMPOSE": dockerVersion]
+        let exec = try await fixture.run(["exec", "echo fallback"], environment: noPlugin)
         #expect(exec.stdout == "fallback\n", "\(exec)")
+        // attach and logs -f hand their output straight over, so the plugin is asked for first.
+        let attach = try await fixture.run(["attach"], environment: noPlugin)
+        #expect(attach.status == 0, "\(attach)")
+        let follow = try await fixture.run(["logs"], environment: noPlugin)
+        #expect(follow.status == 0 && follow.stdout.hasSuffix("tail line\n"), "\(follow)")
         let calls = fixture.stubs.calls()
         let tail = Array(fixture.prefix.dropFirst())
         #expect(
@@ -162,12 +199,19 @@ struct LocalProviderTests {
                 ["docker"] + fixture.prefix + ["build"], ["docker-compose"] + tail + ["build"],
                 ["docker"] + fixture.prefix + ["exec", "-T", "agent", "bash", "-lc", "echo fallback"],
                 ["docker-compose"] + tail + ["exec", "-T", "agent", "bash", "-lc", "echo fallback"],
+                ["docker", "compose", "version"],
+                ["docker-compose"] + tail + ["exec", "agent", "tmux", "attach", "-t", "agent"],
+                ["docker", "compose", "version"],
+                ["docker-compose"] + tail + ["logs", "--no-color", "-f", "agent"],
             ])
 
-        // Without docker-compose the compose error is the result.
+        // Without docker-compose anywhere on PATH the compose error is the result.
         unlink(fixture.stubs.bin + "/docker-compose")
-        let failed = try await fixture.run(["build"], environment: ["STUB_NO_COMPOSE": "1"])
-        expectError(failed, "provider_failed", contains: ["unknown shorthand flag"])
+        let failed = try await fixture.stubs.run(
+            ["build"], cloudYAML: fixture.cloudYAML, environment: noPlugin, path: fixture.stubs.bin)
+        expectError(
+            failed, "provider_failed",
+            contains: [dockerVersion == "28" ? "unknown command" : "unknown shorthand flag"])
     }
 
     @Test func attachIsInteractiveAndUnsupportedSessionIsRefused() async throws {
@@ -177,11 +221,11 @@ struct LocalProviderTests {
         #expect(attach.status == 0, "\(attach)")
         #expect(
             fixture.stubs.calls().map(\.argv) == [
-                fixture.prefix + ["exec", "agent", "tmux", "attach", "-t", "agent"]
+                ["compose", "version"], fixture.prefix + ["exec", "agent", "tmux", "attach", "-t", "agent"],
             ])
         let session = try await fixture.run(["attach", "--session", "s2"])
         expectError(session, "invalid_args", "--session is only supported for provider: railway")
-        #expect(fixture.stubs.calls().count == 1)
+        #expect(fixture.stubs.calls().count == 2)
     }
 
     @Test func missingDocker() async throws {

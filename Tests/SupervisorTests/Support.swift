@@ -205,8 +205,8 @@ final class InterceptingRunner: Runner {
     func upload(_ bytes: [UInt8], to path: String) async throws(FleetError) {
         try await inner.upload(bytes, to: path)
     }
-    func build(deployDirectory: String) async throws(FleetError) {
-        try await inner.build(deployDirectory: deployDirectory)
+    func build(deployDirectory: String, secrets: [(name: String, value: String)]) async throws(FleetError) {
+        try await inner.build(deployDirectory: deployDirectory, secrets: secrets)
     }
     func deploy(deployDirectory: String, secrets: [(name: String, value: String)]) async throws(FleetError) {
         try await inner.deploy(deployDirectory: deployDirectory, secrets: secrets)
@@ -232,7 +232,9 @@ struct OfflineRunner: Runner {
         throw Self.error
     }
     func upload(_ bytes: [UInt8], to path: String) async throws(FleetError) { throw Self.error }
-    func build(deployDirectory: String) async throws(FleetError) { throw Self.error }
+    func build(deployDirectory: String, secrets: [(name: String, value: String)]) async throws(FleetError) {
+        throw Self.error
+    }
     func deploy(deployDirectory: String, secrets: [(name: String, value: String)]) async throws(FleetError) {
         throw Self.error
     }

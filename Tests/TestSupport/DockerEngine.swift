@@ -58,13 +58,16 @@ public final class DockerEngine: Sendable {
 
     /// Imports a runner image (bash, python3, git, tmux and the runner stand-ins) under `tag`. Its
     /// command sleeps until `docker stop`, which it obeys at once (a process 1 without a handler
-    /// would ignore SIGTERM and cost every stop ten seconds).
-    public func importRunnerImage(tag: String) throws {
+    /// would ignore SIGTERM and cost every stop ten seconds). With `dockerfileBase` it also holds
+    /// the stand-ins that let the deploy directory's Dockerfile build on it (runner-rootfs.sh).
+    public func importRunnerImage(tag: String, dockerfileBase: Bool = false) throws {
         let tarball = directory + "/runner-rootfs.tar"
-        try BenchProcess.run([
-            "/bin/sh", BenchHost.checkoutFixtures + "/../docker/runner-rootfs.sh", BenchHost.checkoutFixtures,
-            tarball,
-        ])
+        try BenchProcess.run(
+            [
+                "/bin/sh", BenchHost.checkoutFixtures + "/../docker/runner-rootfs.sh",
+                BenchHost.checkoutFixtures,
+                tarball,
+            ] + (dockerfileBase ? ["dockerfile-base"] : []))
         defer { unlink(tarball) }
         try docker([
             "import", "--change", #"CMD ["sh", "-c", "trap 'exit 0' TERM; sleep infinity & wait"]"#,

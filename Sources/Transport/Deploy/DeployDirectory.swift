@@ -11,7 +11,7 @@ import FleetCore
 /// The directory a provider builds and deploys (cloud reference §8): the image recipe, the container
 /// entrypoint, the health server, the Railway and Compose configuration and the `mp-*` wrappers.
 ///
-/// Templates are resources of this target (`Templates/`); every value taken from `cloud.yaml` is
+/// Templates are compiled into this target (`Templates/`); every value taken from `cloud.yaml` is
 /// quoted for the language it lands in — `ShellQuote.quote` in shell code, TOML and YAML string
 /// syntax in configuration files — before it is substituted.
 public enum DeployDirectory {
@@ -28,7 +28,6 @@ public enum DeployDirectory {
     public static func materialize(_ spec: CloudSpec, into destination: String, below base: String? = nil)
         throws(FleetError)
     {
-        try TemplateStore.requireTemplates()
         let wrappers = PosixPath.join(destination, "wrappers")
         try FileSystem.secureDirectory(destination, below: base, createMode: 0o755)
         try FileSystem.secureDirectory(wrappers, createMode: 0o755)

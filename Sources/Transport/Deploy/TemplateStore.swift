@@ -1,47 +1,13 @@
-import FleetCore
-import Foundation
-
-/// The deploy-directory templates, shipped as the `Templates` resource folder of this target.
-///
-/// SwiftPM copies the folder into the `megaplan-fleet_Transport.resources` bundle next to the built
-/// executable (and next to the test runner); an installed binary needs that folder beside it.
+/// The deploy-directory templates: the files of this target's `Templates/` folder, compiled into
+/// the program by the EmbedFiles build-tool plugin, so an installed binary needs nothing beside it.
 enum TemplateStore {
-    /// The `Templates` folder inside the resource bundle, or nil when the bundle was not
-    /// installed beside the executable.
-    /// (The generated `Bundle.module` would crash instead, so the bundle is looked up here: beside
-    /// the running executable or test runner, following a symlinked executable too.)
-    static let located: String? = {
-        var directories = [Bundle.main.bundleURL.path]
-        if let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            directories.append(PosixPath.dirname(executable))
-        }
-        return directories.map { "\($0)/megaplan-fleet_Transport.resources/Templates" }
-            .first { FileManager.default.fileExists(atPath: $0) }
-    }()
-
-    /// Fails with a message saying how to install the templates, instead of crashing later.
-    static func requireTemplates() throws(FleetError) {
-        guard located == nil else { return }
-        throw FleetError(
-            .providerFailed,
-            "deploy templates not found: install the megaplan-fleet_Transport.resources folder beside the megaplan-fleet executable"
-        )
-    }
-
-    static var directory: String {
-        guard let located else {
-            preconditionFailure("megaplan-fleet: deploy templates missing (see requireTemplates)")
-        }
-        return located
-    }
-
     /// The text of one template file (a path relative to `Templates/`), e.g. `wrappers/mp-run`.
+    /// A missing name is a packaging bug, caught by the tests, not an input error.
     static func text(_ name: String) -> String {
-        let path = directory + "/" + name
-        guard let text = FileSystem.readText(path) else {
-            preconditionFailure("megaplan-fleet: deploy template \(name) is unreadable at \(path)")
+        guard let bytes = EmbeddedFiles.bytes("Templates/" + name) else {
+            preconditionFailure("megaplan-fleet: no embedded deploy template \(name)")
         }
-        return text
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
 

@@ -1,5 +1,9 @@
 import FleetCore
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// `provider: local`: the runner is the `agent` service of a docker compose project on this
 /// machine (cloud reference §7.3).
 public struct ComposeRunner: Runner {
@@ -51,15 +55,20 @@ public struct ComposeRunner: Runner {
         let prefix = ["-p", project, "-f", composeFile]
         let output = try await docker.run(
             ["compose"] + prefix + arguments, stdin: stdin, workingDirectory: deployDirectory)
-        let combined = (output.stderr + output.stdout).lowercased()
-        if output.status != 0, let dockerCompose,
-            combined.contains("unknown shorthand flag")
-                || combined.contains("docker: 'compose' is not a docker command")
-        {
+        if output.status != 0, let dockerCompose, Self.lacksComposePlugin(output) {
             return try await dockerCompose.run(
                 prefix + arguments, stdin: stdin, workingDirectory: deployDirectory)
         }
         return output
+    }
+
+    /// How a docker client without the compose plugin answers `docker compose -p …`: 20.10 takes
+    /// `-p` for its own flag, 23-27 say "'compose' is not a docker command", 28 "unknown command".
+    static func lacksComposePlugin(_ output: RunnerOutput) -> Bool {
+        let combined = (output.stderr + output.stdout).lowercased()
+        return combined.contains("unknown shorthand flag")
+            || combined.contains("'compose' is not a docker command")
+            || combined.contains("unknown command: docker compose")
     }
 
     func composeChecked(_ arguments: [String], stdin: [UInt8]? = nil) async throws(FleetError) -> RunnerOutput
@@ -80,42 +89,71 @@ public struct ComposeRunner: Runner {
             stdin: Array(Base64.encode(bytes).utf8))
     }
 
-    public func build(deployDirectory: String) async throws(FleetError) {
+    /// Compose refuses to build a service whose `env_file` is missing (v1 and v2 alike), so the
+    /// `.env` is written first, with what `deploy` writes; `deploy` rewrites it with the secrets of
+    /// its own run.
+    public func build(deployDirectory: String, secrets: [(name: String, value: String)])
+        async throws(FleetError)
+    {
+        try writeEnvFile(secrets)
         _ = try await composeChecked(["build"])
     }
 
     public func deploy(deployDirectory: String, secrets: [(name: String, value: String)])
         async throws(FleetError)
     {
+        try writeEnvFile(secrets)
+        _ = try await composeChecked(["up", "-d"])
+    }
+
+    /// The `.env` the compose file names: `PORT` and the secrets, mode 0600.
+    private func writeEnvFile(_ secrets: [(name: String, value: String)]) throws(FleetError) {
         try secureDeployDirectory()
         try FileSystem.writeAtomically(
-            self.deployDirectory + "/.env", text: try EnvFile.render(port: port, secrets: secrets),
-            mode: 0o600)
-        _ = try await composeChecked(["up", "-d"])
+            deployDirectory + "/.env", text: try EnvFile.render(port: port, secrets: secrets), mode: 0o600)
     }
 
     /// A non-zero exit is `provider_failed` naming the command (§1.9); stderr went to the terminal.
     public func attach() async throws(FleetError) -> Int32 {
+        let (program, prefix) = try await uncapturedCompose()
+        return try await program.attach(
+            prefix + ["exec", "agent", "tmux", "attach", "-t", "agent"], workingDirectory: deployDirectory)
+    }
+
+    /// The program and leading arguments for a compose call whose output goes straight to the user
+    /// (attach, logs -f), where the fallback cannot be decided from the call's own output: `docker
+    /// compose version` is asked first.
+    private func uncapturedCompose() async throws(FleetError) -> (LocalProgram, [String]) {
         try secureDeployDirectory()
-        let arguments = [
-            "compose", "-p", project, "-f", composeFile, "exec", "agent", "tmux", "attach", "-t", "agent",
-        ]
-        return try await docker.attach(arguments, workingDirectory: deployDirectory)
+        let prefix = ["-p", project, "-f", composeFile]
+        let probe = try await docker.run(["compose", "version"], workingDirectory: deployDirectory)
+        if probe.status != 0, let dockerCompose, Self.lacksComposePlugin(probe) {
+            return (dockerCompose, prefix)
+        }
+        return (docker, ["compose"] + prefix)
     }
 
     public func logs(follow: Bool, onLine: @escaping @Sendable (String) async -> Void)
         async throws(FleetError)
     {
+        let colour = Self.logColours ? [] : ["--no-color"]
         if follow {
-            try secureDeployDirectory()
-            try await docker.follow(
-                ["compose", "-p", project, "-f", composeFile, "logs", "-f", "agent"],
-                workingDirectory: deployDirectory, onLine: onLine)
+            let (program, prefix) = try await uncapturedCompose()
+            try await program.follow(
+                prefix + ["logs"] + colour + ["-f", "agent"], workingDirectory: deployDirectory,
+                onLine: onLine)
         } else {
-            let output = try await composeChecked(["logs", "--tail", "200", "agent"])
+            let output = try await composeChecked(["logs"] + colour + ["--tail", "200", "agent"])
             await onLine(output.stdout)
             if !output.stderr.isEmpty { await onLine(output.stderr) }
         }
+    }
+
+    /// Compose colours its log lines; as for the rest of the tool's output, colour reaches only a
+    /// terminal (the relayed lines go to stdout) and `NO_COLOR` turns it off. Compose v1 and v2
+    /// both take `--no-color`.
+    static var logColours: Bool {
+        isatty(STDOUT_FILENO) == 1 && (ProcessEnvironment.current["NO_COLOR"] ?? "").isEmpty
     }
 
     public func down() async throws(FleetError) { _ = try await composeChecked(["stop"]) }

@@ -74,7 +74,9 @@ public struct RailwayRunner: Runner {
         _ = try await exec(RemoteCommands.heredocUpload(to: path, base64: Base64.encode(bytes)))
     }
 
-    public func build(deployDirectory: String) async throws(FleetError) {
+    public func build(deployDirectory: String, secrets: [(name: String, value: String)])
+        async throws(FleetError)
+    {
         guard let docker else {
             throw FleetError(
                 .providerUnavailable,

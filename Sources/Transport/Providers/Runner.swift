@@ -29,7 +29,9 @@ public protocol Runner: Sendable {
     /// whatever the status. Failing to reach the runner throws.
     func run(_ command: String, stdin: [UInt8]?, deadline: Duration?) async throws(FleetError) -> RunnerOutput
     func upload(_ bytes: [UInt8], to path: String) async throws(FleetError)
-    func build(deployDirectory: String) async throws(FleetError)
+    /// Builds the runner image. `secrets` are those `deploy` passes: local writes them to the
+    /// `.env` its compose file names, which Compose reads even to build.
+    func build(deployDirectory: String, secrets: [(name: String, value: String)]) async throws(FleetError)
     func deploy(deployDirectory: String, secrets: [(name: String, value: String)]) async throws(FleetError)
     /// An interactive session on the runner's `agent` tmux session, with the terminal inherited.
     func attach() async throws(FleetError) -> Int32

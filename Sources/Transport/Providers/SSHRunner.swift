@@ -103,7 +103,9 @@ public struct SSHRunner: Runner {
     }
 
     /// Syncs the deploy directory over SFTP (no rsync/scp process), then builds the image.
-    public func build(deployDirectory: String) async throws(FleetError) {
+    public func build(deployDirectory: String, secrets: [(name: String, value: String)])
+        async throws(FleetError)
+    {
         try requireDocker("build")
         counter.increment()
         do {

@@ -101,11 +101,13 @@ enum CLI {
         }
     }
 
-    /// Starts the binary. `environment` is the whole environment apart from HOME, PATH and LANG
+    /// Starts the binary (or `executable`, a program that runs it, such as `script` for a
+    /// pseudo-terminal). `environment` is the whole environment apart from HOME, PATH and LANG
     /// (nothing leaks in from the test process); `stdin` nil means end-of-file at once.
     static func start(
         _ arguments: [String], home: String, cwd: String? = nil, path: String = defaultPath,
-        environment: [String: String] = [:], stdin: String? = nil, timeout: Duration = .seconds(90)
+        environment: [String: String] = [:], stdin: String? = nil, timeout: Duration = .seconds(90),
+        executable: String = binary
     ) throws -> Running {
         let directory = try TemporaryDirectory.make(prefix: "mpf-cli-run-")
         let stdoutPath = directory + "/stdout"
@@ -113,7 +115,7 @@ enum CLI {
         _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         var env = ["HOME": home, "PATH": path, "LANG": "C.UTF-8"]
         for (key, value) in environment { env[key] = value }
@@ -149,11 +151,12 @@ enum CLI {
     /// Runs the binary to completion.
     static func run(
         _ arguments: [String], home: String, cwd: String? = nil, path: String = defaultPath,
-        environment: [String: String] = [:], stdin: String? = nil, timeout: Duration = .seconds(90)
+        environment: [String: String] = [:], stdin: String? = nil, timeout: Duration = .seconds(90),
+        executable: String = binary
     ) async throws -> Result {
         try await start(
             arguments, home: home, cwd: cwd, path: path, environment: environment, stdin: stdin,
-            timeout: timeout
+            timeout: timeout, executable: executable
         ).wait()
     }
 }

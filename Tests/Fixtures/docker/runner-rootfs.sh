@@ -2,7 +2,12 @@
 # Makes the root file system of a runner image from this machine's own programs, since no image
 # registry is reachable here: bash and the core utilities, python3 with its standard library,
 # git, tmux, the shared libraries they load, and the runner stand-ins of ../runner (core megaplan,
-# its megaplan.chain module and gh). Usage: runner-rootfs.sh FIXTURES_RUNNER_DIR OUTPUT_TAR
+# its megaplan.chain module and gh). Usage: runner-rootfs.sh FIXTURES_RUNNER_DIR OUTPUT_TAR [dockerfile-base]
+# With `dockerfile-base` the root also stands in for the base image (FROM ubuntu:22.04) of the
+# deploy directory's Dockerfile, so `compose build` runs every step of it without a network: the
+# installers it calls (apt-get, wget, curl, dpkg, pyenv, pip, nvm, npm, bun) and the agent CLIs are
+# scripts that succeed doing nothing, and pyenv's `git clone` is skipped (other git calls pass
+# through to git).
 set -eu
 fixtures=$1
 output=$2
@@ -55,4 +60,21 @@ done
 install -m 0755 "$fixtures/megaplan" "$fixtures/gh" "$root/usr/local/bin/"
 install -m 0644 "$fixtures/python/megaplan/__init__.py" "$fixtures/python/megaplan/chain.py" \
     "$root/opt/megaplan-stub/python/megaplan/"
+if [ "${3:-}" = dockerfile-base ]; then
+    mkdir -p "$root/root/.pyenv/bin" "$root/root/.pyenv/shims" "$root/root/.nvm/bin" "$root/root/.bun/bin" \
+        "$root/var/log" "$root/var/lib/apt/lists" "$root/etc/apt/sources.list.d"
+    for tool in usr/local/bin/apt-get usr/local/bin/curl root/.pyenv/bin/pyenv root/.pyenv/shims/pip \
+        root/.nvm/bin/node root/.nvm/bin/npm root/.nvm/bin/npx root/.nvm/bin/codex root/.nvm/bin/claude \
+        root/.nvm/bin/shannon root/.bun/bin/bun; do
+        printf '#!/bin/sh\nexit 0\n' > "$root/$tool"
+    done
+    # wget -qO FILE URL: an empty FILE.
+    printf '#!/bin/sh\nwhile [ $# -gt 0 ]; do case "$1" in -qO|-O) : > "$2"; shift ;; esac; shift; done\n' \
+        > "$root/usr/local/bin/wget"
+    printf '#!/bin/sh\necho amd64\n' > "$root/usr/local/bin/dpkg"
+    printf '#!/bin/sh\n[ "$1" = clone ] && exit 0\nexec /usr/bin/git "$@"\n' > "$root/root/.pyenv/bin/git"
+    chmod 755 "$root"/usr/local/bin/* "$root"/root/.pyenv/bin/* "$root"/root/.pyenv/shims/* "$root"/root/.nvm/bin/* \
+        "$root"/root/.bun/bin/*
+    printf 'nvm() { [ "$1" = which ] && echo /root/.nvm/bin/node; return 0; }\n' > "$root/root/.nvm/nvm.sh"
+fi
 tar -C "$root" -cf "$output" .

@@ -3,7 +3,8 @@
 
 Every call is appended to $STUB_LOG as one JSON line {"program", "argv", "stdin", "cwd"}.
 Behaviour (all optional, from the environment):
-  STUB_NO_COMPOSE=1        `docker compose ...` fails like a docker without the compose plugin
+  STUB_NO_COMPOSE=1        `docker compose ...` fails like a docker 20.10 without the compose plugin
+                           (=28: like docker 28)
   STUB_FOLLOW_SLEEP=N      follow-mode logs stay open N seconds after their lines
   STUB_SERVICES=TEXT       what `railway service status` prints
   STUB_FAIL=WORD           any call whose argv contains WORD exits 1 with "stub failure: WORD"
@@ -39,6 +40,9 @@ if fail and fail in args:
     sys.stderr.write("stub failure: %s\n" % fail)
     sys.exit(1)
 
+if program == "docker" and args[:1] == ["compose"] and os.environ.get("STUB_NO_COMPOSE") == "28":
+    sys.stderr.write("docker: unknown command: docker compose\n\nRun 'docker --help' for more information\n")
+    sys.exit(1)
 if program == "docker" and args[:1] == ["compose"] and os.environ.get("STUB_NO_COMPOSE"):
     sys.stderr.write("unknown shorthand flag: 'p' in -p\nSee 'docker --help'.\n")
     sys.exit(125)

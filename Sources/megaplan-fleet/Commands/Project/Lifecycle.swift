@@ -5,8 +5,10 @@ import FleetCore
 struct Build: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Build the runner image from a freshly written deploy directory.",
-        discussion: "ssh: the directory is synced over SFTP and built on the host. Prints nothing on success."
-    )
+        discussion: """
+            ssh: the directory is synced over SFTP and built on the host. local: the .env the compose \
+            file names is written first (mode 0600, what deploy writes). Prints nothing on success.
+            """)
 
     @OptionGroup var cloud: CloudOptions
     @OptionGroup var hostKeys: HostKeyOptions
@@ -15,7 +17,7 @@ struct Build: AsyncParsableCommand {
         try await reportingErrors(redactor: ProjectSession.redactor(for: cloud)) {
             try await ProjectSession.with(cloud, hostKeys) { project in
                 try await project.withDeployDirectory { directory throws(FleetError) in
-                    try await project.runner.build(deployDirectory: directory)
+                    try await project.runner.build(deployDirectory: directory, secrets: project.secretValues)
                 }
             }
         }
