@@ -315,6 +315,9 @@ extension Node {
         return "a list"
     }
 
+    /// How Python's `str()` would print the parsed value (messages that write `'{value}'`).
+    public var pythonText: String { stringScalar ?? pythonValue }
+
     /// The node as JSON (used for free-form blocks such as `bakeoff`).
     public var jsonValue: JSONValue {
         if isNull { return .null }

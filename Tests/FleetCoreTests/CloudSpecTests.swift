@@ -108,10 +108,13 @@ private let cloudErrorCases: [YAMLErrorCase] = [
         "Unknown agents key 'planner'. Valid keys: \(validKeys)"),
     .init(
         "agents boolean value", repo + "agents:\n  default: yes\n", "4:12",
-        "Unknown agent True. Valid agents: claude, codex, hermes, shannon"),
+        "Unknown agent 'True'. Valid agents: claude, codex, hermes, shannon"),
     .init(
         "agents null value", repo + "agents:\n  default: ~\n", "4:12",
-        "Unknown agent None. Valid agents: claude, codex, hermes, shannon"),
+        "Unknown agent 'None'. Valid agents: claude, codex, hermes, shannon"),
+    .init(
+        "agents integer value", repo + "agents:\n  default: 3\n", "4:12",
+        "Unknown agent '3'. Valid agents: claude, codex, hermes, shannon"),
     .init("agents not a mapping", repo + "agents: codex\n", "3:9", "`agents` must be a mapping"),
 
     // megaplan
