@@ -162,6 +162,11 @@ struct CLIBasicsTests {
             ["down", "--cloud-yaml", "norepo.yaml"], home: directory, cwd: directory)
         expectError(norepo, "invalid_spec", "`repo.url` is required", located: directory + "/norepo.yaml")
 
+        // `supervise` without --chain loads cloud.yaml first, as the reference does.
+        let unchained = try await CLI.run(
+            ["supervise", "--cloud-yaml", "norepo.yaml"], home: directory, cwd: directory)
+        expectError(unchained, "invalid_spec", "`repo.url` is required", located: directory + "/norepo.yaml")
+
         // Default cloud.yaml at the project root.
         let rootless = try await CLI.run(["status"], home: directory, cwd: directory)
         expectError(rootless, "invalid_spec", "spec file not found: \(directory)/cloud.yaml")

@@ -42,6 +42,21 @@ public struct SSHRunner: Runner {
         }
     }
 
+    /// `ssh -p PORT [-i KEY] TARGET`: the reference's transport and target (§7.4), for messages.
+    var referenceTransport: [String] {
+        ["ssh", "-p", String(ssh.port)] + (ssh.identityFile.map { ["-i", $0] } ?? [])
+            + [ssh.user.map { "\($0)@\(ssh.host)" } ?? ssh.host]
+    }
+
+    public func referenceArgv(_ command: String) -> [String] {
+        referenceTransport + [wrapped(command, interactiveInput: false)]
+    }
+
+    /// `Command failed: <argv>` (§0.5) for a command run on the host itself.
+    func hostFailureMessage(_ command: String) -> String {
+        "Command failed: " + (referenceTransport + [command]).joined(separator: " ")
+    }
+
     /// Runs a command on the host itself (not in the runner), counting it.
     func hostRun(_ command: String, stdin: [UInt8]? = nil, deadline: Duration? = nil) async throws(FleetError)
         -> RunnerOutput
@@ -62,8 +77,7 @@ public struct SSHRunner: Runner {
 
     func hostExec(_ command: String, stdin: [UInt8]? = nil) async throws(FleetError) -> RunnerOutput {
         let output = try await hostRun(command, stdin: stdin)
-        return try output.checked(
-            orElse: "Command failed (exit \(output.status)) on \(hostLabel): \(command)")
+        return try output.checked(orElse: hostFailureMessage(command))
     }
 
     /// Maps a transport failure to the fleet's stable error kinds.
@@ -146,7 +160,7 @@ public struct SSHRunner: Runner {
         }
         // A non-zero exit is `provider_failed` naming the command (§1.9); its stderr went to the terminal.
         guard status == 0 else {
-            throw FleetError(.providerFailed, "Command failed (exit \(status)) on \(hostLabel): \(command)")
+            throw FleetError(.providerFailed, hostFailureMessage(command))
         }
         return 0
     }
@@ -175,8 +189,7 @@ public struct SSHRunner: Runner {
                 throw FleetError(.providerFailed, "logs from \(hostLabel) failed: \(error)")
             }
             if status != 0 {
-                throw FleetError(
-                    .providerFailed, "Command failed (exit \(status)) on \(hostLabel): \(command)")
+                throw FleetError(.providerFailed, hostFailureMessage(command))
             }
         } else {
             let output = try await hostExec(command)
