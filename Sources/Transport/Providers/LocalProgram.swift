@@ -61,7 +61,8 @@ public struct LocalProgram: Sendable {
         }
     }
 
-    /// Runs with stderr merged into stdout, handing over one line at a time (for `logs -f`).
+    /// Runs with stderr merged into stdout, handing over one line at a time with its newline, and
+    /// a last unfinished line as it is (for `logs -f`; see `LineSplitter`).
     public func stream(
         _ arguments: [String], workingDirectory: String? = nil,
         onLine: @escaping @Sendable (String) async -> Void
@@ -72,7 +73,12 @@ public struct LocalProgram: Sendable {
                 configuration(arguments, workingDirectory: workingDirectory, environment: [:]), input: .none,
                 output: .sequence, error: .combinedWithOutput
             ) { execution in
-                for try await line in execution.standardOutput.strings() { await onLine(line) }
+                var splitter = LineSplitter()
+                for try await buffer in execution.standardOutput {
+                    let bytes = buffer.withUnsafeBytes { Array($0) }
+                    for line in splitter.append(bytes) { await onLine(line) }
+                }
+                if let tail = splitter.finish() { await onLine(tail) }
             }
             return Self.status(result.terminationStatus)
         } catch {

@@ -1,4 +1,5 @@
 import CLibSSH2
+import FleetCore
 import Foundation
 import Synchronization
 
@@ -40,8 +41,8 @@ public final class SSHPool: Sendable {
         return result
     }
 
-    /// Runs `command` and calls `onLine` for each line of its merged stdout and stderr (without the
-    /// line terminator). Returns the exit status. Cancelling the calling task stops the stream.
+    /// Runs `command` and calls `onLine` for each line of its merged stdout and stderr, with its
+    /// newline, and for an unfinished last line as it is (`LineSplitter`). Returns the exit status. Cancelling the calling task stops the stream.
     public func stream(
         _ command: String, on endpoint: SSHEndpoint, deadline: Duration? = nil,
         onLine: @Sendable (String) async -> Void
@@ -53,25 +54,17 @@ public final class SSHPool: Sendable {
         let core = self.core
         let outcome: Result<Int32, SSHError>? = await withTaskCancellationHandler {
             core.submit(request)
-            var pending: [UInt8] = []
+            var splitter = LineSplitter()
             var outcome: Result<Int32, SSHError>? = nil
             for await event in events {
                 switch event {
                 case .output(let bytes):
-                    pending.append(contentsOf: bytes)
-                    var start = 0
-                    while let newline = pending[start...].firstIndex(of: 0x0A) {
-                        var end = newline
-                        if end > start, pending[end - 1] == 0x0D { end -= 1 }
-                        await onLine(String(decoding: pending[start..<end], as: UTF8.self))
-                        start = newline + 1
-                    }
-                    if start > 0 { pending.removeFirst(start) }
+                    for line in splitter.append(bytes) { await onLine(line) }
                 case .finished(let result):
                     outcome = result
                 }
             }
-            if !pending.isEmpty { await onLine(String(decoding: pending, as: UTF8.self)) }
+            if let tail = splitter.finish() { await onLine(tail) }
             return outcome
         } onCancel: {
             core.cancel(request)
