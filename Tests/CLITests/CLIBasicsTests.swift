@@ -81,6 +81,18 @@ struct CLIBasicsTests {
         #expect(usage.stdout.isEmpty)
         #expect(!usage.stderr.isEmpty)
 
+        // PyYAML's leniencies (a duplicate key keeps its last value) come with one warning on stderr.
+        try write(
+            directory + "/dup.yaml",
+            "provider: railway\nrepo:\n  url: https://example.invalid/a.git\nprovider: local\n")
+        let duplicate = try await CLI.run(
+            ["validate", "--cloud-yaml", "dup.yaml"], home: directory, cwd: directory)
+        #expect(duplicate.status == 0, "\(duplicate)")
+        #expect(
+            duplicate.stderr
+                == "warning: \(directory)/dup.yaml: duplicate key 'provider' at lines 1 and 4; the value at line 4 is used, as PyYAML does\nvalid: \(directory)/dup.yaml (cloud_yaml)\n"
+        )
+
         let missingFile = try await CLI.run(
             ["validate", "--cloud-yaml", "absent.yaml"], home: directory, cwd: directory)
         #expect(missingFile.status == 1)
