@@ -248,7 +248,9 @@ private struct ChainSpecChecker {
             return flag
         }
 
-        var milestone = ChainSpec.Milestone(label: try requiredText("label"), idea: try requiredText("idea"))
+        // The idea is a remote path (its upload target), normalized as every remote path is (§0.6).
+        var milestone = ChainSpec.Milestone(
+            label: try requiredText("label"), idea: PosixPath.normalize(try requiredText("idea")))
         milestone.branch = try optionalText("branch")
         milestone.profile = try optionalText("profile")
         milestone.robustness = try optionalText("robustness")

@@ -174,6 +174,47 @@ struct SSHChainTests {
         #expect(fixture.project.chainStarts().count == 1)
     }
 
+    /// `repo.workspace` spelled with a trailing slash, a leading `//` or a `/./` segment is the same
+    /// remote path (§0.6): the idea under it is found, and every command names the normalized path
+    /// (`chain` from cloud.yaml, `bootstrap` from `--repo-workspace`).
+    @Test(arguments: ["trailing", "double", "dot"])
+    func unnormalizedWorkspaceIsNormalized(_ spelling: String) async throws {
+        let fixture = try SSHFixture("normws\(spelling)", branch: "develop")
+        defer { fixture.cleanUp() }
+        let (_, external) = try writeSpec(fixture, relative: true)
+        let ws = fixture.workspace
+        let spelled =
+            switch spelling {
+            case "trailing": ws + "/"
+            case "double": "/" + ws
+            default: PosixPath.dirname(ws) + "/./" + PosixPath.basename(ws)
+            }
+        let yaml = try #require(FileSystem.readText(fixture.cloudYAML))
+        #expect(yaml.contains("  workspace: \(ws)\n"))
+        try FileSystem.writeAtomically(
+            fixture.cloudYAML,
+            text: yaml.replacingOccurrences(of: "  workspace: \(ws)\n", with: "  workspace: \(spelled)\n"))
+
+        let launched = try await fixture.cli(["chain", "chain.yaml"])
+        #expect(launched.status == 0, "\(launched)")
+        #expect(launched.json?["remote_spec"] == .string(ws + "/chain.yaml"))
+        #expect(launched.json?["repo"]?["workspace"] == .string(ws))
+        let expected = expectedCalls(fixture, external: external).map { call in
+            call.map { $0.replacingOccurrences(of: "/chain.git", with: "/normws\(spelling).git") }
+        }
+        #expect(fixture.dockerCalls() == expected)
+
+        let booted = try await fixture.cli([
+            "bootstrap", "ideas/m1.md", "--plan-name", "p", "--repo-workspace", spelled,
+        ])
+        #expect(booted.status == 0, "\(booted)")
+        #expect(
+            fixture.dockerCalls().dropFirst(expected.count).first
+                == fixture.execRecord(
+                    "mkdir -p \(PosixPath.dirname(ws)) && if [ ! -d \(ws)/.git ]; then git clone --branch develop https://example.invalid/normws\(spelling).git \(ws); else true; fi"
+                ))
+    }
+
     @Test func missingIdeaNamesEveryCandidateAndMakesNoRemoteCall() async throws {
         let fixture = try SSHFixture("noidea")
         defer { fixture.cleanUp() }

@@ -562,6 +562,22 @@ private let cloudErrorCases: [YAMLErrorCase] = [
         #expect(spec.repo.branch == " b ")
     }
 
+    /// Every remote path of cloud.yaml is normalized as §0.6 says before anything compares, joins
+    /// or quotes it.
+    @Test(arguments: ["/workspace/app/", "//workspace/app", "/workspace/./app", "/workspace//app//"])
+    func remotePathsAreNormalized(_ spelled: String) throws {
+        let spec = try load(
+            "provider: ssh\nrepo:\n  url: u\n  workspace: \(spelled)\nmode: chain\nchain:\n  spec: \(spelled)/chain.yaml\n"
+                + "auto:\n  plan_name: p\n  idea_file: \(spelled)/idea.txt\nssh:\n  host: h\n  remote_dir: \(spelled)\n"
+        )
+        #expect(spec.repo.workspace == "/workspace/app")
+        #expect(spec.chain?.spec == "/workspace/app/chain.yaml")
+        #expect(spec.ssh?.remoteDir == "/workspace/app")
+        let auto = try load(repo + "mode: auto\nauto:\n  plan_name: p\n  idea_file: \(spelled)/./idea.txt\n")
+        #expect(auto.auto?.ideaFile == "/workspace/app/idea.txt")
+        #expect(PosixPath.normalize("/a/../b/") == "/a/../b", "`..` is kept")
+    }
+
     @Test func parseTextUsesGivenPath() {
         #expect(
             failure { try CloudSpec.parse(text: "mode: idle\n", path: "/x/cloud.yaml") }

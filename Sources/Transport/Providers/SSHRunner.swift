@@ -132,7 +132,7 @@ public struct SSHRunner: Runner {
         async throws(FleetError)
     {
         try requireDocker("deploy")
-        let envPath = ShellQuote.quote(ssh.remoteDir + "/.env")
+        let envPath = ShellQuote.quote(PosixPath.join(ssh.remoteDir, ".env"))
         _ = try await hostExec(
             "umask 077 && mkdir -p \(remoteDir) && cat > \(envPath) && chmod 600 \(envPath)",
             stdin: Array(EnvFile.render(port: port, secrets: secrets).utf8))
@@ -168,7 +168,7 @@ public struct SSHRunner: Runner {
     public func logs(follow: Bool, onLine: @escaping @Sendable (String) async -> Void)
         async throws(FleetError)
     {
-        let log = ShellQuote.quote(workspace + "/.megaplan/cloud-chain.log")
+        let log = ShellQuote.quote(PosixPath.join(workspace, RemoteCommands.chainLog))
         let command: String =
             switch (ssh.runtime, follow) {
             case (.docker, true): "docker logs -f \(container)"
