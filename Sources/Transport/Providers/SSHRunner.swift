@@ -113,18 +113,38 @@ public struct SSHRunner: Runner {
         _ = try await exec(RemoteCommands.upload(to: path), stdin: Array(Base64.encode(bytes).utf8))
     }
 
-    /// Syncs the deploy directory over SFTP (no rsync/scp process), then builds the image.
+    /// Replaces `remote_dir` with the deploy directory, as the reference does, then builds the
+    /// image. The tree is uploaded over SFTP (no rsync/scp process) into a sibling staging
+    /// directory and swapped in with renames, so `remote_dir` holds either the old tree or the new
+    /// one, never a mix, and keeps no file the new tree lacks (a `.env` is written again by
+    /// `deploy`).
     public func build(deployDirectory: String) async throws(FleetError) {
         try requireDocker("build")
+        let id = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        let staging = ssh.remoteDir + ".megaplan-sync-" + id
         counter.increment()
         do {
-            try await pool.uploadDirectory(localPath: deployDirectory, to: ssh.remoteDir, on: endpoint)
-        } catch let error as SSHError {
-            throw Self.fleetError(error)
+            try await pool.uploadDirectory(localPath: deployDirectory, to: staging, on: endpoint)
         } catch {
+            _ = try? await hostRun("rm -rf -- \(ShellQuote.quote(staging))")
+            if let error = error as? SSHError { throw Self.fleetError(error) }
             throw FleetError(.providerFailed, "upload to \(hostLabel) failed: \(error)")
         }
+        _ = try await hostExec(
+            Self.replaceDirectory(ssh.remoteDir, with: staging, aside: ssh.remoteDir + ".megaplan-old-" + id))
         _ = try await hostExec("docker build -t \(container) \(remoteDir)")
+    }
+
+    /// Moves `target` aside, renames `staging` into its place and removes the old tree; if the
+    /// second rename fails, the old tree is put back and the staging copy removed.
+    static func replaceDirectory(_ target: String, with staging: String, aside: String) -> String {
+        let (target, staging, aside) = (
+            ShellQuote.quote(target), ShellQuote.quote(staging), ShellQuote.quote(aside)
+        )
+        return
+            "if [ -e \(target) ] || [ -L \(target) ]; then mv -- \(target) \(aside) || { rm -rf -- \(staging); exit 1; }; fi; "
+            + "if mv -- \(staging) \(target); then rm -rf -- \(aside); "
+            + "else rm -rf -- \(staging); if [ -e \(aside) ]; then mv -- \(aside) \(target); fi; exit 1; fi"
     }
 
     /// Secrets travel on stdin into a 0600 `.env` file; they never appear in a command line.
