@@ -4,8 +4,12 @@
 /// no newline added. Redaction works on whole lines, so a secret split across chunks is redacted.
 public struct LineSplitter: Sendable {
     private var pending: [UInt8] = []
+    /// The most an unfinished line may hold: past it, the text up to its last space or tab goes
+    /// out (a secret or token has no blank in it, so none is cut), keeping memory bounded
+    /// whatever the stream sends.
+    let maximumPending: Int
 
-    public init() {}
+    public init(maximumPending: Int = 1 << 20) { self.maximumPending = maximumPending }
 
     /// Adds `bytes` and returns the lines they complete, in order.
     public mutating func append(_ bytes: some Sequence<UInt8>) -> [String] {
@@ -19,6 +23,11 @@ public struct LineSplitter: Sendable {
             start = newline + 1
         }
         if start > 0 { pending.removeFirst(start) }
+        if pending.count > maximumPending {
+            let cut = (pending.lastIndex { $0 == 0x20 || $0 == 0x09 }).map { $0 + 1 } ?? pending.count
+            lines.append(String(decoding: pending[..<cut], as: UTF8.self))
+            pending.removeFirst(cut)
+        }
         return lines
     }
 

@@ -149,6 +149,7 @@ struct YAMLScan {
         var scalars = Array(text.unicodeScalars)
         for (number, key) in overridden.enumerated() {
             let range = key.quoted ? (key.start + 1)..<(key.end - 1) : key.start..<key.end
+            guard range.upperBound <= scalars.count else { continue }
             var remaining = number
             for offset in range.reversed() {
                 // Base-6400 digits in U+E000…U+F8FF; the first one also marks the key as renamed.

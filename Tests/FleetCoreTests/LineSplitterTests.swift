@@ -16,6 +16,18 @@ import Testing
         #expect(splitter.finish() == nil, "a stream ending with a newline has no tail")
     }
 
+    /// A stream that never sends a newline is relayed in pieces cut at blanks, so memory stays
+    /// bounded and no token is split.
+    @Test func anEndlessLineIsCutAtBlanks() {
+        var splitter = LineSplitter(maximumPending: 100)
+        var pieces: [String] = []
+        for _ in 0..<50 { pieces += splitter.append(Array("word-0123456789 ".utf8)) }
+        pieces += splitter.finish().map { [$0] } ?? []
+        #expect(pieces.count > 5)
+        #expect(pieces.joined() == String(repeating: "word-0123456789 ", count: 50))
+        #expect(pieces.dropLast().allSatisfy { $0.hasSuffix(" ") && $0.utf8.count <= 116 })
+    }
+
     /// However the stream is cut into chunks, the pieces join back to the input (with `\r\n` read
     /// as `\n`), every piece but the last ends with its newline, and no piece holds two lines.
     @Test func anyChunkingGivesTheSameLines() async {

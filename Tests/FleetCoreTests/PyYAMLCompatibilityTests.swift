@@ -84,6 +84,15 @@ import Testing
         #expect(spec.repo.url == "https://example.com/second.git")
     }
 
+    @Test func duplicateKeysInFlowMappingsAndQuotedKeys() throws {
+        let spec = try CloudSpec.parse(
+            text:
+                "repo: {url: https://example.com/a.git, \"url\": https://example.com/b.git, 'branch': x, branch: y}\n",
+            path: path)
+        #expect(spec.repo.url == "https://example.com/b.git")
+        #expect(spec.repo.branch == "y")
+    }
+
     @Test func duplicateMilestoneKeysInAChainSpec() throws {
         let text =
             "milestones:\n  - label: m1\n    idea: a.md\n    idea: b.md\nmilestones:\n  - label: m2\n    idea: c.md\n"
