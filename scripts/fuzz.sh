@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Fuzzes FleetCore's readers with libFuzzer (address sanitizer on): cloud.yaml, chain specs,
-# fleet.yaml, chain_state.json, JSON round trips with shell quoting, and the redactor.
+# fleet.yaml, chain_state.json, JSON round trips with shell quoting, the redactor, and every remote
+# command builder (hostile values must not change how the shell splits the command).
 #
 # Usage: scripts/fuzz.sh [--ci] [SECONDS] [TARGET...]
 #   SECONDS  budget per target (default 60)
-#   TARGET   cloud chain fleet state json redact (default: all)
+#   TARGET   cloud chain fleet state json redact commands (default: all)
 #   --ci     4 s per target (about 25 s in all) on a scratch copy of the corpus, which stays as it is
 #
 # Each target starts from Tests/Fuzz/seeds/TARGET (hand-written) and Tests/Fuzz/corpus/TARGET (what
@@ -24,12 +25,12 @@ for arg in "$@"; do
     case $arg in
         --ci) ci=1 ;;
         [0-9]*) seconds=$arg ;;
-        cloud | chain | fleet | state | json | redact) targets+=("$arg") ;;
+        cloud | chain | fleet | state | json | redact | commands) targets+=("$arg") ;;
         -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "fuzz.sh: unknown argument $arg" >&2; exit 2 ;;
     esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(cloud chain fleet state json redact)
+[ ${#targets[@]} -gt 0 ] || targets=(cloud chain fleet state json redact commands)
 [ "$ci" = 1 ] && seconds=4
 
 work=$(mktemp -d /tmp/megaplan-fuzz-XXXXXX)
@@ -59,6 +60,7 @@ for target in "${targets[@]}"; do
         cloud | chain | fleet) dict=Tests/Fuzz/dict/yaml.dict; max_len=4096 ;;
         state | json) dict=Tests/Fuzz/dict/json.dict; max_len=4096 ;;
         redact) dict=Tests/Fuzz/dict/redact.dict; max_len=2048 ;;
+        commands) dict=Tests/Fuzz/dict/commands.dict; max_len=1024 ;;
     esac
     seeds=Tests/Fuzz/seeds/$target
     corpus=Tests/Fuzz/corpus/$target
