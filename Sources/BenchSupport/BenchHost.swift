@@ -134,6 +134,7 @@ public final class BenchHost: Sendable {
             (["megaplan", "gh"] + extraExecutables).map { ($0, ".local/bin/" + $0, 0o755) } + [
                 ("python/megaplan/__init__.py", ".megaplan-stub/python/megaplan/__init__.py", 0o644),
                 ("python/megaplan/chain.py", ".megaplan-stub/python/megaplan/chain.py", 0o644),
+                ("python/megaplan/profiles.py", ".megaplan-stub/python/megaplan/profiles.py", 0o644),
             ]
         var contents = files.map { ($0.0, $0.1, $0.2) }
         let profile =

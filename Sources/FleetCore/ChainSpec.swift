@@ -248,7 +248,9 @@ private struct ChainSpecChecker {
             return flag
         }
 
-        var milestone = ChainSpec.Milestone(label: try requiredText("label"), idea: try requiredText("idea"))
+        // The idea is a remote path (its upload target), normalized as every remote path is (§0.6).
+        var milestone = ChainSpec.Milestone(
+            label: try requiredText("label"), idea: PosixPath.normalize(try requiredText("idea")))
         milestone.branch = try optionalText("branch")
         milestone.profile = try optionalText("profile")
         milestone.robustness = try optionalText("robustness")
@@ -314,6 +316,9 @@ extension Node {
         if mapping != nil { return "a mapping" }
         return "a list"
     }
+
+    /// How Python's `str()` would print the parsed value (messages that write `'{value}'`).
+    public var pythonText: String { stringScalar ?? pythonValue }
 
     /// The node as JSON (used for free-form blocks such as `bakeoff`).
     public var jsonValue: JSONValue {

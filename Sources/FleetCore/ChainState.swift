@@ -1,7 +1,12 @@
 /// The runner's `chain_state.json` (cloud reference §4.2), read with the reference's tolerances.
 /// Unknown keys are ignored; a value of the wrong type is a clear error, never a crash (§12.4).
 public struct ChainState: Sendable, Equatable {
+    /// Only ever compared (with -1 and the milestone count), as the reference does; a value beyond
+    /// 64 bits saturates, which keeps every such comparison's result (see `comparableIndex`).
     public var currentMilestoneIndex = -1
+    /// The index as the state file gave it, for the normalized state (a saturated or fractional
+    /// index is printed as read, not as compared).
+    private var currentMilestoneIndexValue: JSONValue = .int(-1)
     public var currentPlanName: String?
     public var lastState: String?
     public var prNumber: Int?
@@ -62,10 +67,11 @@ public struct ChainState: Sendable, Equatable {
         }
 
         if let index = object["current_milestone_index"] {
-            guard let value = try integer("current_milestone_index") else {
+            guard let value = Self.comparableIndex(index) else {
                 throw bad("current_milestone_index", "an integer", index)
             }
             currentMilestoneIndex = value
+            currentMilestoneIndexValue = index
         }
         currentPlanName = try text("current_plan_name")
         lastState = try text("last_state")
@@ -90,10 +96,30 @@ public struct ChainState: Sendable, Equatable {
         if case .array(let items)? = object["extra_repo_sync"] { extraRepoSync = items }
     }
 
+    /// `current_milestone_index` as the reference compares it: any number Python compares (an
+    /// integer of any size, a float), a boolean, or a string of digits (the runner's status
+    /// program accepts the same, `ObservationScript.accepted`). Out of 64-bit range it saturates and
+    /// a fraction is floored: `floor(x) >= k` and `x >= k` agree for every integer `k`.
+    static func comparableIndex(_ value: JSONValue) -> Int? {
+        switch value {
+        case .int(let number): return number
+        case .bool(let flag): return flag ? 1 : 0
+        case .double(let number) where !number.isNaN:
+            if number >= 0x1p63 { return .max }
+            if number < -0x1p63 { return .min }
+            return Int(number.rounded(.down))
+        case .string(let text):
+            let digits = text.trimmed
+            guard digits.wholeMatch(of: /[+-]?[0-9]+/) != nil else { return nil }
+            return Int(digits) ?? (digits.hasPrefix("-") ? .min : .max)
+        default: return nil
+        }
+    }
+
     /// The normalized state in the reference's key order (§4.2).
     public var json: JSONValue {
         .object([
-            "current_milestone_index": .int(currentMilestoneIndex),
+            "current_milestone_index": currentMilestoneIndexValue,
             "current_plan_name": .optional(currentPlanName),
             "last_state": .optional(lastState),
             "pr_number": .optional(prNumber),

@@ -319,7 +319,7 @@ extension CloudSpec {
             }
             guard let agent = valueNode.stringScalar, agentNames.contains(agent) else {
                 throw rules.fail(
-                    "Unknown agent \(valueNode.pythonValue). Valid agents: \(agentNames.joined(separator: ", "))",
+                    "Unknown agent '\(valueNode.pythonText)'. Valid agents: \(agentNames.joined(separator: ", "))",
                     at: valueNode)
             }
             routes.append(AgentRoute(key: key, agent: agent))

@@ -173,13 +173,16 @@ public enum PosixPath {
         return base.hasSuffix("/") ? base + part : base + "/" + part
     }
 
-    /// Collapses duplicate slashes and `.` segments; keeps `..` (remote paths are not resolved).
+    /// The remote path normalization of §0.6, applied to every remote path before it is compared,
+    /// joined or quoted: duplicate slashes (a leading `//` too) and `.` segments collapse, a
+    /// trailing slash goes, `..` is kept (remote paths are not resolved). It splits on the byte
+    /// `/`, as the runner's Python does on the character (a `/` never starts a grapheme here).
     public static func normalize(_ path: String) -> String {
         if path.isEmpty { return "." }
-        let absolute = path.hasPrefix("/")
-        let parts = path.split(separator: "/", omittingEmptySubsequences: true).filter { $0 != "." }
-        let body = parts.joined(separator: "/")
-        if absolute { return "/" + body }
+        let slash = UInt8(ascii: "/")
+        let parts = path.utf8.split(separator: slash).filter { !$0.elementsEqual([UInt8(ascii: ".")]) }
+        let body = parts.map { String(decoding: $0, as: UTF8.self) }.joined(separator: "/")
+        if path.utf8.first == slash { return "/" + body }
         return body.isEmpty ? "." : body
     }
 

@@ -60,12 +60,12 @@ public struct FleetFile: Sendable, Equatable {
     /// Loads and validates `path` (resolved). Project cloud.yaml files must exist; their content is
     /// validated separately (`validate --fleet`, and each tick reports `invalid_config`).
     public static func load(path: String) throws(FleetError) -> FleetFile {
-        let reader = try YAMLReader(path: path, code: .invalidFleet)
+        let reader = try YAMLReader(path: path, code: .invalidFleet, pyYAML: false)
         return try parse(reader)
     }
 
     public static func parse(text: String, path: String) throws(FleetError) -> FleetFile {
-        try parse(YAMLReader(path: path, text: text, code: .invalidFleet))
+        try parse(YAMLReader(path: path, text: text, code: .invalidFleet, pyYAML: false))
     }
 
     static func parse(_ reader: YAMLReader) throws(FleetError) -> FleetFile {

@@ -1,68 +1,61 @@
-/// Splits a byte stream (`logs` follow) into lines in linear time and bounded memory.
+/// Cuts a byte stream into lines as they complete, for relaying a followed log (`logs -f`): each
+/// line keeps its `\n` (a `\r\n` ending becomes `\n`, as Python's text mode reads it), and the
+/// unfinished tail is held until more bytes arrive or the stream ends, when it is handed over as
+/// it is, with no newline added. Redaction works on whole lines, so a secret split across chunks
+/// is still redacted.
 ///
-/// Each byte is scanned once, in the chunk it arrived in, and only the unfinished line is kept,
-/// never more than `maximumLineBytes` of it: a longer line is cut there and the rest of it, up
-/// to its newline, is counted and dropped. Rescanning the whole pending line for every chunk
-/// (as before) made a 30 MB line cost 11 s and a 200 MB one grow memory without bound.
+/// Linear and bounded: every byte is scanned for a newline once (rescanning the pending line for
+/// each chunk made a 30 MB line cost 11 s), and an unfinished line never holds more than
+/// `maximumPending` bytes: past it, the text up to its last space or tab goes out (a secret or a
+/// token has no blank in it, so none is split), or, when it has no blank at all, it is dropped
+/// with a marker saying how much (a cut inside it could leave a piece of a secret unrecognised).
 public struct LineSplitter: Sendable {
-    /// The default cap: far beyond any log line a person reads, small enough to hold.
-    public static let defaultMaximumLineBytes = 1 << 20
+    public static let defaultMaximumPending = 1 << 20
 
-    public let maximumLineBytes: Int
+    let maximumPending: Int
     private var pending: [UInt8] = []
-    /// Bytes of the current line dropped past the cap.
-    private var dropped = 0
+    /// How much of `pending` has been searched for a newline already.
+    private var scanned = 0
 
-    public init(maximumLineBytes: Int = LineSplitter.defaultMaximumLineBytes) {
-        self.maximumLineBytes = max(1, maximumLineBytes)
+    public init(maximumPending: Int = LineSplitter.defaultMaximumPending) {
+        self.maximumPending = max(1, maximumPending)
     }
 
-    /// Bytes held for the unfinished line (at most `maximumLineBytes`).
+    /// Bytes held for the unfinished line.
     public var bufferedBytes: Int { pending.count }
 
-    /// The lines `chunk` completes, without their terminator (`\n` or `\r\n`).
-    public mutating func append(_ chunk: some Collection<UInt8>) -> [String] {
+    /// Adds `bytes` and returns the lines they complete, in order.
+    public mutating func append(_ bytes: some Sequence<UInt8>) -> [String] {
+        pending.append(contentsOf: bytes)
         var lines: [String] = []
-        var from = chunk.startIndex
-        while let newline = chunk[from...].firstIndex(of: 0x0A) {
-            keep(chunk[from..<newline])
-            lines.append(takeLine())
-            from = chunk.index(after: newline)
+        var start = 0
+        while let newline = pending[max(start, scanned)...].firstIndex(of: 0x0A) {
+            var end = newline
+            if end > start, pending[end - 1] == 0x0D { end -= 1 }
+            lines.append(String(decoding: pending[start..<end], as: UTF8.self) + "\n")
+            start = newline + 1
         }
-        keep(chunk[from...])
+        if start > 0 { pending.removeFirst(start) }
+        scanned = pending.count
+        if pending.count > maximumPending {
+            if let blank = pending.lastIndex(where: { $0 == 0x20 || $0 == 0x09 }) {
+                lines.append(String(decoding: pending[...blank], as: UTF8.self))
+                pending.removeFirst(blank + 1)
+            } else {
+                lines.append("… [\(pending.count) bytes without a blank dropped]")
+                pending.removeAll()
+            }
+            scanned = pending.count
+        }
         return lines
     }
 
-    /// The last line when the stream ended without a newline, else nil.
+    /// The held tail at the end of the stream (nil when the stream ended with a newline).
     public mutating func finish() -> String? {
-        pending.isEmpty && dropped == 0 ? nil : takeLine()
-    }
-
-    private mutating func keep(_ part: some Collection<UInt8>) {
-        let room = maximumLineBytes - pending.count
-        if part.count <= room {
-            pending.append(contentsOf: part)
-        } else {
-            pending.append(contentsOf: part.prefix(room))
-            dropped += part.count - room
-        }
-    }
-
-    private mutating func takeLine() -> String {
         defer {
-            pending.removeAll(keepingCapacity: pending.count <= 64 << 10)
-            dropped = 0
+            pending = []
+            scanned = 0
         }
-        guard dropped > 0 else {
-            let end = pending.last == 0x0D ? pending.count - 1 : pending.count
-            return String(decoding: pending[..<end], as: UTF8.self)
-        }
-        // Cut after the last whitespace: a secret split by the cap would leave a first part that
-        // redaction could no longer recognise, so the split word goes too.
-        let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
-        let end = pending.lastIndex(where: isSpace).map { $0 + 1 } ?? 0
-        let cut = dropped + pending.count - end
-        return String(decoding: pending[..<end], as: UTF8.self)
-            + "… [line cut at \(maximumLineBytes) bytes: \(cut) more dropped]"
+        return pending.isEmpty ? nil : String(decoding: pending, as: UTF8.self)
     }
 }

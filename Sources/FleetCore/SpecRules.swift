@@ -41,6 +41,7 @@ struct SpecRules {
     }
 
     /// `absolute(label, default?)`: a key present with a null value is required, not defaulted.
+    /// The value is a remote path, normalized (§0.6).
     func absolute(
         _ parent: Node.Mapping, _ key: String, label: String, default fallback: String? = nil,
         anchor: Node? = nil
@@ -51,7 +52,7 @@ struct SpecRules {
         guard value.hasPrefix("/") else {
             throw fail("`\(label)` must be an absolute POSIX path; got \(pythonRepr(value))", at: node)
         }
-        return value
+        return PosixPath.normalize(value)
     }
 
     /// String rule, then membership in `choices`, with the reference's message.

@@ -1,4 +1,3 @@
-internal import CYaml
 import Yams
 
 /// Reads one YAML file for validation: the parsed root plus helpers that turn every rule failure
@@ -8,30 +7,48 @@ public struct YAMLReader {
     public let path: String
     public let root: Node?
     public let text: String
+    /// Duplicate keys accepted as PyYAML accepts them, one line each (also written to stderr).
+    public let warnings: [String]
 
     /// Loads `path`. A missing file gives `spec file not found: <path>`; a syntax error gives
-    /// `YAML parse error: <detail>` with the parser's line and column.
-    public init(path: String, code: FleetError.Code = .invalidSpec) throws(FleetError) {
+    /// `YAML parse error: <detail>` with the parser's line and column. With `pyYAML` (cloud.yaml
+    /// and chain specs, which the reference reads with PyYAML) the document is read as PyYAML
+    /// reads it: a byte-order mark is skipped, a duplicate key keeps its last value (with a
+    /// warning naming both lines) and merge keys (`<<: *base`, `<<: [*a, *b]`) are applied.
+    /// Without it (fleet.yaml, this tool's own format) duplicates are errors and `<<` is a key.
+    public init(path: String, code: FleetError.Code = .invalidSpec, pyYAML: Bool = true) throws(FleetError) {
         guard let text = FileSystem.readText(path) else {
             if FileSystem.exists(path) {
                 throw FleetError(code, "cannot read \(path): permission denied or not a regular file")
             }
             throw FleetError(code, "spec file not found: \(path)")
         }
-        try self.init(path: path, text: text, code: code)
+        try self.init(path: path, text: text, code: code, pyYAML: pyYAML)
     }
 
-    public init(path: String, text: String, code: FleetError.Code = .invalidSpec) throws(FleetError) {
+    public init(path: String, text: String, code: FleetError.Code = .invalidSpec, pyYAML: Bool = true)
+        throws(FleetError)
+    {
         self.path = path
+        let text = text.unicodeScalars.first == "\u{FEFF}" ? String(text.unicodeScalars.dropFirst()) : text
         self.text = text
-        try Self.checkSize(text, path: path, code: code)
+        let scan = try YAMLScan.scan(text, path: path, code: code, findDuplicates: pyYAML)
+        let composed: Node?
         do {
-            root = try Yams.compose(yaml: text, Self.resolver)
+            composed = try Yams.compose(yaml: scan.renamingOverriddenKeys(in: text), Self.resolver)
         } catch let error as YamlError {
             throw FleetError(code, "\(path): YAML parse error: \(Self.describe(error))")
         } catch {
             throw FleetError(code, "\(path): YAML parse error: \(error)")
         }
+        warnings = scan.warnings
+        guard pyYAML, let composed else {
+            root = composed
+            return
+        }
+        root = try PyYAMLConstruction(path: path, code: code, overridden: scan.overriddenPositions)
+            .resolve(composed)
+        for warning in warnings { Diagnostics.warn(warning) }
     }
 
     /// The root as a mapping, `{}` for an empty document.
@@ -75,71 +92,9 @@ public struct YAMLReader {
 
     /// Values a document may hold once its aliases are expanded. Composing and reading a document
     /// expands every alias (`*a` copies the node anchored `&a`), so a few hundred bytes of nested
-    /// aliases ("billion laughs") would otherwise take minutes and gigabytes.
+    /// aliases ("billion laughs") would otherwise take minutes and gigabytes. `YAMLScan` counts
+    /// them on libyaml's event stream (libyaml already bounds nesting, at 1000 levels).
     public static let maximumExpandedNodes = 100_000
-
-    /// Walks libyaml's event stream, without building nodes, to bound the size of the document with
-    /// aliases expanded (libyaml already bounds nesting, at 1000 levels). Syntax errors are left to
-    /// the composer, which reports them with their position.
-    static func checkSize(_ text: String, path: String, code: FleetError.Code) throws(FleetError) {
-        let bytes = Array(text.utf8)
-        if bytes.isEmpty { return }
-        var parser = yaml_parser_t()
-        guard yaml_parser_initialize(&parser) == 1 else { return }
-        yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
-        defer { yaml_parser_delete(&parser) }
-        // libyaml keeps the input pointer across calls, so the bytes get their own allocation.
-        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: bytes.count)
-        _ = buffer.initialize(from: bytes)
-        defer { buffer.deallocate() }
-        yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
-        // Expanded sizes of anchored nodes; for each open collection, its anchor and size so far.
-        var anchors: [String: Int] = [:]
-        var open: [(anchor: String?, size: Int)] = []
-        var total = 0
-        func anchorName(_ pointer: UnsafeMutablePointer<yaml_char_t>?) -> String? {
-            pointer.map { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
-        }
-        while true {
-            var event = yaml_event_t()
-            guard yaml_parser_parse(&parser, &event) == 1 else { return }
-            defer { yaml_event_delete(&event) }
-            let mark = "\(path):\(event.start_mark.line + 1):\(event.start_mark.column + 1)"
-            // The expanded size this event adds to its parent, and the node it completes.
-            var added = 0
-            var completed: (anchor: String?, size: Int)?
-            switch event.type {
-            case YAML_STREAM_END_EVENT:
-                return
-            case YAML_SCALAR_EVENT:
-                added = 1
-                total += 1
-                completed = (anchorName(event.data.scalar.anchor), 1)
-            case YAML_ALIAS_EVENT:
-                added = anchorName(event.data.alias.anchor).flatMap { anchors[$0] } ?? 1
-                total += added
-            case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
-                let anchor =
-                    event.type == YAML_SEQUENCE_START_EVENT
-                    ? event.data.sequence_start.anchor : event.data.mapping_start.anchor
-                open.append((anchorName(anchor), 1))
-                total += 1
-            case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
-                completed = open.popLast()
-                added = completed?.size ?? 0
-            default:
-                break
-            }
-            if let completed, let anchor = completed.anchor { anchors[anchor] = completed.size }
-            if !open.isEmpty { open[open.count - 1].size += added }
-            guard total <= maximumExpandedNodes else {
-                throw FleetError(
-                    code,
-                    "\(mark): YAML aliases expand to more than \(maximumExpandedNodes) values;"
-                        + " write the repeated values out instead")
-            }
-        }
-    }
 
     /// A one-line description of a Yams error (its own description spans several lines).
     static func describe(_ error: YamlError) -> String {

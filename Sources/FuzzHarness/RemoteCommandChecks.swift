@@ -92,6 +92,10 @@ public struct RemoteCommandTemplate: Sendable {
             HostCommands.runContainer($0[0], remoteDir: $0[1], port: 8080)
         },
         .init("stopContainer", [.text]) { HostCommands.stopContainer($0[0]) },
+        .init("removeTree", [.pathSegment]) { HostCommands.removeTree($0[0]) },
+        .init("replaceDirectory", [.pathSegment, .pathSegment, .pathSegment]) {
+            HostCommands.replaceDirectory($0[0], with: $0[1], aside: $0[2])
+        },
         .init("destroy", [.text, .pathSegment]) { HostCommands.destroy(container: $0[0], remoteDir: $0[1]) },
         .init("attach", [.text]) { HostCommands.attach(container: $0[0]) },
         .init("containerLogs", [.text]) { HostCommands.containerLogs($0[0], follow: true) },

@@ -15,8 +15,8 @@ public struct ChainContext: Sendable, Equatable {
     public static func remoteSpec(override: String?, marker: Marker?, cloud: CloudSpec) throws(FleetError)
         -> String
     {
-        if let override, !override.isEmpty { return override }
-        if let spec = marker?.remoteSpec { return spec }
+        if let override, !override.isEmpty { return PosixPath.normalize(override) }
+        if let spec = marker?.remoteSpec { return PosixPath.normalize(spec) }
         if cloud.mode == .chain, let spec = cloud.chain?.spec { return spec }
         throw FleetError(
             .missingRemoteSpec,
@@ -26,7 +26,7 @@ public struct ChainContext: Sendable, Equatable {
 
     /// The workspace used when the state does not pin one (everything after the state in §5.3).
     static func fallbackWorkspace(spec: String, marker: Marker?, cloud: CloudSpec) -> (String, String) {
-        if let workspace = marker?.workspace { return (workspace, "marker") }
+        if let workspace = marker?.workspace { return (PosixPath.normalize(workspace), "marker") }
         if spec.contains("/") {
             let parent = PosixPath.dirname(spec)
             if !["/", ".", ""].contains(parent) { return (parent, "remote_spec") }
@@ -44,7 +44,7 @@ public struct ChainContext: Sendable, Equatable {
         -> ChainContext
     {
         let (workspace, workspaceSource) =
-            state.resolvedWorkspace.map { ($0, "chain_state") }
+            state.resolvedWorkspace.map { (PosixPath.normalize($0), "chain_state") }
             ?? fallbackWorkspace(spec: spec, marker: marker, cloud: cloud)
         let (session, sessionSource) =
             state.chainSession.map { ($0, "chain_state") } ?? fallbackSession(marker: marker, cloud: cloud)

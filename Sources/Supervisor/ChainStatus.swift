@@ -52,8 +52,9 @@ public struct ChainStatus: Sendable, Equatable {
         let runner = Self.runner(observation.runner, session: context.session)
         let logs: JSONValue = [
             "workspace": .string(context.workspace),
-            "plan_log": hasPlan ? .string(context.workspace + "/.megaplan/logs/latest.log") : .null,
-            "agent_log": .string(context.workspace + "/agent.log"),
+            "plan_log": hasPlan
+                ? .string(PosixPath.join(context.workspace, ".megaplan/logs/latest.log")) : .null,
+            "agent_log": .string(PosixPath.join(context.workspace, "agent.log")),
             "chain_log": Self.chainLog(observation.stat, workspace: context.workspace),
         ]
         var pr: JSONObject = ["status": "none"]
@@ -200,7 +201,7 @@ public struct ChainStatus: Sendable, Equatable {
     }
 
     static func chainLog(_ probe: ProbeOutcome?, workspace: String) -> JSONValue {
-        var object: JSONObject = ["path": .string(workspace + "/.megaplan/cloud-chain.log")]
+        var object: JSONObject = ["path": .string(PosixPath.join(workspace, RemoteCommands.chainLog))]
         guard let probe else {
             object["status"] = "unavailable"
             object["reason"] = "chain log was not probed"

@@ -147,6 +147,13 @@ enum ObservationScript {
                     'err': cut(err).decode('utf-8', 'replace')}
         def text(value):
             return value if isinstance(value, str) and value.strip() else None
+        def norm(p):
+            # PosixPath.normalize (§0.6): '//' and '.' segments collapse, '..' stays.
+            body = '/'.join(s for s in p.split('/') if s and s != '.')
+            return '/' + body if p.startswith('/') else body or '.'
+        def workspace(st):
+            ws = text(st.get('resolved_workspace'))
+            return norm(ws) if ws else a['fallback_workspace']
         def observe(probe_pr):
             o = {'state': read(a['state'])}
             o['spec'] = read(a['spec'])
@@ -157,7 +164,7 @@ enum ObservationScript {
                 return o, None
             if not isinstance(st, dict):
                 return o, None
-            ws = text(st.get('resolved_workspace')) or a['fallback_workspace']
+            ws = workspace(st)
             n = text(st.get('chain_session')) or a['fallback_session']
             plan = st.get('current_plan_name')
             plan = plan if isinstance(plan, str) and plan else None
@@ -165,7 +172,7 @@ enum ObservationScript {
             if plan:
                 o['plan_status'] = sh('cd %s && megaplan status --plan %s' % (q(ws), q(plan)))
             o['runner'] = sh('tmux has-session -t %s 2>/dev/null && echo alive || echo dead' % q(n))
-            o['stat'] = sh("stat -c '%%Y %%s' %s 2>/dev/null || echo unavailable" % q(ws + '/.megaplan/cloud-chain.log'))
+            o['stat'] = sh("stat -c '%%Y %%s' %s 2>/dev/null || echo unavailable" % q(ws.rstrip('/') + '/.megaplan/cloud-chain.log'))
             if plan:
                 o['verify'] = sh('cd %s && MEGAPLAN_TRUSTED_CONTAINER=1 megaplan verify-human --list --plan %s --json' % (q(ws), q(plan)))
             pr = st.get('pr_number')
@@ -194,6 +201,14 @@ enum ObservationScript {
             if n is not None and not -(1 << 63) <= n < (1 << 63):
                 raise ValueError(v)
             return n
+        def comparable(v):
+            # The client's ChainState.comparableIndex: an index that is only compared may be any
+            # integer, a finite float, a boolean or plain digits; it saturates there beyond 64 bits.
+            if isinstance(v, (bool, int)):
+                return True
+            if isinstance(v, float):
+                return v == v and abs(v) != float('inf')
+            return isinstance(v, str) and plain(v) and re.fullmatch('[+-]?[0-9]+', v.strip()) is not None
         def shallow(v):
             # The client's JSON reader refuses nesting of 512 levels (JSONValue.maximumDepth);
             # level by level, since recursion this deep would exhaust Python's stack.
@@ -208,7 +223,7 @@ enum ObservationScript {
             if not shallow(st):
                 return False
             try:
-                if 'current_milestone_index' in st and integer(st['current_milestone_index']) is None:
+                if 'current_milestone_index' in st and not comparable(st['current_milestone_index']):
                     return False
                 integer(st.get('pr_number'))
             except ValueError:
@@ -235,7 +250,7 @@ enum ObservationScript {
                 if r not in repos:
                     repos.append(r)
                     keys.append(k)
-            ws = text(st.get('resolved_workspace')) or a['fallback_workspace']
+            ws = workspace(st)
             n = text(st.get('chain_session')) or a['fallback_session']
             spec = json.dumps(a['spec'])
             program = ('from megaplan.chain import _capture_sync_state, ChainState, save_chain_state, load_chain_state; '

@@ -114,6 +114,18 @@ struct CLIBasicsTests {
         #expect(usage.stdout.isEmpty)
         #expect(!usage.stderr.isEmpty)
 
+        // PyYAML's leniencies (a duplicate key keeps its last value) come with one warning on stderr.
+        try write(
+            directory + "/dup.yaml",
+            "provider: railway\nrepo:\n  url: https://example.invalid/a.git\nprovider: local\n")
+        let duplicate = try await CLI.run(
+            ["validate", "--cloud-yaml", "dup.yaml"], home: directory, cwd: directory)
+        #expect(duplicate.status == 0, "\(duplicate)")
+        #expect(
+            duplicate.stderr
+                == "warning: \(directory)/dup.yaml: duplicate key 'provider' at lines 1 and 4; the value at line 4 is used, as PyYAML does\nvalid: \(directory)/dup.yaml (cloud_yaml)\n"
+        )
+
         let missingFile = try await CLI.run(
             ["validate", "--cloud-yaml", "absent.yaml"], home: directory, cwd: directory)
         #expect(missingFile.status == 1)
@@ -295,6 +307,11 @@ struct CLIBasicsTests {
         let norepo = try await CLI.run(
             ["down", "--cloud-yaml", "norepo.yaml"], home: directory, cwd: directory)
         expectError(norepo, "invalid_spec", "`repo.url` is required", located: directory + "/norepo.yaml")
+
+        // `supervise` without --chain loads cloud.yaml first, as the reference does.
+        let unchained = try await CLI.run(
+            ["supervise", "--cloud-yaml", "norepo.yaml"], home: directory, cwd: directory)
+        expectError(unchained, "invalid_spec", "`repo.url` is required", located: directory + "/norepo.yaml")
 
         // Default cloud.yaml at the project root.
         let rootless = try await CLI.run(["status"], home: directory, cwd: directory)

@@ -160,6 +160,11 @@ struct RailwayProviderTests {
         expectError(
             follow, "provider_failed", "Command failed: \(railway) logs --environment prod --service agent")
         #expect(follow.stdout.hasPrefix("stub failure: logs\n"), "stderr is merged into the stream, redacted")
+        // A remote command failing with nothing on stderr: §0.5's message, the argv unquoted.
+        let silent = try await fixture.run(["exec", "exit 42"])
+        expectError(
+            silent, "provider_failed",
+            "Command failed: \(railway) ssh --environment prod --service agent -- exit 42")
     }
 
     @Test func destroyWithoutVolume() async throws {

@@ -174,6 +174,47 @@ struct SSHChainTests {
         #expect(fixture.project.chainStarts().count == 1)
     }
 
+    /// `repo.workspace` spelled with a trailing slash, a leading `//` or a `/./` segment is the same
+    /// remote path (§0.6): the idea under it is found, and every command names the normalized path
+    /// (`chain` from cloud.yaml, `bootstrap` from `--repo-workspace`).
+    @Test(arguments: ["trailing", "double", "dot"])
+    func unnormalizedWorkspaceIsNormalized(_ spelling: String) async throws {
+        let fixture = try SSHFixture("normws\(spelling)", branch: "develop")
+        defer { fixture.cleanUp() }
+        let (_, external) = try writeSpec(fixture, relative: true)
+        let ws = fixture.workspace
+        let spelled =
+            switch spelling {
+            case "trailing": ws + "/"
+            case "double": "/" + ws
+            default: PosixPath.dirname(ws) + "/./" + PosixPath.basename(ws)
+            }
+        let yaml = try #require(FileSystem.readText(fixture.cloudYAML))
+        #expect(yaml.contains("  workspace: \(ws)\n"))
+        try FileSystem.writeAtomically(
+            fixture.cloudYAML,
+            text: yaml.replacingOccurrences(of: "  workspace: \(ws)\n", with: "  workspace: \(spelled)\n"))
+
+        let launched = try await fixture.cli(["chain", "chain.yaml"])
+        #expect(launched.status == 0, "\(launched)")
+        #expect(launched.json?["remote_spec"] == .string(ws + "/chain.yaml"))
+        #expect(launched.json?["repo"]?["workspace"] == .string(ws))
+        let expected = expectedCalls(fixture, external: external).map { call in
+            call.map { $0.replacingOccurrences(of: "/chain.git", with: "/normws\(spelling).git") }
+        }
+        #expect(fixture.dockerCalls() == expected)
+
+        let booted = try await fixture.cli([
+            "bootstrap", "ideas/m1.md", "--plan-name", "p", "--repo-workspace", spelled,
+        ])
+        #expect(booted.status == 0, "\(booted)")
+        #expect(
+            fixture.dockerCalls().dropFirst(expected.count).first
+                == fixture.execRecord(
+                    "mkdir -p \(PosixPath.dirname(ws)) && if [ ! -d \(ws)/.git ]; then git clone --branch develop -- https://example.invalid/normws\(spelling).git \(ws); else true; fi"
+                ))
+    }
+
     @Test func missingIdeaNamesEveryCandidateAndMakesNoRemoteCall() async throws {
         let fixture = try SSHFixture("noidea")
         defer { fixture.cleanUp() }
@@ -239,16 +280,76 @@ struct SSHChainTests {
 
         let (spec, _) = try writeSpec(
             fixture, extraMilestoneYAML: "  - label: m3\n    idea: ideas/m1.md\n    profile: no-such-profile")
+        // The runner's megaplan expands profiles, so a name it does not know is its error; the
+        // expansion is the only remote command.
         let profile = try await fixture.cli(["chain", spec])
         expectError(
             profile, "unknown_profile", contains: ["Unknown profile 'no-such-profile'. Known profiles: "])
+        #expect(fixture.dockerCalls().count == 1)
+        #expect(fixture.dockerCalls().first?.last?.contains("python3 -c ") == true)
 
         let workspace = try await fixture.cli(["chain", spec, "--repo-workspace", "relative/ws"])
         expectError(
             workspace, "invalid_spec", "`repo.workspace` must be an absolute POSIX path; got 'relative/ws'")
         let blank = try await fixture.cli(["bootstrap", spec, "--repo-workspace", ""])
         expectError(blank, "invalid_spec", "`repo.workspace` must be a non-empty string")
-        #expect(fixture.dockerCalls().isEmpty)
+        #expect(fixture.dockerCalls().count == 1)
+    }
+
+    /// A milestone with `profile: premium` and `agents.default: codex` is checked for the agents
+    /// the profile routes to (claude everywhere: bun, claude, shannon, tmux), as the reference's
+    /// preflight finds them, because the runner's megaplan expands the profile.
+    @Test func profilesAreExpandedByTheRunnersMegaplan() async throws {
+        let fixture = try SSHFixture("premium")
+        defer { fixture.cleanUp() }
+        let (spec, _) = try writeSpec(
+            fixture,
+            extraMilestoneYAML:
+                "  - label: m3\n    idea: ideas/m1.md\n    profile: premium\n    phase_model: [review=codex:high]"
+        )
+        let result = try await fixture.cli(["chain", spec])
+        expectError(
+            result, "agent_deps_missing",
+            "Remote cloud runner is missing required runtime commands: bun, claude, shannon")
+        let preflight = try #require(result.json?["preflight"])
+        #expect(preflight["runtime_commands"] == ["bun", "claude", "codex", "shannon", "tmux"])
+        #expect(
+            preflight["warning"]
+                == "cloud.yaml agents.default does not override explicit chain profile or phase_model routing; resolved chain phase maps are shown below."
+        )
+        let premium = try #require(preflight["milestones"]?.arrayValue?.last)
+        #expect(premium["resolved_phase_map"]?["execute"] == "claude:low")
+        #expect(premium["resolved_phase_map"]?["review"] == "codex:high", "explicit entries come first")
+        #expect(premium["explicit_phase_model"] == ["review=codex:high"])
+        // One expansion for the whole spec, run by the runner's megaplan in the workspace.
+        let expansions = try #require(FileSystem.readText(fixture.workspace + "/.stub/profiles.jsonl"))
+            .split(separator: "\n").compactMap { try? JSONValue.parse(String($0)) }
+        #expect(expansions.count == 3)
+        #expect(
+            expansions.last
+                == [
+                    "profile": "premium", "phase_model": ["review=codex:high"],
+                    "project_dir": .string(fixture.workspace),
+                ])
+        let calls = fixture.dockerCalls()
+        #expect(calls.count == 3, "expansion, ensure-repo, dependency probe: \(calls)")
+        #expect(calls.last?.last?.hasPrefix("missing=''; for cmd in bun claude codex shannon tmux;") == true)
+    }
+
+    /// A runner whose megaplan cannot expand profiles: today's handling, with its warning, and
+    /// the chain still launches.
+    @Test func profilesFallBackWhenTheRunnersMegaplanCannotExpand() async throws {
+        let fixture = try SSHFixture("oldmegaplan")
+        defer { fixture.cleanUp() }
+        try fixture.project.stub("no_profiles", "")
+        let (spec, _) = try writeSpec(
+            fixture, extraMilestoneYAML: "  - label: m3\n    idea: ideas/m1.md\n    profile: premium")
+        let result = try await fixture.cli(["chain", spec])
+        #expect(result.status == 0, "\(result)")
+        let summaries = try #require(result.json?["chain"]?["resolved_phase_map_summary"]?.arrayValue)
+        #expect(summaries.last?["runtime_commands"] == ["codex", "tmux"])
+        #expect(FileSystem.readText(fixture.workspace + "/.stub/profiles.jsonl") == nil)
+        #expect(fixture.dockerCalls().count == 9, "the expansion attempt, then the launch of §1.5")
     }
 
     @Test func ensureRepoFailureAndDirectoryIdea() async throws {

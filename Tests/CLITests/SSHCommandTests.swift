@@ -63,6 +63,14 @@ struct SSHCommandTests {
         let leaking = try await fixture.cli(["exec", "echo \"\(secret)\" >&2; exit 4"])
         expectError(leaking, "provider_failed", "***REDACTED***")
         #expect(!leaking.stdout.contains(secret) && !leaking.stderr.contains(secret))
+
+        // Nothing on stderr: §0.5's `Command failed: <argv>`, the reference's ssh argument vector.
+        let silent = try await fixture.cli(["exec", "exit 42"])
+        expectError(
+            silent, "provider_failed",
+            "Command failed: ssh -p \(fixture.host.server.port) -i \(fixture.host.server.clientKeyPath) "
+                + "\(fixture.host.server.account)@127.0.0.1 docker exec \(fixture.container) bash -lc 'exit 42'"
+        )
     }
 
     @Test func logsOnTheDockerRuntime() async throws {
@@ -78,6 +86,29 @@ struct SSHCommandTests {
             fixture.dockerCalls() == [
                 ["logs", "--tail", "200", fixture.container], ["logs", "-f", fixture.container],
             ])
+    }
+
+    /// Follow mode relays the stream as it comes: no newline is added to a last line that had
+    /// none, and a secret split across two writes (so across SSH chunks) is still redacted.
+    @Test func logsFollowKeepsTheLastLineAsItIs() async throws {
+        let fixture = try SSHFixture("followtail")
+        defer { fixture.cleanUp() }
+        let secret = fixture.secretValue
+        let half = secret.count / 2
+        let script = """
+            printf 'key MPF_CLI_SECRET=%s' \(ShellQuote.quote(String(secret.prefix(half))))
+            sleep 0.3
+            printf '%s\\nraw %s' \(ShellQuote.quote(String(secret.dropFirst(half)))) \(ShellQuote.quote(String(secret.prefix(half))))
+            sleep 0.3
+            printf '%s\\r\\nlast line, no newline' \(ShellQuote.quote(String(secret.dropFirst(half))))
+            """
+        _ = try fixture.host.server.placeFile(
+            ".docker-stub/\(fixture.container)/logs.sh", contents: Array(script.utf8), mode: 0o644)
+        let follow = try await fixture.cli(["logs"])
+        #expect(follow.status == 0, "\(follow)")
+        #expect(
+            follow.stdout
+                == "key MPF_CLI_SECRET=***REDACTED***\nraw ***REDACTED***\nlast line, no newline")
     }
 
     @Test func logsFollowIsRedactedAndEndsCleanlyOnSIGINT() async throws {
@@ -200,8 +231,8 @@ struct SSHCommandTests {
         expectError(
             result, "provider_failed",
             contains: [
-                "Command failed (exit 1) on 127.0.0.1:",
-                "docker exec -it \(fixture.container) tmux attach -t agent",
+                "Command failed: ssh -p ",
+                "@127.0.0.1 docker exec -it \(fixture.container) tmux attach -t agent",
             ])
         #expect(
             fixture.dockerCalls() == [["exec", "-it", fixture.container, "tmux", "attach", "-t", "agent"]])

@@ -71,6 +71,40 @@ struct SSHLifecycleTests {
         #expect(fixture.dockerCalls().count == 7)
     }
 
+    /// `build` replaces remote_dir as the reference does: a file no longer generated is gone, and
+    /// a sync that fails leaves the previous tree whole, with no staging directory behind.
+    @Test func buildReplacesRemoteDirAndAFailedSyncLeavesItWhole() async throws {
+        let fixture = try SSHFixture("resync")
+        defer { fixture.cleanUp() }
+        let parent = PosixPath.dirname(fixture.remoteDir)
+        func siblings() throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: parent).filter { $0.contains(".megaplan-") }
+        }
+        #expect(try await fixture.cli(["build"]).status == 0)
+        try fixture.host.shell("echo stale > \(ShellQuote.quote(fixture.remoteDir + "/stale.txt"))")
+
+        let again = try await fixture.cli(["build"])
+        #expect(again.status == 0, "\(again)")
+        #expect(!FileSystem.exists(fixture.remoteDir + "/stale.txt"), "a file no longer generated is removed")
+        #expect(FileSystem.isRegularFile(fixture.remoteDir + "/Dockerfile"))
+        #expect(FileSystem.isRegularFile(fixture.remoteDir + "/wrappers/mp-chain"))
+        #expect(try siblings().isEmpty)
+
+        // The parent refuses new entries: the upload fails and the old tree stays as it was.
+        try fixture.host.shell("echo kept > \(ShellQuote.quote(fixture.remoteDir + "/kept.txt"))")
+        try fixture.host.shell("chmod 0555 \(ShellQuote.quote(parent))")
+        let failed = try await fixture.cli(["build"])
+        try fixture.host.shell("chmod 0755 \(ShellQuote.quote(parent))")
+        #expect(failed.status == 1, "\(failed)")
+        #expect(fixture.remoteFile(fixture.remoteDir + "/kept.txt") == "kept\n")
+        #expect(FileSystem.isRegularFile(fixture.remoteDir + "/Dockerfile"))
+        #expect(try siblings().isEmpty)
+        #expect(
+            fixture.dockerCalls() == [["build", "-t", fixture.container, fixture.remoteDir]] + [
+                ["build", "-t", fixture.container, fixture.remoteDir]
+            ])
+    }
+
     @Test func destroyAsksFirst() async throws {
         let fixture = try SSHFixture("confirm")
         defer { fixture.cleanUp() }

@@ -214,10 +214,24 @@ import Testing
         #expect(failure { try ChainState.parse(text) } == FleetError(.providerFailed, message))
     }
 
-    @Test func hugeMilestoneIndexIsAnErrorNotACrash() {
-        let error = failure { try ChainState.parse(#"{"current_milestone_index": 1e300}"#) }
-        #expect(error?.code == .providerFailed)
+    /// The index is only compared, so any number Python compares is read: beyond 64 bits it
+    /// saturates and a fraction is floored (both keep every comparison with an integer), and the
+    /// normalized state prints the value as read.
+    @Test(arguments: [
+        ("1180591620717411303424", Int.max), ("-1180591620717411303424", Int.min), ("1e300", Int.max),
+        ("\"1180591620717411303424\"", Int.max), ("\" -99999999999999999999 \"", Int.min), ("1.5", 1),
+        ("-0.5", -1), ("9223372036854775807", Int.max),
+    ])
+    func outOfRangeMilestoneIndexIsCompared(_ value: String, _ index: Int) throws {
+        let state = try ChainState.parse(#"{"current_milestone_index": "# + value + "}")
+        #expect(state.currentMilestoneIndex == index)
+        #expect(state.json["current_milestone_index"] == (try JSONValue.parse(value)))
+    }
+
+    @Test func nonNumericMilestoneIndexIsAnErrorNotACrash() {
         let nan = failure { try ChainState.parse(#"{"current_milestone_index": NaN}"#) }
         #expect(nan?.code == .providerFailed)
+        let words = failure { try ChainState.parse(#"{"current_milestone_index": "1e3"}"#) }
+        #expect(words?.code == .providerFailed)
     }
 }

@@ -108,10 +108,13 @@ private let cloudErrorCases: [YAMLErrorCase] = [
         "Unknown agents key 'planner'. Valid keys: \(validKeys)"),
     .init(
         "agents boolean value", repo + "agents:\n  default: yes\n", "4:12",
-        "Unknown agent True. Valid agents: claude, codex, hermes, shannon"),
+        "Unknown agent 'True'. Valid agents: claude, codex, hermes, shannon"),
     .init(
         "agents null value", repo + "agents:\n  default: ~\n", "4:12",
-        "Unknown agent None. Valid agents: claude, codex, hermes, shannon"),
+        "Unknown agent 'None'. Valid agents: claude, codex, hermes, shannon"),
+    .init(
+        "agents integer value", repo + "agents:\n  default: 3\n", "4:12",
+        "Unknown agent '3'. Valid agents: claude, codex, hermes, shannon"),
     .init("agents not a mapping", repo + "agents: codex\n", "3:9", "`agents` must be a mapping"),
 
     // megaplan
@@ -571,6 +574,22 @@ private let cloudErrorCases: [YAMLErrorCase] = [
         let spec = try load("repo:\n  url: '  https://x  '\n  branch: ' b '\n")
         #expect(spec.repo.url == "  https://x  ")
         #expect(spec.repo.branch == " b ")
+    }
+
+    /// Every remote path of cloud.yaml is normalized as §0.6 says before anything compares, joins
+    /// or quotes it.
+    @Test(arguments: ["/workspace/app/", "//workspace/app", "/workspace/./app", "/workspace//app//"])
+    func remotePathsAreNormalized(_ spelled: String) throws {
+        let spec = try load(
+            "provider: ssh\nrepo:\n  url: u\n  workspace: \(spelled)\nmode: chain\nchain:\n  spec: \(spelled)/chain.yaml\n"
+                + "auto:\n  plan_name: p\n  idea_file: \(spelled)/idea.txt\nssh:\n  host: h\n  remote_dir: \(spelled)\n"
+        )
+        #expect(spec.repo.workspace == "/workspace/app")
+        #expect(spec.chain?.spec == "/workspace/app/chain.yaml")
+        #expect(spec.ssh?.remoteDir == "/workspace/app")
+        let auto = try load(repo + "mode: auto\nauto:\n  plan_name: p\n  idea_file: \(spelled)/./idea.txt\n")
+        #expect(auto.auto?.ideaFile == "/workspace/app/idea.txt")
+        #expect(PosixPath.normalize("/a/../b/") == "/a/../b", "`..` is kept")
     }
 
     @Test func parseTextUsesGivenPath() {

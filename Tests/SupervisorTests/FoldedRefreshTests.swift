@@ -14,7 +14,8 @@ struct FoldedRefreshTests {
     /// Values the runner and the client could read differently: quotes, Unicode, whitespace
     /// Python strips and Swift does not (and back), canonically equal spellings.
     static let names: [String] = [
-        "/srv/app", "/srv/with space", "/srv/it's", "/srv/\"q\"", "/srv/back\\slash", "/srv/日本", "/srv/🙂",
+        "/srv/app", "/srv//app/./", "//srv/app/", "/srv/../app", "/srv/with space", "/srv/it's", "/srv/\"q\"",
+        "/srv/back\\slash", "/srv/日本", "/srv/🙂",
         "/srv/caf\u{E9}", "/srv/cafe\u{301}", "/srv/line\nbreak", " /srv/padded ", "\u{A0}/srv/nbsp",
         "\u{1C}",
         "", "  ", "\u{85}", "/srv/$(id)", "/srv/\u{7F}",
@@ -51,14 +52,20 @@ struct FoldedRefreshTests {
         func fold(state: JSONObject, marker: Marker, cloudRepos: [String]) throws -> (
             ObservationResult, ChainStatus?
         ) {
+            try fold(stateText: JSONValue.object(state).serialized(), marker: marker, cloudRepos: cloudRepos)
+        }
+
+        /// The same, with the state file's text as given (numbers JSONValue cannot hold).
+        func fold(stateText: String, marker: Marker, cloudRepos: [String]) throws -> (
+            ObservationResult, ChainStatus?
+        ) {
             let cloudYAML =
                 cloudRepos.isEmpty
                 ? sshCloudYAML
                 : sshCloudYAML + "\nextra_repos:\n"
                     + cloudRepos.map { "  - \(JSONValue.string($0).serialized())\n" }.joined()
             let cloud = try cloudSpec(cloudYAML, path: root + "/cloud.yaml")
-            try FileSystem.writeAtomically(
-                ChainPaths.stateFile(spec: spec), text: JSONValue.object(state).serialized())
+            try FileSystem.writeAtomically(ChainPaths.stateFile(spec: spec), text: stateText)
             let reader = ChainStatusReader(cloud: cloud, runner: OfflineRunner(), home: root)
             let request = reader.request(
                 spec: spec, marker: marker,
@@ -83,6 +90,7 @@ struct FoldedRefreshTests {
             "last_state": "done",
         ],
         ["pr_number": " +7 ", "resolved_workspace": "/srv/$(id) `x`", "extra_repos": []],
+        ["pr_number": 1, "resolved_workspace": "//srv/./app//"],
     ])
     func ordinaryStatesAreFolded(_ state: JSONObject) throws {
         let chain = try LocalChain()
@@ -90,6 +98,26 @@ struct FoldedRefreshTests {
         let marker = Marker(["extra_repos": ["/srv/marker", "/srv/shared"]])
         let (result, status) = try chain.fold(state: state, marker: marker, cloudRepos: ["/srv/cloud"])
         let client = try #require(status)
+        #expect(result.refresh?.command == client.syncRefreshCommand)
+        // The state's workspace is a remote path like any other: normalized on both sides (§0.6).
+        if let workspace = state["resolved_workspace"]?.stringValue {
+            #expect(client.context.workspace == PosixPath.normalize(workspace))
+        }
+    }
+
+    /// An index beyond 64 bits is only compared: the client classifies the chain, and the runner
+    /// folds the same refresh.
+    @Test(arguments: [
+        "1180591620717411303424", "-1180591620717411303424", "\"99999999999999999999999\"", "1e300",
+    ])
+    func hugeMilestoneIndexIsFolded(_ index: String) throws {
+        let chain = try LocalChain()
+        defer { TemporaryDirectory.remove(chain.root) }
+        let (result, status) = try chain.fold(
+            stateText: #"{"pr_number": 42, "current_milestone_index": "# + index + "}",
+            marker: Marker(["extra_repos": []]), cloudRepos: [])
+        let client = try #require(status)
+        #expect((client.effectiveStatus == .complete) == !index.hasPrefix("-"))
         #expect(result.refresh?.command == client.syncRefreshCommand)
     }
 

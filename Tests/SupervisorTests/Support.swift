@@ -201,6 +201,7 @@ final class InterceptingRunner: Runner {
         }
         return after(command, try await inner.run(command, stdin: stdin, deadline: deadline))
     }
+    func referenceArgv(_ command: String) -> [String] { inner.referenceArgv(command) }
 
     func upload(_ bytes: [UInt8], to path: String) async throws(FleetError) {
         try await inner.upload(bytes, to: path)
@@ -231,6 +232,7 @@ struct OfflineRunner: Runner {
     {
         throw Self.error
     }
+    func referenceArgv(_ command: String) -> [String] { [command] }
     func upload(_ bytes: [UInt8], to path: String) async throws(FleetError) { throw Self.error }
     func build(deployDirectory: String, secrets: [(name: String, value: String)]) async throws(FleetError) {
         throw Self.error

@@ -396,6 +396,29 @@ private func occurrences(of needle: String, in text: String) -> Int {
         #expect(script.contains("execution.robustness \"heavy\""))
     }
 
+    /// `codex login --with-api-key` reads the key from stdin: it gets exactly the value, with no
+    /// trailing newline (the reference pipes `printf '%s'`).
+    @Test func codexLoginReceivesTheKeyWithoutANewline() throws {
+        let scratch = try TempDir()
+        defer { scratch.remove() }
+        let bin = try TempDir()
+        defer { bin.remove() }
+        try stubRecorder("codex", in: bin, body: "cat > \(ShellQuote.quote(bin.file("codex.stdin")))")
+        let lines = DeployDirectory.renderEntrypoint(try makeSpec(baseYAML)).components(separatedBy: "\n")
+        let begin = try #require(lines.firstIndex(of: "# 7. Codex login."))
+        let end = try #require(lines.firstIndex(of: "# 8. Claude token (never fatal)."))
+        let block = lines[begin..<end].joined(separator: "\n")
+            .replacingOccurrences(of: "/root/.codex", with: scratch.file("codex-home"))
+        try scratch.write("login.sh", "set -euo pipefail\n" + block + "\n")
+        let key = "sk-test-0123456789abcdef"
+        let result = try run(
+            "/bin/bash", [scratch.file("login.sh")],
+            environment: ["PATH": bin.path + ":/usr/bin:/bin", "OPENAI_API_KEY": key], scratch: scratch)
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(recordedCalls("codex", in: bin) == [["login", "--with-api-key"]])
+        #expect(bin.read("codex.stdin") == key)
+    }
+
     @Test func entrypointStepsInOrderWithExactStrings() throws {
         let spec = try makeSpec(
             baseYAML + "codex:\n  model: gpt-5.4-mini\n  reasoning: medium\nmegaplan:\n  ref: v0.19.0\n"

@@ -109,7 +109,7 @@ struct ShellBench {
     var paths: String { root + "/paths" }
     static let programs = [
         "git", "tmux", "megaplan", "gh", "stat", "base64", "python3", "docker", "timeout", "mkdir", "cat",
-        "chmod", "rm", "tail", "sh", "bash",
+        "chmod", "rm", "mv", "tail", "sh", "bash",
     ]
 
     init() throws {

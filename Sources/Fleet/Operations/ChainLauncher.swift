@@ -20,8 +20,16 @@ public struct ChainLauncher: Sendable {
         let localSpec = FileSystem.resolve(specPath)
         var chain = try ChainSpec.load(path: localSpec)
         if !chain.declaresBaseBranch { chain.baseBranch = cloud.repo.branch }
+        var expanded: [[String]]?
+        if chain.milestones.contains(where: { $0.profile != nil }),
+            case .expanded(let models) = try await ProfileExpansion.expand(
+                chain, workspace: cloud.repo.workspace, runner: project.runner)
+        {
+            expanded = models
+        }
         let preflight = try Preflight.run(
-            chain: chain, projectDirectory: project.root, defaultAgent: cloud.agent(for: "default"))
+            chain: chain, projectDirectory: project.root, defaultAgent: cloud.agent(for: "default"),
+            expanded: expanded)
         let ideaDir = ideaDirectory.map { FileSystem.resolve($0) } ?? PosixPath.dirname(localSpec)
         let workspace = cloud.repo.workspace
         let remoteSpec = PosixPath.join(workspace, "chain.yaml")

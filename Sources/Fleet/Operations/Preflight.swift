@@ -3,10 +3,12 @@ import FleetCore
 /// The local preflight of `chain` (cloud reference §10): which agents, commands and environment
 /// hints each milestone's phase routing needs, before any remote call.
 ///
-/// Profile expansion belongs to core megaplan (§11.6) and is not re-implemented: a milestone that
-/// names a profile is resolved with its explicit `phase_model` entries and the fallback routing,
-/// and the result says so in `warning`; profile names are checked against the built-in list and
-/// the project's and user's profile directories, so a typo still fails with `unknown_profile`.
+/// Profile expansion belongs to core megaplan (§11.6) and is not re-implemented: the runner's
+/// megaplan expands profiles (`ProfileExpansion`) and its phase models come in as `expanded`.
+/// When that megaplan cannot, a milestone that names a profile is resolved with its explicit
+/// `phase_model` entries and the fallback routing, and the result says so in `warning`; profile
+/// names are then checked against the built-in list and the project's and user's profile
+/// directories, so a typo still fails with `unknown_profile`.
 public enum Preflight {
     public static let builtInProfiles = [
         "all-claude", "all-codex", "all-deepseek-flash", "all-deepseek-pro", "all-deepseek-pro-direct",
@@ -16,9 +18,9 @@ public enum Preflight {
     static let warning =
         "cloud.yaml agents.default does not override explicit chain profile or phase_model routing; resolved chain phase maps are shown below."
 
-    public static func run(chain: ChainSpec, projectDirectory: String, defaultAgent: String?)
-        throws(FleetError) -> JSONObject
-    {
+    public static func run(
+        chain: ChainSpec, projectDirectory: String, defaultAgent: String?, expanded: [[String]]? = nil
+    ) throws(FleetError) -> JSONObject {
         var allAgents = Set<String>()
         var allCommands = Set<String>()
         var allHints = Set<String>()
@@ -26,18 +28,19 @@ public enum Preflight {
         var milestones: [JSONValue] = []
         var usedProfile = false
 
-        for milestone in chain.milestones {
-            if let profile = milestone.profile {
+        for (index, milestone) in chain.milestones.enumerated() {
+            if let profile = milestone.profile, expanded == nil {
                 try checkProfile(profile, projectDirectory: projectDirectory)
                 usedProfile = true
             }
+            let phaseModels = expanded?[index] ?? milestone.phaseModel
             var resolved = JSONObject()
             var agents = Set<String>()
             var commands = Set<String>()
             var hints = Set<String>()
             var requirements: [JSONValue] = []
             for phase in CloudSpec.phaseKeys {
-                let explicit = milestone.phaseModel.first { entry in
+                let explicit = phaseModels.first { entry in
                     entry.split(separator: "=", maxSplits: 1).first.map(String.init) == phase
                         && entry.contains("=")
                 }

@@ -83,6 +83,13 @@ public struct ComposeRunner: Runner {
         try await compose(["exec", "-T", "agent", "bash", "-lc", command], stdin: stdin)
     }
 
+    public func referenceArgv(_ command: String) -> [String] {
+        [
+            docker.path, "compose", "-p", project, "-f", composeFile, "exec", "-T", "agent", "bash", "-lc",
+            command,
+        ]
+    }
+
     public func upload(_ bytes: [UInt8], to path: String) async throws(FleetError) {
         _ = try await composeChecked(
             ["exec", "-T", "agent", "bash", "-lc", RemoteCommands.upload(to: path)],

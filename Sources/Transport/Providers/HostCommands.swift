@@ -17,7 +17,7 @@ public enum HostCommands {
         "docker build -t \(q(container)) \(q(remoteDir))"
     }
 
-    public static func envFilePath(remoteDir: String) -> String { remoteDir + "/.env" }
+    public static func envFilePath(remoteDir: String) -> String { PosixPath.join(remoteDir, ".env") }
 
     /// Writes standard input to the 0600 `.env` file: secrets never appear in a command line.
     public static func writeEnvFile(remoteDir: String) -> String {
@@ -35,6 +35,18 @@ public enum HostCommands {
 
     public static func stopContainer(_ container: String) -> String { "docker stop \(q(container))" }
 
+    public static func removeTree(_ path: String) -> String { "rm -rf -- \(q(path))" }
+
+    /// Moves `target` aside, renames `staging` into its place and removes the old tree; if the
+    /// second rename fails, the old tree is put back and the staging copy removed (`build`).
+    public static func replaceDirectory(_ target: String, with staging: String, aside: String) -> String {
+        let (target, staging, aside) = (q(target), q(staging), q(aside))
+        return
+            "if [ -e \(target) ] || [ -L \(target) ]; then mv -- \(target) \(aside) || { rm -rf -- \(staging); exit 1; }; fi; "
+            + "if mv -- \(staging) \(target); then rm -rf -- \(aside); "
+            + "else rm -rf -- \(staging); if [ -e \(aside) ]; then mv -- \(aside) \(target); fi; exit 1; fi"
+    }
+
     public static func destroy(container: String, remoteDir: String) -> String {
         "\(removeContainer(container)) && rm -rf \(q(remoteDir))"
     }
@@ -50,7 +62,7 @@ public enum HostCommands {
 
     /// The chain log of a host runtime, which has no container logs.
     public static func chainLog(workspace: String, follow: Bool) -> String {
-        let log = q(workspace + "/" + RemoteCommands.chainLog)
+        let log = q(PosixPath.join(workspace, RemoteCommands.chainLog))
         return follow ? "tail -n 200 -F \(log)" : "tail -n 200 \(log)"
     }
 }

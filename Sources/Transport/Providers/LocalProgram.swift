@@ -61,8 +61,8 @@ public struct LocalProgram: Sendable {
         }
     }
 
-    /// Runs with stderr merged into stdout, handing over one line at a time (for `logs -f`; a
-    /// line longer than `LineSplitter.defaultMaximumLineBytes` is cut).
+    /// Runs with stderr merged into stdout, handing over one line at a time with its newline, and
+    /// a last unfinished line as it is (for `logs -f`; see `LineSplitter`).
     public func stream(
         _ arguments: [String], workingDirectory: String? = nil,
         onLine: @escaping @Sendable (String) async -> Void
@@ -73,13 +73,12 @@ public struct LocalProgram: Sendable {
                 configuration(arguments, workingDirectory: workingDirectory, environment: [:]), input: .none,
                 output: .sequence, error: .combinedWithOutput
             ) { execution in
-                // Our splitter, not `strings()`: the same cap on a line as over SSH, in linear time.
                 var splitter = LineSplitter()
                 for try await buffer in execution.standardOutput {
                     let lines = buffer.withUnsafeBytes { splitter.append($0) }
                     for line in lines { await onLine(line) }
                 }
-                if let last = splitter.finish() { await onLine(last) }
+                if let tail = splitter.finish() { await onLine(tail) }
             }
             return Self.status(result.terminationStatus)
         } catch {

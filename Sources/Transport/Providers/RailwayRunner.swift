@@ -67,6 +67,10 @@ public struct RailwayRunner: Runner {
         try await railwayRun(["ssh", "--service", service, "--", command], stdin: stdin)
     }
 
+    public func referenceArgv(_ command: String) -> [String] {
+        [railway.path] + Self.scoped(["ssh", "--service", service, "--", command], environment: environment)
+    }
+
     /// The payload travels in a heredoc inside the one `railway ssh` argument, as in the reference
     /// (§7.2): `railway ssh` is not known to forward standard input to the remote command. One
     /// argument is limited to 128 KiB on Linux, so idea files and specs must stay under ~96 KiB.

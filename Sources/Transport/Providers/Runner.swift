@@ -28,6 +28,9 @@ public protocol Runner: Sendable {
     /// Runs one shell command line inside the runner and returns its exit status and output,
     /// whatever the status. Failing to reach the runner throws.
     func run(_ command: String, stdin: [UInt8]?, deadline: Duration?) async throws(FleetError) -> RunnerOutput
+    /// The argument vector the reference runs for `command` (§7.2–§7.4), for the §0.5 message of a
+    /// command that fails with nothing on stderr.
+    func referenceArgv(_ command: String) -> [String]
     func upload(_ bytes: [UInt8], to path: String) async throws(FleetError)
     /// Builds the runner image. `secrets` are those `deploy` passes: local writes them to the
     /// `.env` its compose file names, which Compose reads even to build.
@@ -35,6 +38,8 @@ public protocol Runner: Sendable {
     func deploy(deployDirectory: String, secrets: [(name: String, value: String)]) async throws(FleetError)
     /// An interactive session on the runner's `agent` tmux session, with the terminal inherited.
     func attach() async throws(FleetError) -> Int32
+    /// Relays the logs: when following, each line with its newline and an unfinished last line as
+    /// it is; otherwise the recent logs' stdout, then their stderr, whole.
     func logs(follow: Bool, onLine: @escaping @Sendable (String) async -> Void) async throws(FleetError)
     func down() async throws(FleetError)
     func destroy(volume: String?) async throws(FleetError)
@@ -47,8 +52,12 @@ extension Runner {
         -> RunnerOutput
     {
         let output = try await run(command, stdin: stdin, deadline: deadline)
-        return try output.checked(
-            orElse: "Command failed (exit \(output.status)) on \(hostLabel): \(command)")
+        return try output.checked(orElse: failureMessage(command))
+    }
+
+    /// `Command failed: <argv>` (§0.5): the reference's argument vector joined with spaces, unquoted.
+    public func failureMessage(_ command: String) -> String {
+        "Command failed: " + referenceArgv(command).joined(separator: " ")
     }
 
     /// The remote file's text (`cat`), an error when it cannot be read.

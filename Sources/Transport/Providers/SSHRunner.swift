@@ -39,6 +39,21 @@ public struct SSHRunner: Runner {
         }
     }
 
+    /// `ssh -p PORT [-i KEY] TARGET`: the reference's transport and target (§7.4), for messages.
+    var referenceTransport: [String] {
+        ["ssh", "-p", String(ssh.port)] + (ssh.identityFile.map { ["-i", $0] } ?? [])
+            + [ssh.user.map { "\($0)@\(ssh.host)" } ?? ssh.host]
+    }
+
+    public func referenceArgv(_ command: String) -> [String] {
+        referenceTransport + [wrapped(command, interactiveInput: false)]
+    }
+
+    /// `Command failed: <argv>` (§0.5) for a command run on the host itself.
+    func hostFailureMessage(_ command: String) -> String {
+        "Command failed: " + (referenceTransport + [command]).joined(separator: " ")
+    }
+
     /// Runs a command on the host itself (not in the runner), counting it.
     func hostRun(_ command: String, stdin: [UInt8]? = nil, deadline: Duration? = nil) async throws(FleetError)
         -> RunnerOutput
@@ -64,8 +79,7 @@ public struct SSHRunner: Runner {
 
     func hostExec(_ command: String, stdin: [UInt8]? = nil) async throws(FleetError) -> RunnerOutput {
         let output = try await hostRun(command, stdin: stdin)
-        return try output.checked(
-            orElse: "Command failed (exit \(output.status)) on \(hostLabel): \(command)")
+        return try output.checked(orElse: hostFailureMessage(command))
     }
 
     /// Maps a transport failure to the fleet's stable error kinds.
@@ -102,19 +116,28 @@ public struct SSHRunner: Runner {
         _ = try await exec(RemoteCommands.upload(to: path), stdin: Array(Base64.encode(bytes).utf8))
     }
 
-    /// Syncs the deploy directory over SFTP (no rsync/scp process), then builds the image.
+    /// Replaces `remote_dir` with the deploy directory, as the reference does, then builds the
+    /// image. The tree is uploaded over SFTP (no rsync/scp process) into a sibling staging
+    /// directory and swapped in with renames, so `remote_dir` holds either the old tree or the new
+    /// one, never a mix, and keeps no file the new tree lacks (a `.env` is written again by
+    /// `deploy`).
     public func build(deployDirectory: String, secrets: [(name: String, value: String)])
         async throws(FleetError)
     {
         try requireDocker("build")
+        let id = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        let staging = ssh.remoteDir + ".megaplan-sync-" + id
         counter.increment()
         do {
-            try await pool.uploadDirectory(localPath: deployDirectory, to: ssh.remoteDir, on: endpoint)
-        } catch let error as SSHError {
-            throw Self.fleetError(error)
+            try await pool.uploadDirectory(localPath: deployDirectory, to: staging, on: endpoint)
         } catch {
+            _ = try? await hostRun(HostCommands.removeTree(staging))
+            if let error = error as? SSHError { throw Self.fleetError(error) }
             throw FleetError(.providerFailed, "upload to \(hostLabel) failed: \(error)")
         }
+        _ = try await hostExec(
+            HostCommands.replaceDirectory(
+                ssh.remoteDir, with: staging, aside: ssh.remoteDir + ".megaplan-old-" + id))
         _ = try await hostExec(HostCommands.build(container: ssh.container, remoteDir: ssh.remoteDir))
     }
 
@@ -144,7 +167,7 @@ public struct SSHRunner: Runner {
         }
         // A non-zero exit is `provider_failed` naming the command (§1.9); its stderr went to the terminal.
         guard status == 0 else {
-            throw FleetError(.providerFailed, "Command failed (exit \(status)) on \(hostLabel): \(command)")
+            throw FleetError(.providerFailed, hostFailureMessage(command))
         }
         return 0
     }
@@ -170,8 +193,7 @@ public struct SSHRunner: Runner {
                 throw FleetError(.providerFailed, "logs from \(hostLabel) failed: \(error)")
             }
             if status != 0 {
-                throw FleetError(
-                    .providerFailed, "Command failed (exit \(status)) on \(hostLabel): \(command)")
+                throw FleetError(.providerFailed, hostFailureMessage(command))
             }
         } else {
             let output = try await hostExec(command)

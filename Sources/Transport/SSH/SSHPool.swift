@@ -41,9 +41,9 @@ public final class SSHPool: Sendable {
         return result
     }
 
-    /// Runs `command` and calls `onLine` for each line of its merged stdout and stderr (without the
-    /// line terminator; a line longer than `LineSplitter.defaultMaximumLineBytes` is cut, see
-    /// `LineSplitter`). Returns the exit status. Cancelling the calling task stops the stream.
+    /// Runs `command` and calls `onLine` for each line of its merged stdout and stderr, with its
+    /// newline, and for an unfinished last line as it is (`LineSplitter`). Returns the exit
+    /// status. Cancelling the calling task stops the stream.
     public func stream(
         _ command: String, on endpoint: SSHEndpoint, deadline: Duration? = nil,
         onLine: @Sendable (String) async -> Void
@@ -65,7 +65,7 @@ public final class SSHPool: Sendable {
                     outcome = result
                 }
             }
-            if let last = splitter.finish() { await onLine(last) }
+            if let tail = splitter.finish() { await onLine(tail) }
             return outcome
         } onCancel: {
             core.cancel(request)

@@ -58,7 +58,7 @@ for data in /usr/share/terminfo /lib/terminfo /usr/lib/locale/C.utf8 /usr/share/
 done
 
 install -m 0755 "$fixtures/megaplan" "$fixtures/gh" "$root/usr/local/bin/"
-install -m 0644 "$fixtures/python/megaplan/__init__.py" "$fixtures/python/megaplan/chain.py" \
+install -m 0644 "$fixtures/python/megaplan/__init__.py" "$fixtures/python/megaplan/chain.py" "$fixtures/python/megaplan/profiles.py" \
     "$root/opt/megaplan-stub/python/megaplan/"
 if [ "${3:-}" = dockerfile-base ]; then
     mkdir -p "$root/root/.pyenv/bin" "$root/root/.pyenv/shims" "$root/root/.nvm/bin" "$root/root/.bun/bin" \

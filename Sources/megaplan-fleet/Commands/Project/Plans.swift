@@ -114,7 +114,7 @@ struct RepoOverrides: ParsableArguments {
                     .invalidSpec,
                     "`repo.workspace` must be an absolute POSIX path; got \(pythonRepr(repoWorkspace))")
             }
-            spec.repo.workspace = repoWorkspace
+            spec.repo.workspace = PosixPath.normalize(repoWorkspace)
         }
     }
 }

@@ -49,7 +49,7 @@ struct Logs: AsyncParsableCommand {
                     try await ProjectSession.with(cloud, hostKeys) { project in
                         let redactor = project.redactor
                         try await project.runner.logs(follow: follow) { line in
-                            Output.remote(line + (follow ? "\n" : ""), to: STDOUT_FILENO, redactor: redactor)
+                            Output.remote(line, to: STDOUT_FILENO, redactor: redactor)
                         }
                     }
                 }
@@ -113,6 +113,8 @@ struct Supervise: AsyncParsableCommand {
     func run() async throws {
         var success = true
         try await reportingErrors(redactor: ProjectSession.redactor(for: cloud)) {
+            // As the reference does, an invalid cloud.yaml is reported before the missing --chain.
+            _ = try CloudSpec.load(path: cloud.resolvedPath)
             guard chain else {
                 throw FleetError(
                     .invalidArgs,

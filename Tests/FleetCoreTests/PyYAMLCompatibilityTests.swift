@@ -1,0 +1,120 @@
+import Testing
+
+@testable import FleetCore
+
+/// cloud.yaml and chain specs are read as the reference's PyYAML reads them: merge keys, a
+/// byte-order mark and duplicate keys (the last wins, with a warning). fleet.yaml stays strict.
+@Suite struct PyYAMLCompatibilityTests {
+    let path = "/nowhere/cloud.yaml"
+
+    @Test func flowMergeKeyFillsTheMapping() throws {
+        let spec = try CloudSpec.parse(
+            text: """
+                x-defaults: &defaults {url: https://example.com/base.git, branch: dev}
+                repo: {<<: *defaults, url: https://example.com/app.git}
+                """, path: path)
+        #expect(spec.repo.url == "https://example.com/app.git", "the mapping's own key wins")
+        #expect(spec.repo.branch == "dev")
+    }
+
+    @Test func blockMergeListFirstMappingWins() throws {
+        let spec = try CloudSpec.parse(
+            text: """
+                x-a: &a
+                  branch: from-a
+                x-b: &b
+                  branch: from-b
+                  workspace: /srv/b
+                  url: https://example.com/b.git
+                repo:
+                  <<: [*a, *b]
+                  workspace: /srv/own
+                """, path: path)
+        #expect(spec.repo.branch == "from-a")
+        #expect(spec.repo.url == "https://example.com/b.git")
+        #expect(spec.repo.workspace == "/srv/own")
+        let block = try CloudSpec.parse(
+            text: "base: &base\n  url: https://example.com/c.git\nrepo:\n  <<: *base\n  branch: b\n",
+            path: path)
+        #expect(block.repo.url == "https://example.com/c.git")
+        #expect(block.repo.branch == "b")
+    }
+
+    @Test func mergeOfAScalarIsAnErrorWithItsPosition() {
+        #expect(
+            failure { try CloudSpec.parse(text: "repo:\n  <<: 5\n", path: path) }
+                == FleetError(
+                    .invalidSpec, "\(path):2:7: a merge key (<<) takes a mapping or a list of mappings"))
+    }
+
+    @Test func byteOrderMarkIsSkipped() throws {
+        let spec = try CloudSpec.parse(
+            text: "\u{FEFF}provider: local\nrepo:\n  url: https://example.com/app.git\n", path: path)
+        #expect(spec.provider == .local)
+        let chain = try ChainSpec.parse(
+            text: "\u{FEFF}milestones:\n  - label: m1\n    idea: i.md\n", path: path)
+        #expect(chain.milestones.map(\.label) == ["m1"])
+    }
+
+    @Test func duplicateKeysKeepTheLastValueWithAWarning() throws {
+        let text = """
+            provider: ssh
+            repo:
+              url: https://example.com/first.git
+              url: 'https://example.com/second.git'
+            ssh:
+              host: h
+            provider: local
+            mode: bogus
+            """
+        let reader = try YAMLReader(path: path, text: text)
+        #expect(
+            reader.warnings == [
+                "\(path): duplicate key 'url' at lines 3 and 4; the value at line 4 is used, as PyYAML does",
+                "\(path): duplicate key 'provider' at lines 1 and 7; the value at line 7 is used, as PyYAML does",
+            ])
+        // Positions after the duplicates are unchanged: errors still name the right line and column.
+        #expect(
+            failure { try CloudSpec.parse(text: text, path: path) }
+                == FleetError(.invalidSpec, "\(path):8:7: mode must be one of auto, chain, idle; got 'bogus'")
+        )
+        let spec = try CloudSpec.parse(
+            text: text.replacingOccurrences(of: "mode: bogus", with: ""), path: path)
+        #expect(spec.provider == .local)
+        #expect(spec.repo.url == "https://example.com/second.git")
+    }
+
+    @Test func duplicateKeysInFlowMappingsAndQuotedKeys() throws {
+        let spec = try CloudSpec.parse(
+            text:
+                "repo: {url: https://example.com/a.git, \"url\": https://example.com/b.git, 'branch': x, branch: y}\n",
+            path: path)
+        #expect(spec.repo.url == "https://example.com/b.git")
+        #expect(spec.repo.branch == "y")
+    }
+
+    @Test func duplicateMilestoneKeysInAChainSpec() throws {
+        let text =
+            "milestones:\n  - label: m1\n    idea: a.md\n    idea: b.md\nmilestones:\n  - label: m2\n    idea: c.md\n"
+        let chain = try ChainSpec.parse(text: text, path: path)
+        #expect(chain.milestones.map(\.label) == ["m2"])
+        #expect(try YAMLReader(path: path, text: text).warnings.count == 2)
+    }
+
+    @Test func fleetFileStaysStrict() {
+        let error = failure {
+            try FleetFile.parse(text: "version: 1\nversion: 1\nprojects: []\n", path: "/nowhere/fleet.yaml")
+        }
+        #expect(
+            error?.message.contains("duplicated key(s) 'version'") == true, "\(String(describing: error))")
+    }
+
+    @Test func aliasBombsStayBoundedWithMergeKeys() {
+        var text = "a0: &a0 {x: 1}\n"
+        for level in 1...20 {
+            text += "a\(level): &a\(level) {<<: *a\(level - 1), l: [*a\(level - 1), *a\(level - 1)]}\n"
+        }
+        let error = failure { try CloudSpec.parse(text: text, path: path) }
+        #expect(error?.message.contains("YAML aliases expand to more than") == true)
+    }
+}
