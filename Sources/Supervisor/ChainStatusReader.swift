@@ -9,6 +9,8 @@ public struct ChainStatusReader: Sendable {
     public let home: String
     /// Seconds a single probe (megaplan status, verify-human, gh) may run on the runner.
     public var probeTimeout = 120
+    /// How the runner gets megaplan's answers (see `RunnerProbes`).
+    public var runnerProbes = RunnerProbes.configured
 
     public init(
         cloud: CloudSpec, runner: any Runner, remoteSpecOverride: String? = nil,
@@ -49,7 +51,7 @@ public struct ChainStatusReader: Sendable {
             spec: spec,
             fallbackWorkspace: ChainContext.fallbackWorkspace(spec: spec, marker: marker, cloud: cloud).0,
             fallbackSession: ChainContext.fallbackSession(marker: marker, cloud: cloud).0,
-            mode: mode, probeTimeout: probeTimeout)
+            mode: mode, probeTimeout: probeTimeout, probes: runnerProbes)
     }
 
     func run(_ request: ObservationScript.Request) async throws(FleetError) -> ObservationResult {
