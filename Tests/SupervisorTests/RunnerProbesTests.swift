@@ -47,6 +47,7 @@ struct RunnerProbesTests {
         let recorder = CommandRecorder()
         try await withChain("probes", wrap: intercepting(before: recorder.before, after: recorder.after)) {
             chain in
+            try reinstallStandIns()
             try chain.project.startSession()
             for (name, text) in scenario.stubs { try chain.project.stub(name, text) }
             var reports: [TickReport] = []
@@ -92,6 +93,7 @@ struct RunnerProbesTests {
     @Test(arguments: [false, true])
     func rereadProbesThePlanOnlyWhenItChanged(moved: Bool) async throws {
         try await withChain("reuse") { chain in
+            try reinstallStandIns()
             try chain.project.startSession()
             if moved { try chain.project.stub("refresh_sets.json", #"{"current_plan_name": "plan-m2"}"#) }
             var expected: [[String]] = []
@@ -199,6 +201,13 @@ struct RunnerProbesTests {
         #expect(strip(observed.verify) == strip(command.observation?.verify))
         #expect(strip(inProcess.refresh?.outcome) == strip(command.refresh?.outcome))
     }
+}
+
+/// Installs this checkout's runner stand-ins again just before a comparison: test runs of other
+/// checkouts sharing the runner account may have installed theirs meanwhile, and both paths must
+/// meet the same stand-in.
+private func reinstallStandIns() throws {
+    try BenchHost.installStandIns(fixtures: RunnerHost.fixtures, extraExecutables: ["docker"])
 }
 
 /// A probe's answer without the way it was obtained.

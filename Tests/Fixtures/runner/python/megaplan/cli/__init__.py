@@ -57,8 +57,7 @@ def main(argv=None):
 
     if args[0] == "verify-human":
         default = {"success": True, "step": "verify-human", "plan": None, "semantics": "latest_verdict",
-                   "pending": 1, "verified": 0, "all_deferred_must_verified": False, "rows": [],
-                   "trusted": os.environ.get("MEGAPLAN_TRUSTED_CONTAINER") == "1"}
+                   "pending": 1, "verified": 0, "all_deferred_must_verified": False, "rows": []}
         sys.stdout.write(_read(stub, "verify.json", json.dumps(default)))
         return 0
 
