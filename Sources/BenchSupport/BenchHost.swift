@@ -75,8 +75,9 @@ public final class BenchHost: Sendable {
         try FileSystem.writeAtomically(directory + "/authorized_keys", text: clientPub)
         let hostPub = try require(FileSystem.readText(directory + "/host.pub")).split(separator: " ")
         hostKeyLine = "\(hostPub[0]) \(hostPub[1])"
-        let standIns = homeDirectory + "/.megaplan-stub/python"
-        let pythonPath = instruments?.environment(standIns: standIns) ?? "PYTHONPATH=\(standIns)"
+        let environment =
+            instruments?.environment(home: homeDirectory)
+            ?? "PATH=\(homeDirectory)/.local/bin:/usr/local/bin:/usr/bin:/bin PYTHONPATH=\(homeDirectory)/.megaplan-stub/python"
         let config = """
             Port \(port)
             ListenAddress 127.0.0.1
@@ -92,7 +93,7 @@ public final class BenchHost: Sendable {
             PrintMotd no
             UseDNS no
             LogLevel ERROR
-            SetEnv PATH=\(homeDirectory)/.local/bin:/usr/local/bin:/usr/bin:/bin \(pythonPath)\(replay.map { " FLEET_BENCH_CACHE=\($0.directory)" } ?? "")
+            SetEnv \(environment)\(replay.map { " FLEET_BENCH_CACHE=\($0.directory)" } ?? "")
             \(replay.map { "ForceCommand /bin/sh \($0.script)" } ?? "")
 
             """
