@@ -105,7 +105,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "fleet-bench",
-            dependencies: ["BenchSupport", "Fleet", "Transport", "FleetCore"],
+            dependencies: ["BenchSupport", "Fleet", "Supervisor", "Transport", "FleetCore"],
             swiftSettings: strictSettings
         ),
         // Load run (scripts/load.sh): 500 projects on 5 sshd hosts ticked 20 times in one process and

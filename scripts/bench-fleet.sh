@@ -7,7 +7,10 @@
 # Needs sshd, ssh-keygen, git, tmux and python3; as root it logs in as the light account
 # mpfleet-test (created if missing). Options: --quick, --sizes 10,50,200, --loop-sample 50,
 # --direct-only, --no-library, --runners replay|live, --service-ms 100, --workload running|complete
-# (live only), --concurrency 144, --per-host 48, --connections 6. Default: replayed runners (see RunnerReplay.swift).
+# (live only), --concurrency 144, --per-host 48, --connections 6, --import-cpu 0.5 (CPU seconds the
+# runners' megaplan stand-in burns per import, as the real one costs), --compare 10 and
+# --compare-ticks 3 (the runner side per tick with the runner's megaplan probes in process and as
+# commands, MEGAPLAN_FLEET_RUNNER_PROBES=command). Default: replayed runners (see RunnerReplay.swift).
 set -eu
 cd "$(dirname "$0")/.."
 scripts/build-release.sh --scratch-path .build-bench >/dev/null

@@ -51,7 +51,11 @@ public final class BenchHost: Sendable {
 
     /// `replay`: every command goes through `RunnerReplay`'s script (record, then answer from
     /// the recording after a fixed service time).
-    public init(replay: RunnerReplay? = nil, account cpu: CPUAccount? = nil) throws {
+    /// `instruments`: what every command on the runner is measured with (interpreter starts, an
+    /// import cost for the megaplan stand-in).
+    public init(
+        replay: RunnerReplay? = nil, account cpu: CPUAccount? = nil, instruments: RunnerInstruments? = nil
+    ) throws {
         guard let entry = getpwnam(Self.account), let dir = entry.pointee.pw_dir else {
             throw BenchError("no passwd entry for \(Self.account)")
         }
@@ -71,6 +75,9 @@ public final class BenchHost: Sendable {
         try FileSystem.writeAtomically(directory + "/authorized_keys", text: clientPub)
         let hostPub = try require(FileSystem.readText(directory + "/host.pub")).split(separator: " ")
         hostKeyLine = "\(hostPub[0]) \(hostPub[1])"
+        let environment =
+            instruments?.environment(home: homeDirectory)
+            ?? "PATH=\(homeDirectory)/.local/bin:/usr/local/bin:/usr/bin:/bin PYTHONPATH=\(homeDirectory)/.megaplan-stub/python"
         let config = """
             Port \(port)
             ListenAddress 127.0.0.1
@@ -86,7 +93,7 @@ public final class BenchHost: Sendable {
             PrintMotd no
             UseDNS no
             LogLevel ERROR
-            SetEnv PATH=\(homeDirectory)/.local/bin:/usr/local/bin:/usr/bin:/bin PYTHONPATH=\(homeDirectory)/.megaplan-stub/python\(replay.map { " FLEET_BENCH_CACHE=\($0.directory)" } ?? "")
+            SetEnv \(environment)\(replay.map { " FLEET_BENCH_CACHE=\($0.directory)" } ?? "")
             \(replay.map { "ForceCommand /bin/sh \($0.script)" } ?? "")
 
             """
@@ -135,6 +142,7 @@ public final class BenchHost: Sendable {
                 ("python/megaplan/__init__.py", ".megaplan-stub/python/megaplan/__init__.py", 0o644),
                 ("python/megaplan/chain.py", ".megaplan-stub/python/megaplan/chain.py", 0o644),
                 ("python/megaplan/profiles.py", ".megaplan-stub/python/megaplan/profiles.py", 0o644),
+                ("python/megaplan/cli/__init__.py", ".megaplan-stub/python/megaplan/cli/__init__.py", 0o644),
             ]
         var contents = files.map { ($0.0, $0.1, $0.2) }
         let profile =

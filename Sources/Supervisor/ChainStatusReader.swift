@@ -20,6 +20,8 @@ public struct ChainStatusReader: Sendable {
     /// clock may disagree a little with ours, but a refresh must never start after we stopped
     /// waiting (and released the chain lock).
     static let deadlineMargin = Duration.seconds(1)
+    /// How the runner gets megaplan's answers (see `RunnerProbes`).
+    public var runnerProbes = RunnerProbes.configured
 
     public init(
         cloud: CloudSpec, runner: any Runner, remoteSpecOverride: String? = nil,
@@ -76,7 +78,7 @@ public struct ChainStatusReader: Sendable {
             spec: spec,
             fallbackWorkspace: ChainContext.fallbackWorkspace(spec: spec, marker: marker, cloud: cloud).0,
             fallbackSession: ChainContext.fallbackSession(marker: marker, cloud: cloud).0,
-            mode: mode, probeTimeout: probeTimeout)
+            mode: mode, probeTimeout: probeTimeout, probes: runnerProbes)
     }
 
     /// The time a remote command may take now (until the deadline), or nil without a deadline;

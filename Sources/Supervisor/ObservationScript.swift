@@ -39,6 +39,7 @@ enum ObservationScript {
         /// waiting for a connection is not granted twice; used only when the runner's clock
         /// makes it fall within `budget`.
         var until: Double? = nil
+        var probes = RunnerProbes.inProcess
 
         var json: JSONValue {
             var refresh: String?
@@ -63,6 +64,7 @@ enum ObservationScript {
                 "timeout": .int(probeTimeout),
                 "budget": budget.map(JSONValue.double) ?? .null,
                 "until": until.map(JSONValue.double) ?? .null,
+                "in_process": .bool(probes == .inProcess),
             ])
         }
     }
@@ -72,8 +74,8 @@ enum ObservationScript {
 
     static func command(_ request: Request) -> String {
         // Base64 keeps any byte of any path out of the program's own syntax.
-        let program = source.replacingAll(
-            "@ARGS@", with: Base64.encode(Array(request.json.serialized().utf8)))
+        let program = source.replacingAll("@IN_PROCESS_PROBES@", with: InProcessProbes.source)
+            .replacingAll("@ARGS@", with: Base64.encode(Array(request.json.serialized().utf8)))
         return "python3 -c \(ShellQuote.quote(program))"
     }
 
@@ -170,11 +172,11 @@ enum ObservationScript {
             plan = plan if isinstance(plan, str) and plan else None
             o['context'] = {'workspace': ws, 'session': n}
             if plan:
-                o['plan_status'] = sh('cd %s && megaplan status --plan %s' % (q(ws), q(plan)))
+                o['plan_status'] = megaplan_probe(ws, plan, 'status')
             o['runner'] = sh('tmux has-session -t %s 2>/dev/null && echo alive || echo dead' % q(n))
             o['stat'] = sh("stat -c '%%Y %%s' %s 2>/dev/null || echo unavailable" % q(ws.rstrip('/') + '/.megaplan/cloud-chain.log'))
             if plan:
-                o['verify'] = sh('cd %s && MEGAPLAN_TRUSTED_CONTAINER=1 megaplan verify-human --list --plan %s --json' % (q(ws), q(plan)))
+                o['verify'] = megaplan_probe(ws, plan, 'verify')
             pr = st.get('pr_number')
             if probe_pr and st.get('last_state') == 'awaiting_pr_merge' and pr is not None:
                 try:
@@ -269,9 +271,10 @@ enum ObservationScript {
             if remaining is not None and remaining < REFRESH_RESERVE:
                 result['refresh_skipped'] = 'less than %gs of the deadline left' % REFRESH_RESERVE
                 return
-            result['refresh'] = dict(sh(cmd), cmd=cmd)
+            result['refresh'] = dict(python_probe(cmd), cmd=cmd)
             if result['refresh']['rc'] == 0:
                 result['reread'] = observe(True)[0]
+        @IN_PROCESS_PROBES@
         result = {}
         try:
             if a['refresh']:
@@ -299,6 +302,9 @@ struct ProbeOutcome: Sendable, Equatable {
     var status: Int32
     var stdout: String
     var stderr: String
+    /// For megaplan's probes: whether the runner called megaplan in its status program or ran
+    /// the command (`probe_mode`).
+    var mode: RunnerProbes? = nil
 
     /// The reference's provider error for a non-zero probe (§0.5).
     var failureMessage: String? {
@@ -393,6 +399,7 @@ struct ObservationResult: Sendable, Equatable {
         guard let value, case .int(let status)? = value["rc"] else { return nil }
         return ProbeOutcome(
             status: Int32(clamping: status), stdout: value["out"]?.stringValue ?? "",
-            stderr: value["err"]?.stringValue ?? "")
+            stderr: value["err"]?.stringValue ?? "",
+            mode: value["probe_mode"]?.stringValue.flatMap(RunnerProbes.init(rawValue:)))
     }
 }

@@ -29,10 +29,15 @@ struct FleetBench {
         var concurrency = 144
         var perHost = 48
         var connections = 6
+        /// CPU seconds an import of megaplan costs on the runners (the stand-in burns it).
+        var importCPU = 0.0
+        /// Chains and ticks of the comparison of the runner's probe modes.
+        var compareCount = 10
+        var compareTicks = 3
     }
 
     static let usage =
-        "fleet-bench [--runners replay|live] [--service-ms 100] [--workload running|complete] [--sizes 10,50,200] [--concurrency 144] [--per-host 48] [--connections 6] [--loop-sample 50] [--direct-only] [--no-library] [--quick] [--fixtures DIR]"
+        "fleet-bench [--runners replay|live] [--service-ms 100] [--workload running|complete] [--sizes 10,50,200] [--concurrency 144] [--per-host 48] [--connections 6] [--import-cpu 0.5] [--compare 10] [--compare-ticks 3] [--loop-sample 50] [--direct-only] [--no-library] [--quick] [--fixtures DIR]"
 
     static func parse() throws -> Settings {
         var settings = Settings()
@@ -56,6 +61,13 @@ struct FleetBench {
             case "--workload":
                 settings.workload = try arguments.choice(after: argument, of: [.running, .complete])
             case "--direct-only": settings.paths = [("direct", 0)]
+            case "--import-cpu":
+                guard let value = Double(try arguments.value(after: argument)), value >= 0, value < 60 else {
+                    throw BenchError("--import-cpu takes seconds")
+                }
+                settings.importCPU = value
+            case "--compare": settings.compareCount = max(1, try arguments.number(after: argument))
+            case "--compare-ticks": settings.compareTicks = max(1, try arguments.number(after: argument))
             case "--no-library": settings.library = false
             case "--fixtures": settings.fixtures = try arguments.value(after: argument)
             case "-h", "--help":
@@ -108,7 +120,11 @@ struct FleetBench {
             for: settings.runners, serviceMilliseconds: settings.serviceMilliseconds, name: "replay")
         defer { replay?.remove() }
         let runnerCPU = CPUAccount(name: "mpf-fleet-bench-\(getpid())")
-        let hosts = try (0..<3).map { _ in try BenchHost(replay: replay, account: runnerCPU) }
+        let instruments = try RunnerInstruments(importCPUSeconds: settings.importCPU, fixtures: settings.fixtures)
+        defer { instruments.remove() }
+        let hosts = try (0..<3).map { _ in
+            try BenchHost(replay: replay, account: runnerCPU, instruments: instruments)
+        }
         defer { runnerCPU.remove() }
         defer { for host in hosts { host.stop() } }
         let relays = try hosts.map { try LatencyRelay(targetPort: $0.port, oneWayDelay: .milliseconds(25)) }
@@ -165,6 +181,9 @@ struct FleetBench {
                 guard usage.status == 0 else { throw BenchError("warm-up tick exited \(usage.status)") }
             }
         }
+        let comparison = try compareProbes(
+            settings: settings, fleet: fleet, binary: binary, environment: environment, runnerCPU: runnerCPU,
+            instruments: instruments)
         if let replay {
             try replay.replay()
             print(
@@ -249,6 +268,7 @@ struct FleetBench {
         print(String(format: "Benchmark wall time: %.0f s", (ContinuousClock.now - started).benchSeconds))
         print("")
         targets(rows, settings: settings)
+        comparison.targets()
     }
 
     struct SummaryFigures {

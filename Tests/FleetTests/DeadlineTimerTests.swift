@@ -10,14 +10,15 @@ import Testing
         #expect(ContinuousClock.now - started >= .milliseconds(100))
     }
 
-    /// A project that finishes cancels its deadline: the wait ends then, not at the deadline.
+    /// A project that finishes cancels its deadline: the wait ends then, not at the deadline. The
+    /// deadline is an hour, so a busy machine's delays (minutes at worst) cannot be mistaken for it.
     @Test func endsWhenCancelled() async {
         let started = ContinuousClock.now
-        let wait = Task { await DeadlineTimer.wait(.seconds(60)) }
+        let wait = Task { await DeadlineTimer.wait(.seconds(3600)) }
         try? await Task.sleep(for: .milliseconds(50))
         wait.cancel()
         #expect(await wait.value == false)
-        #expect(ContinuousClock.now - started < .seconds(30))
+        #expect(ContinuousClock.now - started < .seconds(1200))
     }
 
     @Test func cancelledBeforeItStarts() async {

@@ -63,8 +63,9 @@ struct ChainFixture {
         self.host = host
         project = try host.makeProject(name, extraYAML: extraYAML)
         if let chainYAML { try project.write("chain.yaml", chainYAML) }
-        // A restarted chain runner stays alive long enough to be seen, and no longer.
-        try project.stub("chain_sleep", "20\n")
+        // A restarted chain runner stays alive long enough to be seen on a busy machine (the
+        // fixture's clean-up ends it).
+        try project.stub("chain_sleep", "120\n")
         cloud = try CloudSpec.load(path: project.cloudYAMLPath)
         pool = SSHPool(configuration: host.server.configuration())
         let real = try RunnerFactory.make(for: cloud, pool: pool, home: project.home)

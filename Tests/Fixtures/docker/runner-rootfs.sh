@@ -2,7 +2,7 @@
 # Makes the root file system of a runner image from this machine's own programs, since no image
 # registry is reachable here: bash and the core utilities, python3 with its standard library,
 # git, tmux, the shared libraries they load, and the runner stand-ins of ../runner (core megaplan,
-# its megaplan.chain module and gh). Usage: runner-rootfs.sh FIXTURES_RUNNER_DIR OUTPUT_TAR [dockerfile-base]
+# its megaplan.cli, megaplan.chain and megaplan.profiles modules and gh). Usage: runner-rootfs.sh FIXTURES_RUNNER_DIR OUTPUT_TAR [dockerfile-base]
 # With `dockerfile-base` the root also stands in for the base image (FROM ubuntu:22.04) of the
 # deploy directory's Dockerfile, so `compose build` runs every step of it without a network: the
 # installers it calls (apt-get, wget, curl, dpkg, pyenv, pip, nvm, npm, bun) and the agent CLIs are
@@ -16,7 +16,7 @@ trap 'rm -rf "$root"' EXIT
 
 mkdir -p "$root/usr/bin" "$root/usr/lib" "$root/usr/lib64" "$root/usr/sbin" "$root/usr/local/bin" \
     "$root/etc" "$root/tmp" "$root/var/tmp" "$root/root" "$root/workspace" "$root/proc" "$root/sys" \
-    "$root/dev" "$root/run" "$root/opt/megaplan-stub/python/megaplan"
+    "$root/dev" "$root/run" "$root/opt/megaplan-stub/python/megaplan/cli"
 chmod 1777 "$root/tmp" "$root/var/tmp"
 for link in bin lib lib64 sbin; do ln -s "usr/$link" "$root/$link"; done
 printf 'root:x:0:0:root:/root:/bin/bash\n' > "$root/etc/passwd"
@@ -60,6 +60,7 @@ done
 install -m 0755 "$fixtures/megaplan" "$fixtures/gh" "$root/usr/local/bin/"
 install -m 0644 "$fixtures/python/megaplan/__init__.py" "$fixtures/python/megaplan/chain.py" "$fixtures/python/megaplan/profiles.py" \
     "$root/opt/megaplan-stub/python/megaplan/"
+install -m 0644 "$fixtures/python/megaplan/cli/__init__.py" "$root/opt/megaplan-stub/python/megaplan/cli/"
 if [ "${3:-}" = dockerfile-base ]; then
     mkdir -p "$root/root/.pyenv/bin" "$root/root/.pyenv/shims" "$root/root/.nvm/bin" "$root/root/.bun/bin" \
         "$root/var/log" "$root/var/lib/apt/lists" "$root/etc/apt/sources.list.d"

@@ -1,6 +1,8 @@
 """Stand-in for `megaplan.chain`: chain-state files at the hashed paths of the cloud reference
 (§4.1, §4.2) and the sync capture of §6.4, with real git. Calls are recorded in
-<root>/.stub/calls.jsonl so tests can assert the refresh ran with the right arguments."""
+<root>/.stub/calls.jsonl so tests can assert the refresh ran with the right arguments. Stub files:
+<root>/.stub/refresh_fail makes the refresh raise; <root>/.stub/refresh_sets.json (an object) names
+state fields the refresh sets too, as a chain moving on meanwhile would."""
 import dataclasses
 import hashlib
 import json
@@ -86,6 +88,11 @@ def _capture_sync_state(root, spec, branch=None, pr_number=None, extra_repos=Non
     if (Path(str(root)) / ".stub" / "refresh_fail").exists():
         raise RuntimeError("sync refresh failed (stub)")
     state = load_chain_state(spec)
+    # The chain moving on while the refresh runs: these fields are set with the sync fields.
+    moved = Path(str(root)) / ".stub" / "refresh_sets.json"
+    if moved.exists():
+        for key, value in json.loads(moved.read_text()).items():
+            setattr(state, key, value)
     head = _git(root, "rev-parse", "HEAD")
     pr_head = None
     if branch:
