@@ -18,8 +18,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-# The Kubernetes example is checked against the API's own schemas (offline, from PyPI).
-if [ "${1:-}" = --tests ] && ! command -v kubernetes-validate >/dev/null 2>&1; then
+# The Kubernetes example is checked against the API's own schemas (offline, from PyPI), run as
+# `python3 -m kubernetes_validate` by the tests.
+if [ "${1:-}" = --tests ] && ! python3 -c 'import kubernetes_validate' >/dev/null 2>&1; then
+    python3 -m pip --version >/dev/null 2>&1 ||
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-pip
     python3 -m pip install --quiet --disable-pip-version-check kubernetes-validate==1.37.0 ||
         python3 -m pip install --quiet --disable-pip-version-check --break-system-packages kubernetes-validate==1.37.0
 fi

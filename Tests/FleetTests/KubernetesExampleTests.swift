@@ -283,7 +283,7 @@ struct KubernetesExampleTests {
             let path = ShellQuote.quote(Self.directory + "/" + name)
             let output = try BenchProcess.run([
                 "/bin/sh", "-c",
-                "kubernetes-validate -k 1.30.0 --strict --quiet \(path) 2>&1; echo \"exit=$?\"",
+                "python3 -m kubernetes_validate -k 1.30.0 --strict --quiet \(path) 2>&1; echo \"exit=$?\"",
             ])
             #expect(output.hasSuffix("exit=0\n"), "\(name): \(output)")
         }
