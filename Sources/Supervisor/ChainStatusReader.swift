@@ -52,8 +52,12 @@ public struct ChainStatusReader: Sendable {
             mode: mode, probeTimeout: probeTimeout)
     }
 
+    /// One run of the status-read script. Its reply is bounded by `OutputLimits.statusReply`: a
+    /// runner sending more gets `remote_error` and costs no more than that.
     func run(_ request: ObservationScript.Request) async throws(FleetError) -> ObservationResult {
-        let output = try await runner.run(ObservationScript.command(request), stdin: nil, deadline: nil)
+        let output = try await runner.run(
+            ObservationScript.command(request), stdin: nil, deadline: nil,
+            outputLimit: OutputLimits.statusReply)
         return try ObservationResult.decode(output, host: runner.hostLabel)
     }
 }

@@ -53,6 +53,7 @@ enum ObservationScript {
                 "refresh": .optional(refresh),
                 "fold": fold,
                 "timeout": .int(probeTimeout),
+                "limit": .int(OutputLimits.remoteText),
             ])
         }
     }
@@ -71,7 +72,7 @@ enum ObservationScript {
         import base64, hashlib, json, re, shlex, subprocess, unicodedata
         a = json.loads(base64.b64decode('@ARGS@'))
         q = shlex.quote
-        LIMIT = 8 << 20
+        LIMIT = a['limit']
         def read(path):
             try:
                 with open(path, 'rb') as f:
@@ -264,9 +265,11 @@ struct ObservationResult: Sendable, Equatable {
     /// Decodes the script's stdout; anything else (a runner without python3, garbage, truncated
     /// output) is a clear `provider_failed` error naming the runner.
     static func decode(_ output: RunnerOutput, host: String) throws(FleetError) -> ObservationResult {
+        // Bytes, not Characters: a reply is up to `OutputLimits.statusReply` of untrusted text.
+        let prefix = ObservationScript.resultPrefix.utf8
         guard output.status == 0,
-            let line = output.stdout.split(separator: "\n").last(where: {
-                $0.hasPrefix(ObservationScript.resultPrefix)
+            let line = output.stdout.utf8.split(separator: UInt8(ascii: "\n")).last(where: {
+                $0.starts(with: prefix)
             })
         else {
             let detail = output.stderr.trimmed.isEmpty ? output.stdout.trimmed : output.stderr.trimmed
@@ -275,8 +278,7 @@ struct ObservationResult: Sendable, Equatable {
                 "runner \(host) did not answer the status read (exit \(output.status)): \(excerpt(detail))",
                 kind: "remote_error")
         }
-        let body = String(line.dropFirst(ObservationScript.resultPrefix.count))
-        guard case .object(let object)? = try? JSONValue.parse(body) else {
+        guard case .object(let object)? = try? JSONValue.parse(utf8: line.dropFirst(prefix.count)) else {
             throw FleetError(
                 .providerFailed, "runner \(host) returned an unreadable status read", kind: "remote_error")
         }

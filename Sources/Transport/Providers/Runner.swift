@@ -26,8 +26,11 @@ public protocol Runner: Sendable {
     var commandCount: Int { get }
 
     /// Runs one shell command line inside the runner and returns its exit status and output,
-    /// whatever the status. Failing to reach the runner throws.
-    func run(_ command: String, stdin: [UInt8]?, deadline: Duration?) async throws(FleetError) -> RunnerOutput
+    /// whatever the status. Failing to reach the runner throws, and so does output over
+    /// `outputLimit` bytes on either stream (`remote_error`; the command is stopped there).
+    func run(_ command: String, stdin: [UInt8]?, deadline: Duration?, outputLimit: Int)
+        async throws(FleetError)
+        -> RunnerOutput
     func upload(_ bytes: [UInt8], to path: String) async throws(FleetError)
     func build(deployDirectory: String) async throws(FleetError)
     func deploy(deployDirectory: String, secrets: [(name: String, value: String)]) async throws(FleetError)
@@ -39,6 +42,13 @@ public protocol Runner: Sendable {
 }
 
 extension Runner {
+    /// `run` with the bound of a captured command (`OutputLimits.capture` per stream).
+    public func run(_ command: String, stdin: [UInt8]?, deadline: Duration?) async throws(FleetError)
+        -> RunnerOutput
+    {
+        try await run(command, stdin: stdin, deadline: deadline, outputLimit: OutputLimits.capture)
+    }
+
     /// `ssh_exec` of the reference (§0.5): a non-zero exit is an error carrying the remote stderr.
     public func exec(_ command: String, stdin: [UInt8]? = nil, deadline: Duration? = nil)
         async throws(FleetError)
