@@ -405,7 +405,16 @@ extension RealHosts {
                 $0.split(separator: "\n").count >= 3
             }
             #expect(fastDone, "stdout: \(running.stdoutSoFar) stderr: \(running.stderrSoFar)")
-            try await Task.sleep(for: .milliseconds(300))
+            // Signal mid-tick: once the slow projects' `megaplan status` runs (seen, not slept on).
+            let slow = fleet.members.suffix(3).map(\.project)
+            let waitUntil = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < waitUntil,
+                !slow.allSatisfy({ project in
+                    project.calls().contains { $0["argv"]?.arrayValue?.first?.stringValue == "status" }
+                })
+            {
+                try await Task.sleep(for: .milliseconds(20))
+            }
             let clock = ContinuousClock()
             let signalled = clock.now
             running.signal(SIGTERM)
