@@ -13,11 +13,12 @@ import Testing
     /// A project that finishes cancels its deadline: the wait ends then, not at the deadline.
     @Test func endsWhenCancelled() async {
         let started = ContinuousClock.now
-        let wait = Task { await DeadlineTimer.wait(.seconds(60)) }
+        let wait = Task { await DeadlineTimer.wait(.seconds(3600)) }
         try? await Task.sleep(for: .milliseconds(50))
         wait.cancel()
         #expect(await wait.value == false)
-        #expect(ContinuousClock.now - started < .seconds(30))
+        // Far below the deadline however starved the machine is: the cancel ended the wait.
+        #expect(ContinuousClock.now - started < .seconds(600))
     }
 
     @Test func cancelledBeforeItStarts() async {

@@ -381,7 +381,9 @@ struct SSHPoolTests {
             defer { server.thaw() }
             let error = await Self.expectSSHError(.connectionLost) { try await running.value }
             let detection = Self.elapsed(since: start)
-            #expect(detection < 5, "detected after \(detection) s")
+            // 3 s nominally (1 s x 3 missed keepalives); the bound leaves room for a starved
+            // machine and still ends long before the 30 s command would.
+            #expect(detection < 20, "detected after \(detection) s")
             #expect(detection > 1.5, "detected after \(detection) s")
             #expect(error != nil)
             server.thaw()
