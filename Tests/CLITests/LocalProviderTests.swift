@@ -164,9 +164,11 @@ struct LocalProviderTests {
                 ["docker-compose"] + tail + ["exec", "-T", "agent", "bash", "-lc", "echo fallback"],
             ])
 
-        // Without docker-compose the compose error is the result.
+        // Without docker-compose the compose error is the result. PATH holds the stand-ins alone:
+        // the machine may have a docker-compose of its own in /usr/bin.
         unlink(fixture.stubs.bin + "/docker-compose")
-        let failed = try await fixture.run(["build"], environment: ["STUB_NO_COMPOSE": "1"])
+        let failed = try await fixture.run(
+            ["build"], environment: ["STUB_NO_COMPOSE": "1", "PATH": fixture.stubs.bin])
         expectError(failed, "provider_failed", contains: ["unknown shorthand flag"])
     }
 
