@@ -73,12 +73,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // Hostile-input checks of FleetCore's readers, shared by the fuzz driver and the corpus replay
-        // test. `scripts/fuzz.sh` builds `fuzz-fleetcore` with libFuzzer (`-DFUZZING`); the ordinary
+        // Hostile-input checks of FleetCore's readers and Transport's remote command builders, shared by
+        // the fuzz driver and the corpus replay test. `scripts/fuzz.sh` builds `fuzz-fleetcore` with libFuzzer (`-DFUZZING`); the ordinary
         // build makes it a corpus replay tool.
         .target(
             name: "FuzzHarness",
-            dependencies: ["FleetCore"],
+            dependencies: ["FleetCore", "Transport"],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -126,7 +126,10 @@ let package = Package(
         ),
         .testTarget(
             name: "TransportTests",
-            dependencies: ["Transport", "TestSupport", "BenchSupport"],
+            dependencies: [
+                "Transport", "TestSupport", "BenchSupport", "FuzzHarness",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Fuzzes FleetCore's readers with libFuzzer (address sanitizer on): cloud.yaml, chain specs,
-# fleet.yaml, chain_state.json, JSON round trips with shell quoting, and the redactor.
+# fleet.yaml, chain_state.json, JSON round trips with shell quoting, the redactor, every remote
+# command builder (hostile values must not change how the shell splits the command), and the
+# known_hosts parser and matcher.
 #
 # Usage: scripts/fuzz.sh [--ci] [SECONDS] [TARGET...]
 #   SECONDS  budget per target (default 60)
-#   TARGET   cloud chain fleet state json redact (default: all)
+#   TARGET   cloud chain fleet state json redact commands knownhosts (default: all)
 #   --ci     4 s per target (about 25 s in all) on a scratch copy of the corpus, which stays as it is
 #
 # Each target starts from Tests/Fuzz/seeds/TARGET (hand-written) and Tests/Fuzz/corpus/TARGET (what
@@ -24,12 +26,12 @@ for arg in "$@"; do
     case $arg in
         --ci) ci=1 ;;
         [0-9]*) seconds=$arg ;;
-        cloud | chain | fleet | state | json | redact) targets+=("$arg") ;;
-        -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        cloud | chain | fleet | state | json | redact | commands | knownhosts) targets+=("$arg") ;;
+        -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "fuzz.sh: unknown argument $arg" >&2; exit 2 ;;
     esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(cloud chain fleet state json redact)
+[ ${#targets[@]} -gt 0 ] || targets=(cloud chain fleet state json redact commands knownhosts)
 [ "$ci" = 1 ] && seconds=4
 
 work=$(mktemp -d /tmp/megaplan-fuzz-XXXXXX)
@@ -53,12 +55,14 @@ export SWIFT_BACKTRACE=enable=no
 
 failed=()
 total=0
-printf '%-7s %7s %10s %8s %6s %8s %8s\n' target seconds execs exec/s saved corpus bytes
+printf '%-10s %7s %10s %8s %6s %8s %8s\n' target seconds execs exec/s saved corpus bytes
 for target in "${targets[@]}"; do
     case $target in
         cloud | chain | fleet) dict=Tests/Fuzz/dict/yaml.dict; max_len=4096 ;;
         state | json) dict=Tests/Fuzz/dict/json.dict; max_len=4096 ;;
         redact) dict=Tests/Fuzz/dict/redact.dict; max_len=2048 ;;
+        commands) dict=Tests/Fuzz/dict/commands.dict; max_len=1024 ;;
+        knownhosts) dict=Tests/Fuzz/dict/knownhosts.dict; max_len=4096 ;;
     esac
     seeds=Tests/Fuzz/seeds/$target
     corpus=Tests/Fuzz/corpus/$target
@@ -100,7 +104,7 @@ for target in "${targets[@]}"; do
     files=$(find "$corpus" -type f | wc -l)
     bytes=$(find "$corpus" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
     total=$((total + ${execs:-0}))
-    printf '%-7s %7s %10s %8s %6s %8s %8s\n' "$target" "$seconds" "${execs:-?}" "${rate:-?}" "$new" "$files" \
+    printf '%-10s %7s %10s %8s %6s %8s %8s\n' "$target" "$seconds" "${execs:-?}" "${rate:-?}" "$new" "$files" \
         "$bytes"
 done
 echo "total executions: $total; corpus: $(find Tests/Fuzz/corpus -type f | wc -l) files" \

@@ -2,7 +2,8 @@
 # Installs the Debian packages megaplan-fleet builds and tests with: libssh2 (the SSH transport),
 # OpenSSL headers (digests), OpenSSH server and client (test hosts, key generation), tmux, git and
 # python3 (the runner side of the tests and the demo). `--tests` adds docker.io: the suite starts
-# a private Docker engine for the ssh provider's docker runtime.
+# a private Docker engine for the ssh provider's docker runtime, and kubernetes-validate (PyPI) checks
+# the Kubernetes example.
 set -euo pipefail
 packages=(libssh2-1-dev libssl-dev openssh-server openssh-client tmux git python3 ca-certificates procps)
 [ "${1:-}" = --tests ] && packages+=(docker.io)
@@ -15,4 +16,9 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# The Kubernetes example is checked against the API's own schemas (offline, from PyPI).
+if [ "${1:-}" = --tests ] && ! command -v kubernetes-validate >/dev/null 2>&1; then
+    python3 -m pip install --quiet --disable-pip-version-check kubernetes-validate==1.37.0 ||
+        python3 -m pip install --quiet --disable-pip-version-check --break-system-packages kubernetes-validate==1.37.0
 fi

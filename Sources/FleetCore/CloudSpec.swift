@@ -9,6 +9,14 @@ public struct CloudSpec: Sendable, Equatable {
         public var url: String
         public var branch: String
         public var workspace: String
+
+        /// Why `value` cannot be given to `git clone`: one starting with `-` would be read as an
+        /// option there (`--upload-pack=…` runs a program), so it is refused rather than passed on.
+        public static func optionLike(_ value: String, label: String) -> String? {
+            guard value.hasPrefix("-") else { return nil }
+            return
+                "`\(label)` must not start with '-' (git would read it as an option); got \(pythonRepr(value))"
+        }
     }
 
     public struct Codex: Sendable, Equatable {
@@ -164,6 +172,11 @@ extension CloudSpec {
             workspace: try rules.absolute(
                 repoNode, "workspace", label: "repo.workspace", default: "/workspace/app", anchor: repoAnchor)
         )
+        for (key, value) in [("url", repo.url), ("branch", repo.branch)] {
+            if let problem = Repo.optionLike(value, label: "repo.\(key)") {
+                throw rules.fail(problem, at: repoNode.value(for: key))
+            }
+        }
 
         let codexNode = try rules.mapping(top, "codex", label: "codex")
         let reasoning = try rules.choice(

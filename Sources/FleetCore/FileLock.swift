@@ -15,13 +15,13 @@ public final class FileLock: Sendable {
         self.descriptor = descriptor
     }
 
-    /// The lock, or nil when another holder has it. Errors opening the file are thrown.
-    public static func tryAcquire(_ path: String) throws(FleetError) -> FileLock? {
-        try FileSystem.makeDirectories(PosixPath.dirname(path), mode: 0o700)
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else {
-            throw FleetError(.ioError, "cannot open lock file \(path): \(String(cString: strerror(errno)))")
-        }
+    /// The lock, or nil when another holder has it. Its directory is made private (see
+    /// `FileSystem.secureDirectory`, checked from below `stateRoot` when given) and the file is
+    /// opened by `FileSystem.openLockFile`: never through a link, never truncated, refused when it
+    /// is not ours, so no other local user can plant it or hold it.
+    public static func tryAcquire(_ path: String, stateRoot: String? = nil) throws(FleetError) -> FileLock? {
+        try FileSystem.secureDirectory(PosixPath.dirname(path), below: stateRoot)
+        let descriptor = try FileSystem.openLockFile(path)
         while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             let failure = errno
             if failure == EINTR { continue }
@@ -29,10 +29,6 @@ public final class FileLock: Sendable {
             if failure == EWOULDBLOCK { return nil }
             throw FleetError(.ioError, "cannot lock \(path): \(String(cString: strerror(failure)))")
         }
-        // Record the holder for people reading the file; the lock itself is the flock.
-        let note = Array("pid \(getpid())\n".utf8)
-        _ = ftruncate(descriptor, 0)
-        _ = note.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }
         return FileLock(path: path, descriptor: descriptor)
     }
 

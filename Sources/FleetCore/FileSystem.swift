@@ -47,7 +47,8 @@ public enum FileSystem {
         readBytes(path, limit: limit).map { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// Creates `path` and its parents with `mode`; existing directories are fine.
+    /// Creates `path` and its parents with `mode`; existing directories are fine. For a user's own
+    /// files (`init`); the tool's state and output directories go through `secureDirectory`.
     public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(FleetError) {
         if isDirectory(path) { return }
         let parent = PosixPath.dirname(path)
@@ -57,15 +58,17 @@ public enum FileSystem {
         }
     }
 
-    /// Writes through a temporary file in the same directory, fsyncs it, renames it over `path`
-    /// and fsyncs the directory, so readers see the old or the new content and nothing between.
+    /// Replaces `path` atomically: writes a temporary file in the same directory (created with
+    /// `O_EXCL | O_NOFOLLOW`, so it is always a new file and never reached through a planted link),
+    /// fsyncs it, renames it over `path` and fsyncs the directory. Readers see the old or the new
+    /// content and nothing between; a symlink at `path` is replaced itself, its target untouched.
     public static func writeAtomically(_ path: String, bytes: [UInt8], mode: mode_t = 0o644)
         throws(FleetError)
     {
         let directory = PosixPath.dirname(path)
         let temporary =
             "\(directory)/.\(PosixPath.basename(path)).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
         guard fd >= 0 else { throw FleetError(.ioError, "cannot write \(path): \(errorText())") }
         var failure: String?
         var offset = 0
@@ -134,6 +137,15 @@ public enum FileSystem {
             }
         }
         return resolved
+    }
+
+    /// `resolve` for a file about to be replaced: symlinks in its directory are resolved, the last
+    /// component is kept as it is, so a link planted there is replaced, never followed.
+    public static func resolveParent(_ path: String, relativeTo base: String? = nil) -> String {
+        let name = PosixPath.basename(path)
+        guard !name.isEmpty, name != ".", name != ".." else { return resolve(path, relativeTo: base) }
+        let directory = path.contains("/") ? PosixPath.dirname(path) : "."
+        return PosixPath.join(resolve(directory, relativeTo: base), name)
     }
 
     static func errorText() -> String { String(cString: strerror(errno)) }

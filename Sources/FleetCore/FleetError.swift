@@ -29,7 +29,7 @@ public struct FleetError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Keys merged at the top level of the JSON error envelope (for example `tried_paths`).
     public var extra: JSONObject
     /// For failures to reach a runner: the stable kind a fleet line reports (`unreachable`,
-    /// `auth_failed`, `host_key_changed`, `host_key_unknown`, `timeout`, ...).
+    /// `auth_failed`, `host_key_changed`, `host_key_revoked`, `host_key_unknown`, `timeout`, ...).
     public var kind: String?
 
     public init(_ code: Code, _ message: String, extra: JSONObject = [:], kind: String? = nil) {

@@ -23,6 +23,8 @@ public struct FleetFile: Sendable, Equatable {
         public var deadlineSeconds = 60.0
         public var knownHosts: String?
         public var hostKeyPolicy = "strict"
+        /// Where fleet runs keep what they remember (resolved against the fleet file's directory).
+        public var stateDirectory: String?
     }
 
     public var path: String
@@ -33,6 +35,7 @@ public struct FleetFile: Sendable, Equatable {
     static let topKeys = ["version", "defaults", "projects"]
     static let defaultKeys = [
         "concurrency", "connections_per_host", "per_host", "deadline", "known_hosts", "host_key_policy",
+        "state_dir",
     ]
     static let projectKeys = ["name", "cloud_yaml", "remote_spec", "tags"]
 
@@ -97,6 +100,12 @@ public struct FleetFile: Sendable, Equatable {
                         deadline)
                 }
                 defaults.deadlineSeconds = seconds
+            }
+            if let node = mapping.value(for: "state_dir"), !node.isNull {
+                guard let text = node.stringScalar, !text.isBlank else {
+                    throw fail("`defaults.state_dir` must be a non-empty string", node)
+                }
+                defaults.stateDirectory = FileSystem.resolve(text, relativeTo: PosixPath.dirname(reader.path))
             }
             if let node = mapping.value(for: "known_hosts"), !node.isNull {
                 guard let text = node.stringScalar, !text.isBlank else {

@@ -9,32 +9,40 @@ public struct Marker: Sendable, Equatable {
     public static func directory(forCloudYAML resolvedPath: String, home: String = FileSystem.homeDirectory())
         -> String
     {
-        let key = String(Digest.sha256Hex(resolvedPath).prefix(16))
-        return "\(home)/.megaplan/cloud/markers/\(key)"
+        StateDirectory(home: home).markerDirectory(forCloudYAML: resolvedPath)
     }
 
     public static func path(forCloudYAML resolvedPath: String, home: String = FileSystem.homeDirectory())
         -> String
     {
-        directory(forCloudYAML: resolvedPath, home: home) + "/last_chain.json"
+        path(forCloudYAML: resolvedPath, state: StateDirectory(home: home))
+    }
+
+    public static func path(forCloudYAML resolvedPath: String, state: StateDirectory) -> String {
+        state.markerDirectory(forCloudYAML: resolvedPath) + "/last_chain.json"
     }
 
     /// A missing, unreadable, invalid or non-object marker counts as no marker.
     public static func read(forCloudYAML resolvedPath: String, home: String = FileSystem.homeDirectory())
         -> Marker?
     {
-        guard let text = FileSystem.readText(path(forCloudYAML: resolvedPath, home: home), limit: 4 << 20),
+        read(forCloudYAML: resolvedPath, state: StateDirectory(home: home))
+    }
+
+    public static func read(forCloudYAML resolvedPath: String, state: StateDirectory) -> Marker? {
+        guard let text = FileSystem.readText(path(forCloudYAML: resolvedPath, state: state), limit: 4 << 20),
             case .object(let object)? = try? JSONValue.parse(text)
         else { return nil }
         return Marker(object)
     }
 
-    /// Written atomically with mode 0600 in a 0700 directory: it records remote paths and hosts.
+    /// Written atomically with mode 0600 in a private directory (every directory below `home`
+    /// checked by `FileSystem.secureDirectory`): it records remote paths and hosts.
     public func write(forCloudYAML resolvedPath: String, home: String = FileSystem.homeDirectory())
         throws(FleetError)
     {
         let directory = Self.directory(forCloudYAML: resolvedPath, home: home)
-        try FileSystem.makeDirectories(directory, mode: 0o700)
+        try FileSystem.secureDirectory(directory, below: home)
         try FileSystem.writeAtomically(
             directory + "/last_chain.json", text: JSONValue.object(object).serialized(.pretty) + "\n",
             mode: 0o600)

@@ -15,9 +15,12 @@ public enum TemporaryDirectory {
         return String(cString: made)
     }
 
-    /// Removes a tree; errors are ignored (it is only ever our own scratch space).
+    /// Removes a tree; errors are ignored (it is only ever our own scratch space). A link is
+    /// removed itself, never followed, wherever it is in the tree.
     public static func remove(_ path: String) {
-        guard let directory = opendir(path) else {
+        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard descriptor >= 0, let directory = fdopendir(descriptor) else {
+            if descriptor >= 0 { close(descriptor) }
             unlink(path)
             return
         }
@@ -26,13 +29,7 @@ public enum TemporaryDirectory {
                 String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self)
             }
             if name == "." || name == ".." { continue }
-            let child = path + "/" + name
-            var info = stat()
-            if lstat(child, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR {
-                remove(child)
-            } else {
-                unlink(child)
-            }
+            remove(path + "/" + name)
         }
         closedir(directory)
         rmdir(path)

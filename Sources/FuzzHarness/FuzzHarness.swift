@@ -1,7 +1,7 @@
 import FleetCore
 
 /// The hostile-input checks shared by the libFuzzer driver (`fuzz-fleetcore`) and the corpus replay
-/// test (`FuzzCorpusTests`). Each target feeds one input to a FleetCore reader and checks what it
+/// test (`FuzzCorpusTests`). Each target feeds one input to a reader or a command builder and checks what it
 /// promises: no crash (a crash is caught by the fuzzer or fails the test process), every rejection
 /// is a `FleetError` with a known code and a clear one-line message, and what is accepted
 /// survives its own serialization.
@@ -18,6 +18,11 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case json
     /// `Redactor.redact`; the input names the secrets (see `RedactorInput`).
     case redact
+    /// Every remote command builder, with the input's NUL-separated values in every field (see
+    /// `RemoteCommandTemplate`).
+    case commands
+    /// `KnownHosts.parse` and `verdict` (an OpenSSH known_hosts file).
+    case knownhosts
 }
 
 public enum FuzzHarness {
@@ -32,6 +37,8 @@ public enum FuzzHarness {
         case .state: checkState(text, &findings)
         case .json: checkJSON(text, &findings)
         case .redact: checkRedactor(RedactorInput(text), &findings)
+        case .commands: checkRemoteCommands(data, &findings)
+        case .knownhosts: checkKnownHosts(data, &findings)
         }
         return findings.items
     }

@@ -105,11 +105,16 @@ extension FuzzHarness {
                 "output grew from \(inScalars.count) to \(outScalars.count) characters: \(shown)")
         }
 
+        // Names match without case and with `-` and `_` alike.
+        func folded(_ text: String) -> [Unicode.Scalar] {
+            Array(text.lowercased().replacingAll("-", with: "_").unicodeScalars)
+        }
         let lowered = Array(input.text.lowercased().unicodeScalars)
-        let triggers =
-            input.names.filter { !$0.isEmpty } + literals + shapePrefixes
+        let foldedText = folded(input.text)
+        let triggers = literals + shapePrefixes
         let untouched =
             !triggers.contains { contains(inScalars, Array($0.unicodeScalars)) }
+            && !input.names.contains { !$0.isEmpty && contains(foldedText, folded($0)) }
             && !contains(lowered, Array("bearer ".unicodeScalars))
             && !contains(inScalars, Array("bearer ".unicodeScalars))
         if untouched {

@@ -6,7 +6,8 @@ public struct ChainStatusReader: Sendable {
     public let cloud: CloudSpec
     public let runner: any Runner
     public let remoteSpecOverride: String?
-    public let home: String
+    /// Where this chain's marker, lock, validated spec and status history are kept.
+    public let state: StateDirectory
     /// Seconds a single probe (megaplan status, verify-human, gh) may run on the runner.
     public var probeTimeout = 120
 
@@ -14,13 +15,29 @@ public struct ChainStatusReader: Sendable {
         cloud: CloudSpec, runner: any Runner, remoteSpecOverride: String? = nil,
         home: String = FileSystem.homeDirectory()
     ) {
+        self.init(
+            cloud: cloud, runner: runner, remoteSpecOverride: remoteSpecOverride,
+            state: StateDirectory(home: home))
+    }
+
+    public init(
+        cloud: CloudSpec, runner: any Runner, remoteSpecOverride: String? = nil, state: StateDirectory
+    ) {
         self.cloud = cloud
         self.runner = runner
         self.remoteSpecOverride = remoteSpecOverride
-        self.home = home
+        self.state = state
     }
 
-    public var marker: Marker? { Marker.read(forCloudYAML: cloud.path, home: home) }
+    /// This chain's directory in the state directory.
+    public var markerDirectory: String { state.markerDirectory(forCloudYAML: cloud.path) }
+
+    /// The marker `chain` wrote: from the state directory, else from `~/.megaplan`, where `chain`
+    /// (a single-project command) writes it.
+    public var marker: Marker? {
+        Marker.read(forCloudYAML: cloud.path, state: state)
+            ?? (state == StateDirectory() ? nil : Marker.read(forCloudYAML: cloud.path))
+    }
 
     /// The remote spec path (§5.1) given the marker (read once per operation: see `marker`).
     public func remoteSpec(marker: Marker?) throws(FleetError) -> String {

@@ -275,7 +275,7 @@ struct ObservationResult: Sendable, Equatable {
             let detail = output.stderr.trimmed.isEmpty ? output.stdout.trimmed : output.stderr.trimmed
             throw FleetError(
                 .providerFailed,
-                "runner \(host) did not answer the status read (exit \(output.status)): \(excerpt(detail))",
+                "runner \(host) did not answer the status read (exit \(output.status)): \(TextCut.excerpt(detail))",
                 kind: "remote_error")
         }
         guard case .object(let object)? = try? JSONValue.parse(utf8: line.dropFirst(prefix.count)) else {
@@ -289,18 +289,6 @@ struct ObservationResult: Sendable, Equatable {
         }
         result.reread = observation(object["reread"])
         return result
-    }
-
-    /// The first `limit` characters of remote text for a message. Redaction happens later, on the
-    /// whole line, so a cut must not leave the first part of a secret that the redactor would no
-    /// longer recognise: a word the cut splits is dropped whole.
-    static func excerpt(_ text: String, limit: Int = 500) -> String {
-        guard let end = text.index(text.startIndex, offsetBy: limit, limitedBy: text.endIndex),
-            end < text.endIndex
-        else { return text }
-        if text[end].isWhitespace { return String(text[..<end]) + " …" }
-        guard let space = text[..<end].lastIndex(where: \.isWhitespace) else { return "…" }
-        return String(text[..<space]) + " …"
     }
 
     private static func observation(_ value: JSONValue?) -> Observation? {

@@ -34,18 +34,16 @@ public struct SupervisorTick: Sendable {
     }
 
     /// The per-chain lock next to the marker, so overlapping cron runs never act twice.
-    public var lockPath: String {
-        Marker.directory(forCloudYAML: reader.cloud.path, home: reader.home) + "/supervise.lock"
-    }
+    public var lockPath: String { reader.markerDirectory + "/supervise.lock" }
 
     /// Where the digest of the last spec this chain's ticks parsed is kept (see `ValidatedSpec`).
-    var validatedSpecPath: String {
-        Marker.directory(forCloudYAML: reader.cloud.path, home: reader.home) + "/supervise-spec.json"
-    }
+    var validatedSpecPath: String { reader.markerDirectory + "/supervise-spec.json" }
 
     public func run() async -> TickReport {
         do {
-            guard let lock = try FileLock.tryAcquire(lockPath) else { return skippedReport() }
+            guard let lock = try FileLock.tryAcquire(lockPath, stateRoot: reader.state.checkedBelow) else {
+                return skippedReport()
+            }
             defer { lock.release() }
             return await tick()
         } catch {
@@ -147,16 +145,16 @@ public struct SupervisorTick: Sendable {
 
         let restart = RemoteCommands.tmuxRestart(
             workspace: status.context.workspace, spec: spec, session: status.context.session)
-        var restartError: String?
+        var restartError: FleetError?
         if decision.mutation != nil, !dryRun {
             do {
                 _ = try await runner.exec(restart)
             } catch {
-                restartError = error.message
+                restartError = error
             }
         }
         let outcome =
-            dryRun ? decision.unperformed : decision.outcome(restartError: restartError)
+            dryRun ? decision.unperformed : decision.outcome(restartError: restartError?.message)
 
         var report: JSONObject = [
             "success": .bool(outcome.success),
@@ -180,9 +178,13 @@ public struct SupervisorTick: Sendable {
             report["would_act"] = .bool(decision.mutation != nil)
             report["would_run"] = decision.mutation != nil ? .string(restart) : .null
         }
+        // A restart that failed is an error line like any other, so it needs a kind: the
+        // transport's when the runner could not be reached, else `restart_failed`.
         return TickReport(
             report: report, success: outcome.success, acted: outcome.acted, skipped: false,
-            effectiveStatus: status.effectiveStatus.rawValue, errorKind: nil)
+            effectiveStatus: status.effectiveStatus.rawValue,
+            errorKind: outcome.success
+                ? nil : restartError.map { $0.kind ?? "restart_failed" } ?? "restart_failed")
     }
 
     /// Runs one probe; a failure to reach the runner becomes a failed probe, as the reference's

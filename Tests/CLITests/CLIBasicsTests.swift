@@ -34,6 +34,39 @@ struct CLIBasicsTests {
         #expect(rooted.json?["cloud_yaml"] == .string(directory + "/proj/cloud.yaml"), "\(rooted)")
     }
 
+    /// Two projects on one Docker host with default settings share one container and directory:
+    /// every fleet command refuses the fleet before doing anything, naming both projects.
+    @Test func fleetsWhoseProjectsShareARunnerAreRefused() async throws {
+        let directory = try scratchDirectory()
+        defer { TemporaryDirectory.remove(directory) }
+        let cloud =
+            "provider: ssh\nrepo:\n  url: https://example.invalid/a.git\nssh:\n  host: runner.invalid\n"
+        try write(directory + "/a.yaml", cloud)
+        try write(directory + "/b.yaml", cloud + "  remote_dir: /srv/b\n")
+        try write(
+            directory + "/fleet.yaml",
+            "projects:\n  - name: web\n    cloud_yaml: a.yaml\n  - name: api\n    cloud_yaml: b.yaml\n")
+        let message =
+            "\(directory)/fleet.yaml: projects 'web' and 'api' share one runner (container megaplan-cloud-agent on host runner.invalid:22)"
+
+        let validate = try await CLI.run(
+            ["validate", "--fleet", "fleet.yaml"], home: directory, cwd: directory)
+        #expect(validate.status == 1, "\(validate)")
+        #expect(validate.stderr.contains(message), "\(validate.stderr)")
+        for command in [["tick", "--all"], ["status", "--all"], ["tick", "--all", "--dry-run"]] {
+            let result = try await CLI.run(
+                command + ["--fleet", "fleet.yaml"], home: directory, cwd: directory)
+            #expect(result.status == 2, "\(command): \(result)")
+            #expect(result.stderr.contains(message), "\(command): \(result.stderr)")
+            #expect(result.stdout.isEmpty, "\(command): \(result.stdout)")
+        }
+
+        try write(directory + "/b.yaml", cloud + "  remote_dir: /srv/b\n  container: api-agent\n")
+        let distinct = try await CLI.run(
+            ["validate", "--fleet", "fleet.yaml"], home: directory, cwd: directory)
+        #expect(distinct.status == 0, "\(distinct)")
+    }
+
     @Test func validateExitCodesAndJSON() async throws {
         let directory = try scratchDirectory()
         defer { TemporaryDirectory.remove(directory) }

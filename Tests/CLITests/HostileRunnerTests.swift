@@ -7,7 +7,9 @@ import Testing
 /// text is escaped in JSON and shown in caret notation in the human summary (README, Security).
 @Suite("CLI: hostile runner output", .runnerHost)
 struct HostileRunnerTests {
-    static let escape = "\u{1B}]0;owned\u{07}\u{1B}[2J\u{1B}[31m"
+    /// Escape sequences, then bidirectional controls that would reorder what a person reads, a
+    /// zero-width space and a tag character that would hide text.
+    static let escape = "\u{1B}]0;owned\u{07}\u{1B}[2J\u{1B}[31m\u{202E}\u{2067}\u{200F}\u{200B}\u{E0041}"
 
     @Test func escapeSequencesNeverReachTheTerminalOrTheJSONRaw() async throws {
         let fixture = try SSHFixture("hostile", runtime: "host")
@@ -22,9 +24,16 @@ struct HostileRunnerTests {
         let status = try await fixture.cli(["status", "--chain"])
         #expect(status.status == 0, "\(status)")
         #expect(!status.stderr.contains("\u{1B}"), "the summary block shows no raw ESC")
-        #expect(status.stderr.contains("m1^[]0;owned^G^[[2J^[[31m"), "\(status.stderr)")
+        #expect(
+            status.stderr.contains("m1^[]0;owned^G^[[2J^[[31m<U+202E><U+2067><U+200F><U+200B><U+E0041>"),
+            "\(status.stderr)")
+        #expect(
+            !status.stderr.unicodeScalars.contains {
+                (0x202A...0x202E).contains($0.value) || (0x2066...0x2069).contains($0.value)
+            })
         #expect(!status.stdout.contains("\u{1B}"), "JSON escapes control characters")
         #expect(status.stdout.contains("\\u001b"))
+        #expect(status.stdout.contains("\\u202e"))
         #expect(
             status.json?["summary"]?["per_milestone"]?.arrayValue?.first?["label"]
                 == .string("m1\(Self.escape)"))

@@ -206,7 +206,7 @@ struct RailwayProviderTests {
         #expect(FileSystem.readText(remote + "/idea.txt") == "ship it\n")
         #expect(
             fixture.railwayCalls.map { $0.last ?? "" } == [
-                "mkdir -p \(fixture.stubs.directory) && if [ ! -d '\(remote)/.git' ]; then git clone --branch main https://example.invalid/rw.git \(q); else true; fi",
+                "mkdir -p \(fixture.stubs.directory) && if [ ! -d '\(remote)/.git' ]; then git clone --branch main -- https://example.invalid/rw.git \(q); else true; fi",
                 "mkdir -p \(q) && base64 -d > '\(remote)/idea.txt' <<'MEGAPLAN_UPLOAD'\nc2hpcCBpdAo=\nMEGAPLAN_UPLOAD",
                 "cd \(q) && megaplan init --project-dir \(q) --idea-file '\(remote)/idea.txt' --auto-start --robustness standard",
             ])

@@ -40,7 +40,7 @@ struct SSHChainTests {
         let ws = fixture.workspace
         return [
             fixture.execRecord(
-                "mkdir -p \(PosixPath.dirname(ws)) && if [ ! -d \(ws)/.git ]; then git clone --branch develop https://example.invalid/chain.git \(ws); else true; fi"
+                "mkdir -p \(PosixPath.dirname(ws)) && if [ ! -d \(ws)/.git ]; then git clone --branch develop -- https://example.invalid/chain.git \(ws); else true; fi"
             ),
             fixture.execRecord(
                 "missing=''; for cmd in codex tmux; do if ! command -v \"$cmd\" >/dev/null 2>&1; then missing=\"$missing $cmd\"; fi; done; printf \"%s\\n\" \"$missing\""
@@ -272,6 +272,19 @@ struct SSHChainTests {
         #expect(!fixture.project.sessionAlive())
     }
 
+    /// On a host runtime the remote commands start in the SSH user's home, which every project of
+    /// that account shares: a relative idea goes under the project's workspace instead.
+    @Test func hostRuntimeUploadsRelativeIdeasIntoTheWorkspace() async throws {
+        let fixture = try SSHFixture("host-ideas", runtime: "host", agents: "  default: hermes")
+        defer { fixture.cleanUp() }
+        let (spec, external) = try writeSpec(fixture, relative: true)
+        let result = try await fixture.cli(["chain", spec])
+        #expect(result.status == 0, "\(result)")
+        #expect(fixture.remoteFile(fixture.workspace + "/ideas/m3.md") == "# m3\nrelative idea\n")
+        #expect(fixture.remoteFile(fixture.remoteHome + "/ideas/m3.md") == nil)
+        #expect(fixture.remoteFile(external) == "# m2\nexternal idea\n", "absolute ideas land as written")
+    }
+
     @Test func repoOverridesApplyInMemoryOnly() async throws {
         let fixture = try SSHFixture("override", agents: "  default: hermes", branch: "develop")
         defer { fixture.cleanUp() }
@@ -291,6 +304,7 @@ struct SSHChainTests {
         let calls = fixture.dockerCalls().map { $0.last ?? "" }
         #expect(calls.count == 6, "\(calls)")
         #expect(!calls.contains { $0.hasPrefix("missing=") })
-        #expect(calls.first?.contains("git clone --branch develop https://example.invalid/other.git") == true)
+        #expect(
+            calls.first?.contains("git clone --branch develop -- https://example.invalid/other.git") == true)
     }
 }

@@ -132,7 +132,7 @@ struct SSHCommandTests {
         ])
         #expect(again.status == 0, "\(again)")
         let ensure =
-            "mkdir -p \(PosixPath.dirname(ws)) && if [ ! -d \(ws)/.git ]; then git clone --branch main https://example.invalid/boot.git \(ws); else true; fi"
+            "mkdir -p \(PosixPath.dirname(ws)) && if [ ! -d \(ws)/.git ]; then git clone --branch main -- https://example.invalid/boot.git \(ws); else true; fi"
         let upload = fixture.execRecord("mkdir -p \(ws) && base64 -d > \(ws)/idea.txt", input: true)
         #expect(
             fixture.dockerCalls() == [

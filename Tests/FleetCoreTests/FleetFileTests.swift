@@ -6,7 +6,7 @@ import Testing
 private let project = "projects:\n  - name: alpha\n    cloud_yaml: a.yaml\n"
 
 private let defaultKeys =
-    "concurrency, connections_per_host, per_host, deadline, known_hosts, host_key_policy"
+    "concurrency, connections_per_host, per_host, deadline, known_hosts, host_key_policy, state_dir"
 
 private let fleetErrorCases: [YAMLErrorCase] = [
     // unknown keys, at each level, with the expected keys

@@ -20,6 +20,8 @@ extension RealHosts {
             let healthyB = try RunnerHost()
             let down = try RunnerHost()
             let rotated = try RunnerHost()
+            // Its key is marked @revoked in known_hosts (by a wildcard line, after its own entry).
+            let revoked = try RunnerHost()
             let frozen = try RunnerHost()
             // Every command on this host prints junk and succeeds: the status read cannot be decoded.
             let garbage = try RunnerHost(extraConfig: [
@@ -27,7 +29,9 @@ extension RealHosts {
             ])
             defer {
                 frozen.server.thaw()
-                for host in [healthyA, healthyB, down, rotated, frozen, garbage] { host.server.kill() }
+                for host in [healthyA, healthyB, down, rotated, revoked, frozen, garbage] {
+                    host.server.kill()
+                }
             }
 
             var requests: [(host: RunnerHost, name: String)] = []
@@ -50,6 +54,10 @@ extension RealHosts {
                 requests.append((rotated, "rotated-\(index)"))
                 plan.append((.running, "host_key_changed"))
             }
+            for index in 0..<2 {
+                requests.append((revoked, "revoked-\(index)"))
+                plan.append((.running, "host_key_revoked"))
+            }
             for index in 0..<6 {
                 requests.append((frozen, "frozen-\(index)"))
                 plan.append((.running, "timeout"))
@@ -71,7 +79,13 @@ extension RealHosts {
             #expect(members.count >= 50)
 
             let directory = try FleetDirectory()
-            try directory.writeKnownHosts([healthyA, healthyB, down, rotated, frozen, garbage].map(\.server))
+            try directory.writeKnownHosts(
+                [healthyA, healthyB, down, rotated, revoked, frozen, garbage].map(\.server))
+            let revokedKey = try revoked.server.knownHostsLine().split(separator: " ").dropFirst().joined(
+                separator: " ")
+            try FileSystem.writeAtomically(
+                directory.knownHosts,
+                text: (FileSystem.readText(directory.knownHosts) ?? "") + "@revoked * \(revokedKey)\n")
             let file = try FleetFile.load(path: directory.writeFleet(members))
 
             // Break the hosts only now: the known_hosts file has the rotated host's OLD key.

@@ -1,3 +1,4 @@
+import BenchSupport
 import Fleet
 import FleetCore
 import Foundation
@@ -107,7 +108,7 @@ struct KubernetesExampleTests {
             "volumeMounts": .list(
                 .object(
                     required: ["name": .string, "mountPath": .string],
-                    optional: ["readOnly": .bool, "subPath": .string])),
+                    optional: ["readOnly": .bool, "subPath": .string, "subPathExpr": .string])),
             "resources": .object(required: [:], optional: ["requests": .map(.any), "limits": .map(.any)]),
             "securityContext": .map(.any), "imagePullPolicy": .string, "workingDir": .string,
         ])
@@ -124,6 +125,8 @@ struct KubernetesExampleTests {
                         "secret": .object(
                             required: ["secretName": .string], optional: ["defaultMode": .int, "items": .any]),
                         "emptyDir": .map(.any),
+                        "persistentVolumeClaim": .object(
+                            required: ["claimName": .string], optional: ["readOnly": .bool]),
                     ])),
             "securityContext": .map(.any), "serviceAccountName": .string, "nodeSelector": .map(.string),
             "tolerations": .any, "imagePullSecrets": .any,
@@ -243,6 +246,49 @@ struct KubernetesExampleTests {
         #expect(secretData[PosixPath.basename(knownHosts)] != nil)
     }
 
+    /// Each shard keeps its own state directory on the claim across runs: the mount's sub-path is
+    /// the completion index, and the state directory variable names that mount.
+    @Test func everyShardKeepsItsOwnStateOnTheClaim() throws {
+        let job = try #require(try Self.documents("cronjob.yaml").first)
+        let pod = try #require(
+            ((((job["spec"] as? [String: Any])?["jobTemplate"] as? [String: Any])?["spec"] as? [String: Any])?[
+                "template"] as? [String: Any])?["spec"] as? [String: Any])
+        let container = try #require((pod["containers"] as? [[String: Any]])?.first)
+        let env = try #require(container["env"] as? [[String: Any]])
+        let statePath = try #require(
+            env.first { $0["name"] as? String == StateDirectory.environmentVariable }?["value"] as? String)
+        let shardVariable = try #require(
+            env.first {
+                (($0["valueFrom"] as? [String: Any])?["fieldRef"] as? [String: Any])?["fieldPath"] as? String
+                    == "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+            }?["name"] as? String)
+        let mount = try #require(
+            (container["volumeMounts"] as? [[String: Any]])?.first { $0["mountPath"] as? String == statePath }
+        )
+        #expect(mount["subPathExpr"] as? String == "shard-$(\(shardVariable))")
+        #expect(mount["readOnly"] == nil)
+        let volume = try #require(
+            (pod["volumes"] as? [[String: Any]])?.first { $0["name"] as? String == mount["name"] as? String })
+        let claimName = try #require(
+            (volume["persistentVolumeClaim"] as? [String: Any])?["claimName"] as? String)
+        let claim = try #require(try Self.documents("state.yaml").first)
+        #expect((claim["metadata"] as? [String: Any])?["name"] as? String == claimName)
+        #expect((claim["spec"] as? [String: Any])?["accessModes"] as? [String] == ["ReadWriteMany"])
+    }
+
+    /// Every manifest against the Kubernetes API's own schema (kubernetes-validate, strict: an
+    /// unknown field fails), installed by `scripts/install-deps.sh --tests`.
+    @Test func manifestsPassTheKubernetesSchema() throws {
+        for name in ["cronjob.yaml", "configmap.yaml", "secret.yaml", "state.yaml"] {
+            let path = ShellQuote.quote(Self.directory + "/" + name)
+            let output = try BenchProcess.run([
+                "/bin/sh", "-c",
+                "kubernetes-validate -k 1.30.0 --strict --quiet \(path) 2>&1; echo \"exit=$?\"",
+            ])
+            #expect(output.hasSuffix("exit=0\n"), "\(name): \(output)")
+        }
+    }
+
     @Test func configMapShipsAValidFleetThatFillsEveryShard() throws {
         let configMap = try #require(try Self.documents("configmap.yaml").first)
         try Self.configMap.check(configMap, at: "configmap.yaml")
@@ -254,6 +300,7 @@ struct KubernetesExampleTests {
         }
         let fleet = try FleetFile.load(path: directory.path + "/fleet.yaml")
         #expect(fleet.projects.count >= 4)
+        #expect(throws: Never.self) { try fleet.checkDistinctRunners() }
         let secretMount = "/etc/megaplan-fleet/ssh"
         for project in fleet.projects {
             let spec = try CloudSpec.load(path: project.cloudYAML)

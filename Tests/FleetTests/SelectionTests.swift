@@ -94,8 +94,7 @@ struct SelectionTests {
         #expect(
             keyOrder(value) == [
                 "schema", "tick", "ts", "project", "provider", "host", "op", "duration_ms", "outcome",
-                "error_kind",
-                "report",
+                "error_kind", "status_since", "previous_status", "changed", "report",
             ])
         #expect(!rendered.contains("\n"))
     }

@@ -15,8 +15,7 @@ extension RealHosts {
     struct TickCommandTests {
         static let lineKeys = [
             "schema", "tick", "ts", "project", "provider", "host", "op", "duration_ms", "outcome",
-            "error_kind",
-            "report",
+            "error_kind", "status_since", "previous_status", "changed", "report",
         ]
 
         /// A fleet of `shapes.count` projects on one healthy host, with the fleet directory.
@@ -345,16 +344,11 @@ extension RealHosts {
 
         @Test(.timeLimit(.minutes(1)))
         func shardsOfTheCLIAreDisjointAndCoverTheFleet() async throws {
-            // Many names, few chains: names decide shards; read-only runs may share a chain.
-            let fleet = try await Fleet([.running, .complete])
+            // Names decide shards; every project has its own chain (a fleet never shares a runner).
+            let fleet = try await Fleet((0..<16).map { $0 % 2 == 0 ? .running : .complete }, prefix: "shard")
             defer { fleet.cleanUp() }
-            var members: [FleetMember] = []
-            for index in 0..<16 {
-                var member = fleet.members[index % 2]
-                member.name = "shard-\(index)"
-                members.append(member)
-            }
-            let file = try fleet.directory.writeFleet(members, name: "shards.yaml")
+            let members = fleet.members
+            let file = fleet.file
             let all = Set(members.map(\.name))
             for count in 1...4 {
                 var seen: [String] = []
@@ -373,6 +367,113 @@ extension RealHosts {
                 }
                 #expect(seen.count == all.count, "N=\(count): \(seen.sorted())")
                 #expect(Set(seen) == all, "N=\(count)")
+            }
+        }
+
+        /// The project lines of a run, by project name.
+        static func projectLines(_ result: FleetCLI.Result) throws -> [String: JSONValue] {
+            var lines: [String: JSONValue] = [:]
+            for line in try result.lines() where !line.isSummary {
+                lines[line.json["project"]?.stringValue ?? ""] = line.json
+            }
+            return lines
+        }
+
+        /// Two ticks around a change of status: `changed` with the previous status and a new
+        /// `status_since` that stays put across unchanged ticks; an error keeps the last known one.
+        @Test(.timeLimit(.minutes(1)))
+        func statusHistoryFollowsChanges() async throws {
+            let fleet = try await Fleet([.running, .complete])
+            defer { fleet.cleanUp() }
+            let first = try Self.projectLines(try await fleet.run(["status", "--all"]))
+            let since = try #require(first["p-0"]?["status_since"]?.stringValue)
+            #expect(first["p-0"]?["changed"] == false && first["p-0"]?["previous_status"] == .null)
+            #expect(since == first["p-0"]?["ts"]?.stringValue)
+
+            let second = try Self.projectLines(try await fleet.run(["status", "--all"]))
+            #expect(second["p-0"]?["status_since"]?.stringValue == since)
+            #expect(second["p-0"]?["changed"] == false)
+
+            try ChainShape.awaitingMerge.stage(fleet.members[0].project)
+            let third = try Self.projectLines(try await fleet.run(["status", "--all"]))
+            #expect(third["p-0"]?["report"]?["effective_status"] == "awaiting_pr_merge")
+            #expect(third["p-0"]?["changed"] == true)
+            #expect(third["p-0"]?["previous_status"] == "running")
+            let changedAt = try #require(third["p-0"]?["status_since"]?.stringValue)
+            #expect(changedAt == third["p-0"]?["ts"]?.stringValue && changedAt != since)
+            #expect(third["p-1"]?["changed"] == false)
+
+            try ChainShape.corruptState.stage(fleet.members[0].project)
+            let broken = try Self.projectLines(try await fleet.run(["status", "--all"]))
+            #expect(broken["p-0"]?["outcome"] == "error")
+            #expect(broken["p-0"]?["status_since"]?.stringValue == changedAt)
+            #expect(broken["p-0"]?["previous_status"] == "running" && broken["p-0"]?["changed"] == false)
+
+            try ChainShape.awaitingMerge.stage(fleet.members[0].project)
+            let back = try Self.projectLines(try await fleet.run(["status", "--all"]))
+            #expect(
+                back["p-0"]?["status_since"]?.stringValue == changedAt && back["p-0"]?["changed"] == false)
+        }
+
+        /// Runs as two pods of a Kubernetes shard would make them: a fresh HOME each time, one
+        /// state directory. The second run has the first's history and validates no spec again.
+        @Test(.timeLimit(.minutes(1)))
+        func aStateDirectoryOutlivesHome() async throws {
+            let fleet = try await Fleet([.running, .complete])
+            defer { fleet.cleanUp() }
+            let state = fleet.directory.path + "/state"
+            var commands: [Int] = []
+            var runs: [[String: JSONValue]] = []
+            for pod in ["pod-a", "pod-b"] {
+                let home = fleet.directory.path + "/" + pod
+                try FileSystem.makeDirectories(home)
+                let result = try await fleet.run(
+                    ["tick", "--all"], environment: ["HOME": home, StateDirectory.environmentVariable: state])
+                #expect(result.status == 0, "\(result)")
+                let summary = try #require(try result.lines().first { $0.isSummary })
+                if case .int(let count)? = summary.json["summary"]?["remote_commands"] {
+                    commands.append(count)
+                }
+                runs.append(try Self.projectLines(result))
+                #expect(!FileSystem.isDirectory(home + "/.megaplan"), "\(pod) wrote into its HOME")
+            }
+            // First run: one read and one spec validation per chain; then one read each.
+            #expect(commands == [4, 2], "\(commands)")
+            #expect(runs[1]["p-0"]?["status_since"] == runs[0]["p-0"]?["status_since"])
+            #expect(FileSystem.isDirectory(state + "/cloud/markers"))
+            #expect(FileSystem.isDirectory(state + "/fleet/locks"))
+        }
+
+        /// Two shards ticking against one state directory at once: each project is ticked once
+        /// and keeps its own history.
+        @Test(.timeLimit(.minutes(1)))
+        func twoShardsShareAStateDirectory() async throws {
+            let fleet = try await Fleet((0..<6).map { $0 % 2 == 0 ? .running : .complete })
+            defer { fleet.cleanUp() }
+            let state = fleet.directory.path + "/state"
+            let environment = [StateDirectory.environmentVariable: state]
+            let shards = try (0..<2).map { index in
+                try FleetCLI.start(
+                    [
+                        "tick", "--shard", "\(index)/2", "--fleet", fleet.file, "--known-hosts",
+                        fleet.directory.knownHosts,
+                    ],
+                    home: fleet.directory.home, environment: environment)
+            }
+            var seen: [String] = []
+            for shard in shards {
+                let status = await shard.wait(timeout: .seconds(50))
+                #expect(status == 0, "\(shard.stderrSoFar)")
+                let lines = try shard.result(status: status ?? -1).lines().filter { !$0.isSummary }
+                seen += lines.compactMap { $0.json["project"]?.stringValue }
+                for line in lines { #expect(line.json["outcome"] == "ok", "\(line.raw)") }
+            }
+            #expect(seen.sorted() == fleet.members.map(\.name).sorted())
+            for member in fleet.members {
+                let directory = StateDirectory(path: state).markerDirectory(
+                    forCloudYAML: FileSystem.resolve(member.project.cloudYAMLPath))
+                let history = try #require(StatusHistory.read(in: directory), "\(member.name)")
+                #expect(history.status == member.shape.effectiveStatus)
             }
         }
 

@@ -41,12 +41,12 @@ struct ObservationExcerptTests {
     }
 
     @Test func shortTextIsKeptAndLongTextEndsAtAWord() {
-        #expect(ObservationResult.excerpt("fatal: no such file") == "fatal: no such file")
+        #expect(TextCut.excerpt("fatal: no such file") == "fatal: no such file")
         let words = Array(repeating: "word", count: 200).joined(separator: " ")
-        let cut = ObservationResult.excerpt(words)
+        let cut = TextCut.excerpt(words)
         #expect(cut.hasSuffix(" …"))
         #expect(cut.dropLast(2).split(separator: " ").allSatisfy { $0 == "word" })
         #expect(cut.count <= 502)
-        #expect(ObservationResult.excerpt(String(repeating: "x", count: 600)) == "…")
+        #expect(TextCut.excerpt(String(repeating: "x", count: 600)) == "…")
     }
 }

@@ -221,6 +221,7 @@ struct TickFailureTests {
             let reason = "\(row.prefix): tmux: server exited unexpectedly (injected)"
             #expect(tick.keys == reportKeys)
             #expect(tick["success"] == false && !tick.success)
+            #expect(tick.errorKind == "restart_failed")
             #expect(tick.event == "supervisor_error" && tick.nextAction == "blocked")
             #expect(tick["acted"] == false && !tick.acted)
             #expect(tick["effective_status"] == .string(row.status))

@@ -372,7 +372,7 @@ private func occurrences(of needle: String, in text: String) -> Int {
         #expect(occurrences(of: "/workspace/app", in: script) >= 2)
         #expect(
             script.contains(
-                "mkdir -p /workspace && if [ ! -d /workspace/app/.git ]; then git clone --branch main https://github.com/example/app.git /workspace/app; else true; fi"
+                "mkdir -p /workspace && if [ ! -d /workspace/app/.git ]; then git clone --branch main -- https://github.com/example/app.git /workspace/app; else true; fi"
             ))
         let routing = script.components(separatedBy: "\n").filter {
             $0.hasPrefix("megaplan config set agents.")
@@ -427,7 +427,7 @@ private func occurrences(of needle: String, in text: String) -> Int {
                 "https://x-access-token:%s@github.com",
                 "/root/.git-credentials",
                 "chmod 600 /root/.git-credentials",
-                "mkdir -p /workspace && if [ ! -d /workspace/app/.git ]; then git clone --branch main",
+                "mkdir -p /workspace && if [ ! -d /workspace/app/.git ]; then git clone --branch main --",
                 "OPENAI_API_KEY", "! -f /root/.codex/auth.json", "codex login --with-api-key", "|| true",
                 "if [[ -n \"${ANTHROPIC_API_KEY:-}\" ]]; then",
                 "timeout 15 claude setup-token",
@@ -519,7 +519,7 @@ private func occurrences(of needle: String, in text: String) -> Int {
         #expect(script.contains("then MEGAPLAN_REF='main; rm -rf /'; fi"))
         #expect(
             script.contains(
-                "mkdir -p /workspace && if [ ! -d '/workspace/my app/.git' ]; then git clone --branch 'feature/x y' 'https://github.com/example/it'\"'\"'s app.git' '/workspace/my app'; else true; fi"
+                "mkdir -p /workspace && if [ ! -d '/workspace/my app/.git' ]; then git clone --branch 'feature/x y' -- 'https://github.com/example/it'\"'\"'s app.git' '/workspace/my app'; else true; fi"
             ))
         #expect(script.contains("tmux new-session -d -s agent -c '/workspace/my app' \"bash -l\""))
         #expect(script.contains("model = \"gpt \\\"quoted\\\" \\\\ model\"\n"))

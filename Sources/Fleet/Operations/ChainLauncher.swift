@@ -31,7 +31,7 @@ public struct ChainLauncher: Sendable {
             let local = try IdeaFiles.locate(
                 label: milestone.label, idea: milestone.idea, workspace: workspace, ideaDirectory: ideaDir,
                 root: project.root)
-            sources.append((local, milestone.idea))
+            sources.append((local, remoteIdeaPath(milestone.idea)))
         }
 
         let missing = cloud.secrets.filter { (project.environment[$0] ?? "").isEmpty }.sorted()
@@ -147,6 +147,16 @@ public struct ChainLauncher: Sendable {
         return Result(
             launchOutput: RelayedOutput(launch), provenance: provenance,
             markerPath: Marker.path(forCloudYAML: cloud.path, home: project.home))
+    }
+
+    /// Where a milestone's idea file is uploaded: as written (§3.5: relative to the remote
+    /// command's working directory), except on an `ssh.runtime: host` runner, whose commands start
+    /// in the SSH user's home, shared by every project on that account: there a relative idea goes
+    /// under the workspace, where the chain engine (`tmux -c W`) looks for it.
+    func remoteIdeaPath(_ idea: String) -> String {
+        let cloud = project.cloud
+        guard cloud.provider == .ssh, cloud.ssh?.runtime == .host, !idea.hasPrefix("/") else { return idea }
+        return PosixPath.join(cloud.repo.workspace, idea)
     }
 
     /// The spec's own bytes, or, when the base branch was injected, the top-level mapping with

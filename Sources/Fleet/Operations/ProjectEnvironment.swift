@@ -39,7 +39,7 @@ public struct ProjectEnvironment: Sendable {
         async throws(FleetError) -> T
     {
         if let directory = persistentDeployDirectory {
-            try DeployDirectory.materialize(cloud, into: directory)
+            try DeployDirectory.materialize(cloud, into: directory, below: home)
             return try await body(directory)
         }
         let directory = try TemporaryDirectory.make(prefix: "megaplan-cloud-")

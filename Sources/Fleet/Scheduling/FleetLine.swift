@@ -20,36 +20,44 @@ public struct FleetLine: Sendable, Equatable {
     public var errorKind: String?
     public var report: JSONValue
     public var effectiveStatus: String?
+    /// When the project entered its status; on a line that could not observe it, when it entered
+    /// its last known one (from `StatusHistory`).
+    public var statusSince: String?
+    public var previousStatus: String?
+    /// The status differs from the one the previous run recorded.
+    public var changed = false
 
     public var json: JSONValue {
         .object([
             "schema": .int(Self.schemaVersion), "tick": .string(tick), "ts": .string(timestamp),
             "project": .string(project), "provider": .optional(provider), "host": .optional(host),
             "op": .string(operation.rawValue), "duration_ms": .int(durationMilliseconds),
-            "outcome": .string(outcome.rawValue), "error_kind": .optional(errorKind), "report": report,
+            "outcome": .string(outcome.rawValue), "error_kind": .optional(errorKind),
+            "status_since": .optional(statusSince), "previous_status": .optional(previousStatus),
+            "changed": .bool(changed), "report": report,
         ])
     }
 
     /// The line as printed: compact, every string redacted, control characters escaped, and
     /// capped in length by replacing the report's largest fields with a marker.
     public func rendered(redactor: Redactor) -> String {
-        let line = json.serialized(.compact, transform: redactor.redact)
+        let line = redactor.serialized(json)
         if line.utf8.count <= Self.maximumLength { return line }
         var shortened = self
         if case .object(var report) = report {
             let sizes = report.entries.map {
-                ($0.key, $0.value.serialized(.compact, transform: redactor.redact).utf8.count)
+                ($0.key, redactor.serialized($0.value).utf8.count)
             }
             .sorted { $0.1 > $1.1 }
             for (key, size) in sizes {
                 report[key] = ["truncated": true, "bytes": .int(size)]
                 shortened.report = .object(report)
-                let candidate = shortened.json.serialized(.compact, transform: redactor.redact)
+                let candidate = redactor.serialized(shortened.json)
                 if candidate.utf8.count <= Self.maximumLength { return candidate }
             }
         }
         shortened.report = ["truncated": true, "bytes": .int(line.utf8.count)]
-        return shortened.json.serialized(.compact, transform: redactor.redact)
+        return redactor.serialized(shortened.json)
     }
 }
 

@@ -14,12 +14,19 @@ public actor ProjectActor {
     public nonisolated let cloud: Result<CloudSpec, FleetError>
     private let pool: SSHPool
     private let home: String
+    /// Where the project's marker, lock, validated spec and status history are kept.
+    private let stateDirectory: StateDirectory
     private var state = State.idle
 
-    public init(project: FleetFile.Project, pool: SSHPool, home: String = FileSystem.homeDirectory()) {
+    /// `stateDirectory` defaults to `<home>/.megaplan`.
+    public init(
+        project: FleetFile.Project, pool: SSHPool, home: String = FileSystem.homeDirectory(),
+        stateDirectory: StateDirectory? = nil
+    ) {
         self.project = project
         self.pool = pool
         self.home = home
+        self.stateDirectory = stateDirectory ?? StateDirectory(home: home)
         cloud = Result { () throws(FleetError) in try CloudSpec.load(path: project.cloudYAML) }
     }
 
@@ -63,6 +70,7 @@ public actor ProjectActor {
             line.provider = spec.provider.rawValue
             line.host = hostKey
             await perform(operation, spec: spec, dryRun: dryRun, into: &line)
+            recordHistory(spec: spec, into: &line)
         }
         line.durationMilliseconds = Int((ContinuousClock.now - started) / .milliseconds(1))
         return line
@@ -84,7 +92,7 @@ public actor ProjectActor {
         }
         defer { lastCommandCount = runner.commandCount }
         let reader = ChainStatusReader(
-            cloud: spec, runner: runner, remoteSpecOverride: project.remoteSpec, home: home)
+            cloud: spec, runner: runner, remoteSpecOverride: project.remoteSpec, state: stateDirectory)
         switch operation {
         case .status:
             do {
@@ -107,6 +115,31 @@ public actor ProjectActor {
                 : !result.success
                     ? .error : result.report["event"]?.stringValue == "supervisor_blocked" ? .blocked : .ok
         }
+    }
+
+    /// Adds the status history to the line and records an observed status. The write happens under
+    /// the chain's lock, so it never races a tick of another process; when another holds it, that
+    /// run records instead. A line that observed nothing reports the last known status's history.
+    private func recordHistory(spec: CloudSpec, into line: inout FleetLine) {
+        let directory = stateDirectory.markerDirectory(forCloudYAML: spec.path)
+        let recorded = StatusHistory.read(in: directory)
+        guard let status = line.effectiveStatus, line.outcome == .ok || line.outcome == .blocked,
+            status != EffectiveStatus.unknown.rawValue
+        else {
+            line.statusSince = recorded?.since
+            line.previousStatus = recorded?.previousStatus
+            return
+        }
+        let (history, changed) = StatusHistory.next(after: recorded, status: status, at: line.timestamp)
+        line.statusSince = history.since
+        line.previousStatus = history.previousStatus
+        line.changed = changed
+        guard history != recorded,
+            let lock = try? FileLock.tryAcquire(
+                directory + "/supervise.lock", stateRoot: stateDirectory.checkedBelow)
+        else { return }
+        defer { lock.release() }
+        try? history.write(in: directory, below: stateDirectory.checkedBelow)
     }
 
     static let blockedStatuses: Set<EffectiveStatus> = [

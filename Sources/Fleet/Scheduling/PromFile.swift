@@ -50,7 +50,12 @@ public enum PromFile {
         return out
     }
 
+    /// Replaces the file atomically. Its directory must be writable by its owner alone (a
+    /// textfile collector's directory is often another user's) or sticky; one of ours that its
+    /// group or others can write is repaired. A link at the file itself is replaced, not followed.
     public static func write(_ path: String, lines: [FleetLine], summary: FleetSummary) throws(FleetError) {
-        try FileSystem.writeAtomically(FileSystem.resolve(path), text: render(lines: lines, summary: summary))
+        let target = FileSystem.resolveParent(path)
+        try FileSystem.secureDirectory(PosixPath.dirname(target), createMode: 0o755, trust: .output)
+        try FileSystem.writeAtomically(target, text: render(lines: lines, summary: summary))
     }
 }

@@ -71,8 +71,13 @@ public enum FleetLockPath {
     public static func path(
         fleetFile: String, shard: FleetSelection.Shard?, home: String = FileSystem.homeDirectory()
     ) -> String {
+        path(fleetFile: fleetFile, shard: shard, state: StateDirectory(home: home))
+    }
+
+    public static func path(fleetFile: String, shard: FleetSelection.Shard?, state: StateDirectory) -> String
+    {
         let key = String(Digest.sha256Hex(fleetFile).prefix(16))
         let suffix = shard.map { "-shard\($0.index)of\($0.count)" } ?? ""
-        return "\(home)/.megaplan/fleet/locks/\(key)\(suffix).lock"
+        return "\(state.fleetLocks)/\(key)\(suffix).lock"
     }
 }

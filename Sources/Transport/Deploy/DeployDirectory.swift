@@ -21,12 +21,17 @@ public enum DeployDirectory {
     /// Writes every file of §8.1 into `destination` (creating it and `wrappers/`), overwriting
     /// existing files and leaving stale extra files alone. `entrypoint.sh` and the wrappers are
     /// written with mode 0755, everything else 0644. `docker-compose.yaml` and the compose work
-    /// directory exist only for the local provider with a `local` block.
-    public static func materialize(_ spec: CloudSpec, into destination: String) throws(FleetError) {
+    /// directory exist only for the local provider with a `local` block. Every directory is
+    /// checked by `FileSystem.secureDirectory` (from below `base` when given): ours, with no group
+    /// or other write, never a link; files are replaced atomically, so a planted link is replaced,
+    /// not followed.
+    public static func materialize(_ spec: CloudSpec, into destination: String, below base: String? = nil)
+        throws(FleetError)
+    {
         try TemplateStore.requireTemplates()
         let wrappers = PosixPath.join(destination, "wrappers")
-        try FileSystem.makeDirectories(destination)
-        try FileSystem.makeDirectories(wrappers)
+        try FileSystem.secureDirectory(destination, below: base, createMode: 0o755)
+        try FileSystem.secureDirectory(wrappers, createMode: 0o755)
 
         try write(renderDockerfile(spec), to: PosixPath.join(destination, "Dockerfile"), mode: 0o644)
         try write(renderEntrypoint(spec), to: PosixPath.join(destination, "entrypoint.sh"), mode: 0o755)
@@ -36,7 +41,8 @@ public enum DeployDirectory {
         if spec.provider == .local, let local = spec.local {
             try write(
                 renderCompose(spec), to: PosixPath.join(destination, "docker-compose.yaml"), mode: 0o644)
-            try FileSystem.makeDirectories(PosixPath.join(destination, local.workdir))
+            try FileSystem.secureDirectory(
+                PosixPath.join(destination, local.workdir), below: destination, createMode: 0o755)
         }
 
         for name in wrapperNames {

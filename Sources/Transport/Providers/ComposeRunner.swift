@@ -14,6 +14,8 @@ public struct ComposeRunner: Runner {
     let port: Int
     /// `~/.megaplan/cloud/<compose_project>/`, the working directory of every call.
     public let deployDirectory: String
+    /// The state tree the deploy directory lives in, checked by `FileSystem.secureDirectory`.
+    let home: String
     private let counter = CommandCounter()
 
     public init(spec: CloudSpec, home: String = FileSystem.homeDirectory(), searchPath: String? = nil)
@@ -32,6 +34,12 @@ public struct ComposeRunner: Runner {
         project = local.composeProject
         port = spec.resources.port
         deployDirectory = "\(home)/.megaplan/cloud/\(local.composeProject)"
+        self.home = home
+    }
+
+    /// The deploy directory exists, is ours and no one else can write to it (it holds `.env`).
+    func secureDeployDirectory() throws(FleetError) {
+        try FileSystem.secureDirectory(deployDirectory, below: home, createMode: 0o755)
     }
 
     var composeFile: String { deployDirectory + "/docker-compose.yaml" }
@@ -41,7 +49,7 @@ public struct ComposeRunner: Runner {
     func compose(_ arguments: [String], stdin: [UInt8]? = nil, outputLimit: Int = OutputLimits.capture)
         async throws(FleetError) -> RunnerOutput
     {
-        try FileSystem.makeDirectories(deployDirectory)
+        try secureDeployDirectory()
         let prefix = ["-p", project, "-f", composeFile]
         let output = try await docker.run(
             ["compose"] + prefix + arguments, stdin: stdin, workingDirectory: deployDirectory,
@@ -83,14 +91,16 @@ public struct ComposeRunner: Runner {
     public func deploy(deployDirectory: String, secrets: [(name: String, value: String)])
         async throws(FleetError)
     {
+        try secureDeployDirectory()
         try FileSystem.writeAtomically(
-            self.deployDirectory + "/.env", text: EnvFile.render(port: port, secrets: secrets), mode: 0o600)
+            self.deployDirectory + "/.env", text: try EnvFile.render(port: port, secrets: secrets),
+            mode: 0o600)
         _ = try await composeChecked(["up", "-d"])
     }
 
     /// A non-zero exit is `provider_failed` naming the command (§1.9); stderr went to the terminal.
     public func attach() async throws(FleetError) -> Int32 {
-        try FileSystem.makeDirectories(deployDirectory)
+        try secureDeployDirectory()
         let arguments = [
             "compose", "-p", project, "-f", composeFile, "exec", "agent", "tmux", "attach", "-t", "agent",
         ]
@@ -101,7 +111,7 @@ public struct ComposeRunner: Runner {
         async throws(FleetError)
     {
         if follow {
-            try FileSystem.makeDirectories(deployDirectory)
+            try secureDeployDirectory()
             try await docker.follow(
                 ["compose", "-p", project, "-f", composeFile, "logs", "-f", "agent"],
                 workingDirectory: deployDirectory, onLine: onLine)
@@ -121,34 +131,20 @@ public struct ComposeRunner: Runner {
 
 /// The `.env` text of local and ssh deploys: `PORT=<port>` then `NAME=value` per secret (§7.3).
 public enum EnvFile {
-    public static func render(port: Int, secrets: [(name: String, value: String)]) -> String {
+    /// Docker's and Compose's env-file readers take each line's value literally and have no escape
+    /// for a line break, so a value holding one would end its line early and could define another
+    /// variable: such a value is refused, naming the secret and never showing its value.
+    public static func render(port: Int, secrets: [(name: String, value: String)]) throws(FleetError)
+        -> String
+    {
+        let lineEnds: Set<UInt8> = [0x0A, 0x0D, 0x00]
+        if let broken = secrets.first(where: { $0.value.utf8.contains(where: lineEnds.contains) }) {
+            throw FleetError(
+                .invalidArgs,
+                "secret \(broken.name) contains a line break or NUL, which a docker env file cannot carry; store it without one (for example base64-encoded)"
+            )
+        }
         let lines = ["PORT=\(port)"] + secrets.map { "\($0.name)=\($0.value)" }
         return lines.joined(separator: "\n") + "\n"
-    }
-}
-
-/// Standard base64 without line breaks, as the reference's upload payload (§7.1).
-public enum Base64 {
-    private static let alphabet = Array(
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
-    public static func encode(_ bytes: [UInt8]) -> String {
-        var out = [UInt8]()
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var index = 0
-        while index + 3 <= bytes.count {
-            let value = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
-            out += [18, 12, 6, 0].map { alphabet[Int((value >> $0) & 63)] }
-            index += 3
-        }
-        let rest = bytes.count - index
-        if rest > 0 {
-            let value = UInt32(bytes[index]) << 16 | (rest == 2 ? UInt32(bytes[index + 1]) << 8 : 0)
-            out.append(alphabet[Int((value >> 18) & 63)])
-            out.append(alphabet[Int((value >> 12) & 63)])
-            out.append(rest == 2 ? alphabet[Int((value >> 6) & 63)] : UInt8(ascii: "="))
-            out.append(UInt8(ascii: "="))
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

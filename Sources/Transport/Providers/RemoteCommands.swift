@@ -8,7 +8,7 @@ public enum RemoteCommands {
     public static let chainLog = ".megaplan/cloud-chain.log"
 
     public static func ensureRepo(url: String, branch: String, workspace: String) -> String {
-        "mkdir -p \(q(PosixPath.dirname(workspace))) && if [ ! -d \(q(workspace + "/.git")) ]; then git clone --branch \(q(branch)) \(q(url)) \(q(workspace)); else true; fi"
+        "mkdir -p \(q(PosixPath.dirname(workspace))) && if [ ! -d \(q(workspace + "/.git")) ]; then git clone --branch \(q(branch)) -- \(q(url)) \(q(workspace)); else true; fi"
     }
 
     public static func dependencyProbe(_ commands: [String]) -> String {
@@ -24,11 +24,11 @@ public enum RemoteCommands {
     }
 
     public static func tmuxLaunch(workspace: String, spec: String, session: String) -> String {
-        "mkdir -p \(q(workspace + "/.megaplan")) && if tmux has-session -t \(q(session)) 2>/dev/null; then echo '\(session) session already running'; else tmux new-session -d -s \(q(session)) -c \(q(workspace)) \(q(chainStart(spec: spec, one: false))); echo 'started \(session) session'; fi"
+        "mkdir -p \(q(workspace + "/.megaplan")) && if tmux has-session -t \(q(session)) 2>/dev/null; then echo \(q(session + " session already running")); else tmux new-session -d -s \(q(session)) -c \(q(workspace)) \(q(chainStart(spec: spec, one: false))); echo \(q("started " + session + " session")); fi"
     }
 
     public static func tmuxRestart(workspace: String, spec: String, session: String) -> String {
-        "mkdir -p \(q(workspace + "/.megaplan")) && tmux kill-session -t \(q(session)) 2>/dev/null; tmux new-session -d -s \(q(session)) -c \(q(workspace)) \(q(chainStart(spec: spec, one: true))); echo 'restarted \(session) session'"
+        "mkdir -p \(q(workspace + "/.megaplan")) && tmux kill-session -t \(q(session)) 2>/dev/null; tmux new-session -d -s \(q(session)) -c \(q(workspace)) \(q(chainStart(spec: spec, one: true))); echo \(q("restarted " + session + " session"))"
     }
 
     public static func runnerProbe(session: String) -> String {

@@ -29,16 +29,13 @@ public struct SSHRunner: Runner {
         cloudPath = spec.path
     }
 
-    var container: String { ShellQuote.quote(ssh.container) }
-    var remoteDir: String { ShellQuote.quote(ssh.remoteDir) }
-
     /// A command line as the host runs it: inside the container with a login shell (§7.4), or in
     /// a login shell on the host itself.
     func wrapped(_ command: String, interactiveInput: Bool) -> String {
         switch ssh.runtime {
         case .docker:
-            "docker exec\(interactiveInput ? " -i" : "") \(container) bash -lc \(ShellQuote.quote(command))"
-        case .host: "bash -lc \(ShellQuote.quote(command))"
+            HostCommands.inContainer(command, container: ssh.container, interactiveInput: interactiveInput)
+        case .host: HostCommands.inLoginShell(command)
         }
     }
 
@@ -73,6 +70,7 @@ public struct SSHRunner: Runner {
             case .authFailed: "auth_failed"
             case .hostKeyUnknown: "host_key_unknown"
             case .hostKeyChanged: "host_key_changed"
+            case .hostKeyRevoked: "host_key_revoked"
             case .commandFailed, .protocolError: "remote_error"
             }
         return FleetError(.providerFailed, error.message, kind: kind)
@@ -110,7 +108,7 @@ public struct SSHRunner: Runner {
         } catch {
             throw FleetError(.providerFailed, "upload to \(hostLabel) failed: \(error)")
         }
-        _ = try await hostExec("docker build -t \(container) \(remoteDir)")
+        _ = try await hostExec(HostCommands.build(container: ssh.container, remoteDir: ssh.remoteDir))
     }
 
     /// Secrets travel on stdin into a 0600 `.env` file; they never appear in a command line.
@@ -118,23 +116,16 @@ public struct SSHRunner: Runner {
         async throws(FleetError)
     {
         try requireDocker("deploy")
-        let envPath = ShellQuote.quote(ssh.remoteDir + "/.env")
+        let envText = try EnvFile.render(port: port, secrets: secrets)
         _ = try await hostExec(
-            "umask 077 && mkdir -p \(remoteDir) && cat > \(envPath) && chmod 600 \(envPath)",
-            stdin: Array(EnvFile.render(port: port, secrets: secrets).utf8))
-        _ = try await hostExec("docker rm -f \(container) >/dev/null 2>&1 || true")
-        _ = try await hostExec(
-            "docker run -d --name \(container) --restart unless-stopped --env-file \(envPath) -p \(port):\(port) \(container)"
-        )
+            HostCommands.writeEnvFile(remoteDir: ssh.remoteDir), stdin: Array(envText.utf8))
+        _ = try await hostExec(HostCommands.removeContainer(ssh.container))
+        _ = try await hostExec(HostCommands.runContainer(ssh.container, remoteDir: ssh.remoteDir, port: port))
     }
 
     /// A PTY is requested, so tmux gets a real terminal (the reference requested none).
     public func attach() async throws(FleetError) -> Int32 {
-        let command =
-            switch ssh.runtime {
-            case .docker: "docker exec -it \(container) tmux attach -t agent"
-            case .host: "tmux attach -t agent"
-            }
+        let command = HostCommands.attach(container: ssh.runtime == .docker ? ssh.container : nil)
         counter.increment()
         let status: Int32
         do {
@@ -154,13 +145,10 @@ public struct SSHRunner: Runner {
     public func logs(follow: Bool, onLine: @escaping @Sendable (String) async -> Void)
         async throws(FleetError)
     {
-        let log = ShellQuote.quote(workspace + "/.megaplan/cloud-chain.log")
-        let command: String =
-            switch (ssh.runtime, follow) {
-            case (.docker, true): "docker logs -f \(container)"
-            case (.docker, false): "docker logs --tail 200 \(container)"
-            case (.host, true): "tail -n 200 -F \(log)"
-            case (.host, false): "tail -n 200 \(log)"
+        let command =
+            switch ssh.runtime {
+            case .docker: HostCommands.containerLogs(ssh.container, follow: follow)
+            case .host: HostCommands.chainLog(workspace: workspace, follow: follow)
             }
         if follow {
             counter.increment()
@@ -187,11 +175,11 @@ public struct SSHRunner: Runner {
 
     public func down() async throws(FleetError) {
         try requireDocker("down")
-        _ = try await hostExec("docker stop \(container)")
+        _ = try await hostExec(HostCommands.stopContainer(ssh.container))
     }
 
     public func destroy(volume: String?) async throws(FleetError) {
         try requireDocker("destroy")
-        _ = try await hostExec("docker rm -f \(container) >/dev/null 2>&1 || true && rm -rf \(remoteDir)")
+        _ = try await hostExec(HostCommands.destroy(container: ssh.container, remoteDir: ssh.remoteDir))
     }
 }

@@ -475,6 +475,10 @@ final class SSHConnectionWorker {
                 notes.append("\(path) is not readable")
                 return false
             }
+            if let problem = info.permissionProblem {
+                notes.append(problem)
+                return false
+            }
             if info.isEncrypted {
                 notes.append(
                     "identity file \(path) is passphrase-protected; megaplan-fleet cannot prompt for passphrases: load it into ssh-agent (ssh-add) or use a key without a passphrase"

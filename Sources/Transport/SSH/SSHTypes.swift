@@ -45,7 +45,8 @@ public enum HostKeyPolicy: String, Sendable, CaseIterable {
 }
 
 public struct SSHConfiguration: Sendable {
-    /// OpenSSH-format known_hosts file (plain or hashed entries, `[host]:port` for ports other than 22).
+    /// OpenSSH-format known_hosts file (patterns, hashed entries, `[host]:port` for ports other than
+    /// 22, `@revoked` and `@cert-authority` markers: see `KnownHosts`).
     public var knownHostsPath: String
     public var hostKeyPolicy: HostKeyPolicy
     /// Connections per endpoint (keep under sshd `MaxStartups`, default 10).
@@ -108,6 +109,8 @@ public struct SSHError: Error, Sendable, CustomStringConvertible {
         case authFailed = "auth_failed"
         case hostKeyUnknown = "host_key_unknown"
         case hostKeyChanged = "host_key_changed"
+        /// The host presented a key that known_hosts marks `@revoked` (refused under every policy).
+        case hostKeyRevoked = "host_key_revoked"
         case commandFailed = "command_failed"
         case connectionLost = "connection_lost"
         case protocolError = "protocol_error"

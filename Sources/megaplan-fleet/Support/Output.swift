@@ -13,7 +13,7 @@ enum Output {
 
     /// Prints a reference-style JSON document (2-space indent) with every string redacted.
     static func document(_ value: JSONValue, redactor: Redactor = .shapesOnly) {
-        stdout(value.serialized(.pretty, transform: redactor.redact) + "\n")
+        stdout(redactor.serialized(value, .pretty) + "\n")
     }
 
     /// Text that came from a runner, redacted, and sanitized (`TerminalText`) when it goes to a

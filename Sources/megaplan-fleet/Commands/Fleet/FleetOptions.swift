@@ -49,6 +49,12 @@ struct FleetOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Also write a Prometheus textfile here, atomically.", valueName: "path"))
     var promFile: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Where runs keep markers, locks and status history (default: $MEGAPLAN_FLEET_STATE_DIR, else the fleet file's defaults.state_dir, else ~/.megaplan).",
+            valueName: "path"))
+    var stateDir: String?
+
     var selectsFleet: Bool { all || !project.isEmpty || !tag.isEmpty || shard != nil }
 
     func validate() throws {
@@ -57,6 +63,13 @@ struct FleetOptions: ParsableArguments {
         if let deadline, !(deadline > 0) {
             throw ValidationError("--deadline must be a positive number of seconds")
         }
+    }
+
+    /// `--state-dir`, else `$MEGAPLAN_FLEET_STATE_DIR`, else the fleet file's, else `~/.megaplan`.
+    func stateDirectory(_ file: FleetFile) -> StateDirectory {
+        StateDirectory.resolve(
+            option: stateDir, environment: ProcessEnvironment.current,
+            fleetDefault: file.defaults.stateDirectory)
     }
 
     /// `--fleet`, else `$MEGAPLAN_FLEET`, else `./fleet.yaml`.

@@ -28,6 +28,7 @@ enum FleetRun {
         let configuration: SSHConfiguration
         do {
             file = try FleetFile.load(path: options.fleetPath)
+            try file.checkDistinctRunners()
             shard = try options.shard.map { (text) throws(FleetError) in
                 try FleetSelection.Shard(parsing: text)
             }
@@ -46,11 +47,13 @@ enum FleetRun {
             return ExitStatus.invalidFleet
         }
 
+        let stateDirectory = options.stateDirectory(file)
         var lock: FileLock?
         if takesLock {
-            let path = FleetLockPath.path(fleetFile: file.path, shard: shard)
+            let path = FleetLockPath.path(fleetFile: file.path, shard: shard, state: stateDirectory)
             do {
-                guard let acquired = try FileLock.tryAcquire(path) else {
+                guard let acquired = try FileLock.tryAcquire(path, stateRoot: stateDirectory.checkedBelow)
+                else {
                     Output.stderr(
                         "megaplan-fleet: another tick on \(file.path) is running (lock \(path)); nothing done\n"
                     )
@@ -72,7 +75,7 @@ enum FleetRun {
 
         let terminal = TerminalOutput(format: options.format)
         let pool = SSHPool(configuration: configuration)
-        let actors = projects.map { ProjectActor(project: $0, pool: pool) }
+        let actors = projects.map { ProjectActor(project: $0, pool: pool, stateDirectory: stateDirectory) }
         let redactors = Dictionary(uniqueKeysWithValues: actors.map { ($0.project.name, $0.redactor) })
         let tick = TickID.make()
         let total = actors.count

@@ -100,6 +100,11 @@ struct RepoOverrides: ParsableArguments {
     func apply(to spec: inout CloudSpec) throws(FleetError) {
         if let repoURL, !repoURL.isEmpty { spec.repo.url = repoURL }
         if let repoBranch, !repoBranch.isEmpty { spec.repo.branch = repoBranch }
+        for (label, value) in [("repo.url", spec.repo.url), ("repo.branch", spec.repo.branch)] {
+            if let problem = CloudSpec.Repo.optionLike(value, label: label) {
+                throw FleetError(.invalidSpec, problem)
+            }
+        }
         if let repoWorkspace {
             guard !repoWorkspace.isBlank else {
                 throw FleetError(.invalidSpec, "`repo.workspace` must be a non-empty string")

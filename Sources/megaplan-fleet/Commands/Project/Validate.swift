@@ -44,7 +44,7 @@ struct Validate: AsyncParsableCommand {
         }
         for result in results {
             if json {
-                Output.stdout(result.json.serialized(transform: Redactor.shapesOnly.redact) + "\n")
+                Output.stdout(Redactor.shapesOnly.serialized(result.json) + "\n")
             } else if let error = result.error {
                 Output.stderr("invalid: \(Redactor.shapesOnly.redact(error.message)) [\(error.code)]\n")
             } else {
@@ -61,16 +61,18 @@ struct Validate: AsyncParsableCommand {
         } catch {
             return [ValidationResult(path: path, kind: "fleet", error: error)]
         }
-        var results = [ValidationResult(path: path, kind: "fleet", error: nil)]
+        var results: [ValidationResult] = []
+        var specs: [(name: String, spec: CloudSpec)] = []
         for project in file.projects {
             var result = ValidationResult(path: project.cloudYAML, kind: "cloud_yaml") {
                 () throws(FleetError) in
-                _ = try CloudSpec.load(path: project.cloudYAML)
+                specs.append((project.name, try CloudSpec.load(path: project.cloudYAML)))
             }
             result.project = project.name
             results.append(result)
         }
-        return results
+        let shared = FleetFile.sharedRunnerError(specs, fleetPath: path)
+        return [ValidationResult(path: path, kind: "fleet", error: shared)] + results
     }
 }
 
