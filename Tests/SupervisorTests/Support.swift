@@ -194,7 +194,7 @@ final class InterceptingRunner: Runner {
     var hostLabel: String { inner.hostLabel }
     var commandCount: Int { inner.commandCount + injected.withLock { $0 } }
 
-    func run(_ command: String, stdin: [UInt8]?, deadline: Duration?, outputLimit: Int)
+    func run(_ command: String, stdin: [UInt8]?, deadline: Duration?, outputLimit: Int?)
         async throws(FleetError)
         -> RunnerOutput
     {
@@ -231,7 +231,7 @@ struct OfflineRunner: Runner {
     var commandCount: Int { 0 }
     static let error = FleetError(.providerFailed, "offline", kind: "unreachable")
 
-    func run(_ command: String, stdin: [UInt8]?, deadline: Duration?, outputLimit: Int)
+    func run(_ command: String, stdin: [UInt8]?, deadline: Duration?, outputLimit: Int?)
         async throws(FleetError)
         -> RunnerOutput
     {

@@ -71,11 +71,12 @@ public struct ComposeRunner: Runner {
             orElse: docker.failure(["compose", "-p", project, "-f", composeFile] + arguments))
     }
 
-    public func run(_ command: String, stdin: [UInt8]?, deadline: Duration?, outputLimit: Int)
+    public func run(_ command: String, stdin: [UInt8]?, deadline: Duration?, outputLimit: Int?)
         async throws(FleetError) -> RunnerOutput
     {
         try await compose(
-            ["exec", "-T", "agent", "bash", "-lc", command], stdin: stdin, outputLimit: outputLimit)
+            ["exec", "-T", "agent", "bash", "-lc", command], stdin: stdin,
+            outputLimit: outputLimit ?? OutputLimits.capture)
     }
 
     public func upload(_ bytes: [UInt8], to path: String) async throws(FleetError) {

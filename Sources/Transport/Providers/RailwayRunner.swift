@@ -63,11 +63,12 @@ public struct RailwayRunner: Runner {
             orElse: railway.failure(scoped))
     }
 
-    public func run(_ command: String, stdin: [UInt8]?, deadline: Duration?, outputLimit: Int)
+    public func run(_ command: String, stdin: [UInt8]?, deadline: Duration?, outputLimit: Int?)
         async throws(FleetError) -> RunnerOutput
     {
         try await railwayRun(
-            ["ssh", "--service", service, "--", command], stdin: stdin, outputLimit: outputLimit)
+            ["ssh", "--service", service, "--", command], stdin: stdin,
+            outputLimit: outputLimit ?? OutputLimits.capture)
     }
 
     /// The payload travels in a heredoc inside the one `railway ssh` argument, as in the reference

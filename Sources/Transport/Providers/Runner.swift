@@ -27,8 +27,9 @@ public protocol Runner: Sendable {
 
     /// Runs one shell command line inside the runner and returns its exit status and output,
     /// whatever the status. Failing to reach the runner throws, and so does output over
-    /// `outputLimit` bytes on either stream (`remote_error`; the command is stopped there).
-    func run(_ command: String, stdin: [UInt8]?, deadline: Duration?, outputLimit: Int)
+    /// `outputLimit` bytes on either stream (`remote_error`; the command is stopped there); nil
+    /// is the provider's bound for a captured command (`OutputLimits.capture` unless configured).
+    func run(_ command: String, stdin: [UInt8]?, deadline: Duration?, outputLimit: Int?)
         async throws(FleetError)
         -> RunnerOutput
     func upload(_ bytes: [UInt8], to path: String) async throws(FleetError)
@@ -46,7 +47,7 @@ extension Runner {
     public func run(_ command: String, stdin: [UInt8]?, deadline: Duration?) async throws(FleetError)
         -> RunnerOutput
     {
-        try await run(command, stdin: stdin, deadline: deadline, outputLimit: OutputLimits.capture)
+        try await run(command, stdin: stdin, deadline: deadline, outputLimit: nil)
     }
 
     /// `ssh_exec` of the reference (§0.5): a non-zero exit is an error carrying the remote stderr.

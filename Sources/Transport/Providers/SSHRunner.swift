@@ -39,10 +39,10 @@ public struct SSHRunner: Runner {
         }
     }
 
-    /// Runs a command on the host itself (not in the runner), counting it.
+    /// Runs a command on the host itself (not in the runner), counting it. `outputLimit` nil is
+    /// the pool's `defaultOutputLimit` (`OutputLimits.capture` unless configured).
     func hostRun(
-        _ command: String, stdin: [UInt8]? = nil, deadline: Duration? = nil,
-        outputLimit: Int = OutputLimits.capture
+        _ command: String, stdin: [UInt8]? = nil, deadline: Duration? = nil, outputLimit: Int? = nil
     ) async throws(FleetError) -> RunnerOutput {
         counter.increment()
         do {
@@ -85,7 +85,7 @@ public struct SSHRunner: Runner {
         }
     }
 
-    public func run(_ command: String, stdin: [UInt8]?, deadline: Duration?, outputLimit: Int)
+    public func run(_ command: String, stdin: [UInt8]?, deadline: Duration?, outputLimit: Int?)
         async throws(FleetError) -> RunnerOutput
     {
         try await hostRun(
