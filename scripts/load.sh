@@ -7,6 +7,9 @@
 # then answered after --service-ms without CPU); --runners live runs every command for real.
 # Options: --projects 500, --hosts 5, --ticks 20, --runners replay|live, --service-ms 50,
 # --concurrency 16, --per-host 8, --in-process-only, --processes-only.
+# --hostile instead: one healthy `tick --all` process, then one where every runner answers every
+# command with a 15.7 MB reply and one with the densest JSON under the status read's cap; prints
+# peak RSS and CPU against the healthy tick and exits 1 past 3x its RSS or 5x its CPU.
 # Needs sshd, ssh-keygen, git, tmux and python3; as root it logs in as the account mpfleet-test.
 set -eu
 cd "$(dirname "$0")/.."

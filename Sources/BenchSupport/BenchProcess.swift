@@ -72,11 +72,29 @@ public enum BenchProcess {
         return pid
     }
 
-    /// Waits for `pid` and reports its usage.
+    /// The peak resident set of the running process `pid` (`VmHWM`), in MiB; 0 once it is gone.
+    /// A spawned child's peak must be sampled so, while it runs: wait4's `ru_maxrss` is no use,
+    /// because exec records the spawning process's own peak as the child's (the child starts as a
+    /// copy of its parent), so a large test or benchmark process inflates every child's figure.
+    public static func peakRSSMiB(of pid: pid_t) -> Double {
+        for line in (FileSystem.readText("/proc/\(pid)/status") ?? "").split(separator: "\n")
+        where line.hasPrefix("VmHWM:") {
+            return (line.split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0) / 1024
+        }
+        return 0
+    }
+
+    /// Waits for `pid` and reports its usage (the peak RSS sampled every 5 ms while it runs).
     public static func wait(_ pid: pid_t, started: ContinuousClock.Instant) -> ChildUsage {
         var status: Int32 = 0
         var usage = rusage()
-        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        var peak = 0.0
+        while true {
+            peak = max(peak, peakRSSMiB(of: pid))
+            let rc = wait4(pid, &status, WNOHANG, &usage)
+            if rc == pid || (rc < 0 && errno != EINTR) { break }
+            usleep(5_000)
+        }
         let wall = (ContinuousClock.now - started).benchSeconds
         let cpu =
             Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
@@ -84,7 +102,7 @@ public enum BenchProcess {
             + Double(usage.ru_stime.tv_usec) / 1e6
         let exit = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         return ChildUsage(
-            status: exit, wallSeconds: wall, cpuSeconds: cpu, peakRSSMiB: Double(usage.ru_maxrss) / 1024)
+            status: exit, wallSeconds: wall, cpuSeconds: cpu, peakRSSMiB: peak)
     }
 
     /// Runs a program to completion and measures it.

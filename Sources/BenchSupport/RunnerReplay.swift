@@ -27,6 +27,11 @@ public final class RunnerReplay: Sendable {
             k=${k%% *}
             mode=
             read -r mode < "$c/mode"
+            if [ "$mode" = hostile ]; then
+              read -r service < "$c/service"
+              sleep "$service"
+              exec cat "$c/hostile"
+            fi
             if [ "$mode" = replay ] && [ -f "$c/$k.rc" ]; then
               read -r service < "$c/service"
               sleep "$service"
@@ -60,6 +65,32 @@ public final class RunnerReplay: Sendable {
     /// Switches from recording to replaying.
     public func replay() throws {
         try BenchHost.runScript("printf replay > \(ShellQuote.quote(directory + "/mode"))\n")
+    }
+
+    /// Switches to answering every command with `reply` (after the service time, exit 0): a
+    /// hostile runner. `replay()` switches back.
+    public func answerEverything(with reply: [UInt8]) throws {
+        let path = directory + "/hostile"
+        let local = try TemporaryDirectory.make(prefix: "mpf-hostile-")
+        defer { TemporaryDirectory.remove(local) }
+        try FileSystem.writeAtomically(local + "/reply", bytes: reply, mode: 0o644)
+        chmod(local, 0o755)
+        try BenchHost.runScript(
+            """
+            set -e
+            cp \(ShellQuote.quote(local + "/reply")) \(ShellQuote.quote(path))
+            printf hostile > \(ShellQuote.quote(directory + "/mode"))
+
+            """)
+    }
+
+    /// The largest recorded stdout, in bytes (a healthy runner's largest answer).
+    public var largestRecordedOutput: Int {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { $0.hasSuffix(".out") }.map { name in
+            var info = stat()
+            return lstat(directory + "/" + name, &info) == 0 ? Int(info.st_size) : 0
+        }.max() ?? 0
     }
 
     /// Commands answered for real while replaying.

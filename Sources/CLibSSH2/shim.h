@@ -133,9 +133,14 @@ static inline int mpf_terminal_size(int fd, int *columns, int *rows) {
     return 0;
 }
 
-static inline LIBSSH2_CHANNEL *mpf_channel_open_session_ex(LIBSSH2_SESSION *session) {
-    return libssh2_channel_open_ex(session, "session", sizeof("session") - 1,
-                                   LIBSSH2_CHANNEL_WINDOW_DEFAULT * 4, LIBSSH2_CHANNEL_PACKET_DEFAULT, NULL, 0);
+/// The receive window for bulk transfers (libssh2's default, whose macro Swift cannot import, x4).
+static inline unsigned int mpf_channel_window_bulk(void) { return LIBSSH2_CHANNEL_WINDOW_DEFAULT * 4; }
+
+/// A session channel with a receive window of `window` bytes: the most the server may send
+/// before the client has read it (libssh2 holds that much for the channel).
+static inline LIBSSH2_CHANNEL *mpf_channel_open_session_ex(LIBSSH2_SESSION *session, unsigned int window) {
+    return libssh2_channel_open_ex(session, "session", sizeof("session") - 1, window,
+                                   LIBSSH2_CHANNEL_PACKET_DEFAULT, NULL, 0);
 }
 
 static inline int mpf_channel_request_pty_term(LIBSSH2_CHANNEL *channel, const char *term, int width, int height) {

@@ -125,7 +125,12 @@ extension JSONValue {
     public static let maximumDepth = 512
 
     public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
-        var parser = JSONParser(bytes: Array(text.utf8))
+        try parse(utf8: text.utf8)
+    }
+
+    /// Parses UTF-8 bytes (a slice of a larger reply, without copying it to a String first).
+    public static func parse(utf8 bytes: some Sequence<UInt8>) throws(JSONParseError) -> JSONValue {
+        var parser = JSONParser(bytes: Array(bytes))
         return try parser.parseDocument()
     }
 }
@@ -163,7 +168,12 @@ private struct JSONParser {
     }
 
     private mutating func skipWhitespace() {
-        while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x09, 0x0A, 0x0D: index += 1
+            default: return
+            }
+        }
     }
 
     private mutating func parseValue(depth: Int) throws(JSONParseError) -> JSONValue {
@@ -257,45 +267,57 @@ private struct JSONParser {
         }
     }
 
+    /// One copy of the string's bytes at most: a string without escapes is decoded straight from
+    /// the input; otherwise its UTF-8 is assembled once (hostile replies are mostly strings).
     private mutating func parseString() throws(JSONParseError) -> String {
         let start = index
         index += 1
-        var scalars = String.UnicodeScalarView()
-        var run: [UInt8] = []
-        func flush() {
-            if !run.isEmpty {
-                scalars.append(contentsOf: String(decoding: run, as: UTF8.self).unicodeScalars)
-                run.removeAll(keepingCapacity: true)
-            }
-        }
+        var runStart = index
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 index += 1
-                flush()
-                return String(scalars)
+                return String(decoding: bytes[runStart..<index - 1], as: UTF8.self)
+            }
+            if byte < 0x20 { throw failure("Invalid control character at") }
+            if byte == UInt8(ascii: "\\") { break }
+            index += 1
+        }
+        // Invalid UTF-8 is replaced run by run, as decoding the whole string at once would.
+        var utf8: [UInt8] = []
+        func flush(upTo end: Int) {
+            if runStart < end {
+                utf8.append(contentsOf: String(decoding: bytes[runStart..<end], as: UTF8.self).utf8)
+            }
+        }
+        func append(_ scalar: Unicode.Scalar) { utf8.append(contentsOf: UTF8.encode(scalar)!) }
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                flush(upTo: index)
+                index += 1
+                return String(decoding: utf8, as: UTF8.self)
             }
             if byte < 0x20 { throw failure("Invalid control character at") }
             if byte != UInt8(ascii: "\\") {
-                run.append(byte)
                 index += 1
                 continue
             }
-            flush()
+            flush(upTo: index)
             let backslash = index
             index += 1
             guard index < bytes.count else { break }
             let escaped = bytes[index]
             index += 1
             switch escaped {
-            case UInt8(ascii: "\""): scalars.append("\"")
-            case UInt8(ascii: "\\"): scalars.append("\\")
-            case UInt8(ascii: "/"): scalars.append("/")
-            case UInt8(ascii: "b"): scalars.append("\u{08}")
-            case UInt8(ascii: "f"): scalars.append("\u{0C}")
-            case UInt8(ascii: "n"): scalars.append("\n")
-            case UInt8(ascii: "r"): scalars.append("\r")
-            case UInt8(ascii: "t"): scalars.append("\t")
+            case UInt8(ascii: "\""): append("\"")
+            case UInt8(ascii: "\\"): append("\\")
+            case UInt8(ascii: "/"): append("/")
+            case UInt8(ascii: "b"): append("\u{08}")
+            case UInt8(ascii: "f"): append("\u{0C}")
+            case UInt8(ascii: "n"): append("\n")
+            case UInt8(ascii: "r"): append("\r")
+            case UInt8(ascii: "t"): append("\t")
             case UInt8(ascii: "u"):
                 var code = try hex4(escapeAt: backslash + 1)
                 if (0xD800..<0xDC00).contains(code), index + 1 < bytes.count,
@@ -310,9 +332,10 @@ private struct JSONParser {
                         index = save
                     }
                 }
-                scalars.append(Unicode.Scalar(code) ?? "\u{FFFD}")
+                append(Unicode.Scalar(code) ?? "\u{FFFD}")
             default: throw failure("Invalid \\escape", at: backslash)
             }
+            runStart = index
         }
         throw failure("Unterminated string starting at", at: start)
     }
@@ -334,18 +357,14 @@ private struct JSONParser {
         let start = index
         if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
         var isInteger = true
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
-                index += 1
-            } else if [
-                UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"), UInt8(ascii: "+"), UInt8(ascii: "-"),
-            ]
-            .contains(byte) {
+        scan: while index < bytes.count {
+            switch bytes[index] {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): index += 1
+            case UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"), UInt8(ascii: "+"),
+                UInt8(ascii: "-"):
                 isInteger = false
                 index += 1
-            } else {
-                break
+            default: break scan
             }
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)

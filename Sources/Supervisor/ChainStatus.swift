@@ -32,6 +32,14 @@ public struct ChainStatus: Sendable, Equatable {
         guard let stateText = observation.state.text else {
             throw FleetError(.providerFailed, observation.state.error ?? "chain state could not be read")
         }
+        // The runner's script refuses a larger file; a runner that does not run it is refused here,
+        // before the state is parsed and kept for the rest of the tick.
+        guard stateText.utf8.count <= OutputLimits.remoteText else {
+            throw FleetError(
+                .providerFailed,
+                "Remote chain state is larger than \(OutputLimits.describe(OutputLimits.remoteText)) (\(stateText.utf8.count) bytes)"
+            )
+        }
         let state = try ChainState.parse(stateText)
         guard let specText = observation.spec.text else {
             throw FleetError(.providerFailed, observation.spec.error ?? "chain spec could not be read")

@@ -94,6 +94,8 @@ public struct ChainStatusReader: Sendable {
         return budget
     }
 
+    /// One run of the status-read script. Its reply is bounded by `OutputLimits.statusReply`: a
+    /// runner sending more gets `remote_error` and costs no more than that.
     func run(_ request: ObservationScript.Request) async throws(FleetError) -> ObservationResult {
         var request = request
         let budget = try remoteBudget()
@@ -103,7 +105,9 @@ public struct ChainStatusReader: Sendable {
             request.budget = seconds
             request.until = Timestamp.wallClock() + seconds
         }
-        let output = try await runner.run(ObservationScript.command(request), stdin: nil, deadline: budget)
+        let output = try await runner.run(
+            ObservationScript.command(request), stdin: nil, deadline: budget,
+            outputLimit: OutputLimits.statusReply)
         if budget != nil, output.status == 124 {
             throw FleetError(
                 .providerFailed,

@@ -65,6 +65,7 @@ enum ObservationScript {
                 "budget": budget.map(JSONValue.double) ?? .null,
                 "until": until.map(JSONValue.double) ?? .null,
                 "in_process": .bool(probes == .inProcess),
+                "limit": .int(OutputLimits.remoteText),
             ])
         }
     }
@@ -83,7 +84,7 @@ enum ObservationScript {
         import base64, hashlib, json, os, re, shlex, signal, subprocess, sys, time, unicodedata
         a = json.loads(base64.b64decode('@ARGS@'))
         q = shlex.quote
-        LIMIT = 8 << 20
+        LIMIT = a['limit']
         # The project's deadline on this clock: the budget from now, or the wall-clock end when
         # this clock puts it sooner (the command waited for a connection) but not in the past.
         END = None
@@ -347,9 +348,11 @@ struct ObservationResult: Sendable, Equatable {
     /// Decodes the script's stdout; anything else (a runner without python3, garbage, truncated
     /// output) is a clear `provider_failed` error naming the runner.
     static func decode(_ output: RunnerOutput, host: String) throws(FleetError) -> ObservationResult {
+        // Bytes, not Characters: a reply is up to `OutputLimits.statusReply` of untrusted text.
+        let prefix = ObservationScript.resultPrefix.utf8
         guard output.status == 0,
-            let line = output.stdout.split(separator: "\n").last(where: {
-                $0.hasPrefix(ObservationScript.resultPrefix)
+            let line = output.stdout.utf8.split(separator: UInt8(ascii: "\n")).last(where: {
+                $0.starts(with: prefix)
             })
         else {
             let detail = output.stderr.trimmed.isEmpty ? output.stdout.trimmed : output.stderr.trimmed
@@ -358,8 +361,7 @@ struct ObservationResult: Sendable, Equatable {
                 "runner \(host) did not answer the status read (exit \(output.status)): \(TextCut.excerpt(detail))",
                 kind: "remote_error")
         }
-        let body = String(line.dropFirst(ObservationScript.resultPrefix.count))
-        guard case .object(let object)? = try? JSONValue.parse(body) else {
+        guard case .object(let object)? = try? JSONValue.parse(utf8: line.dropFirst(prefix.count)) else {
             throw FleetError(
                 .providerFailed, "runner \(host) returned an unreadable status read", kind: "remote_error")
         }

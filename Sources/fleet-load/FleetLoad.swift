@@ -26,11 +26,13 @@ struct FleetLoad {
         var perHost = 8
         var inProcess = true
         var processes = true
+        /// Instead of the load ticks: a healthy tick against ticks where every runner is hostile.
+        var hostile = false
         var fixtures = BenchHost.checkoutFixtures
     }
 
     static let usage =
-        "fleet-load [--projects 500] [--hosts 5] [--ticks 20] [--runners replay|live] [--service-ms 50] [--concurrency 16] [--per-host 8] [--in-process-only | --processes-only] [--fixtures DIR]"
+        "fleet-load [--projects 500] [--hosts 5] [--ticks 20] [--runners replay|live] [--service-ms 50] [--concurrency 16] [--per-host 8] [--in-process-only | --processes-only | --hostile] [--fixtures DIR]"
 
     static func parse() throws -> Settings {
         var settings = Settings()
@@ -46,6 +48,7 @@ struct FleetLoad {
             case "--runners": settings.runners = try arguments.choice(after: argument, of: [.replay, .live])
             case "--in-process-only": settings.processes = false
             case "--processes-only": settings.inProcess = false
+            case "--hostile": settings.hostile = true
             case "--fixtures": settings.fixtures = try arguments.value(after: argument)
             case "-h", "--help":
                 say(usage)
@@ -135,10 +138,15 @@ struct FleetLoad {
         )
 
         var healthy = true
-        if settings.inProcess {
+        if settings.hostile {
+            guard let replay else { throw BenchError("--hostile needs replayed runners") }
+            healthy = try HostileRun.run(
+                binary: binary, file: file, fleet: fleet, environment: environment, replay: replay,
+                projects: settings.projects)
+        } else if settings.inProcess {
             healthy = try await inProcess(settings, file: file, fleet: fleet) && healthy
         }
-        if settings.processes {
+        if settings.processes && !settings.hostile {
             healthy =
                 try processes(
                     settings, binary: binary, file: file, fleet: fleet, environment: environment) && healthy
@@ -236,7 +244,7 @@ struct FleetLoad {
     ) throws -> Bool {
         say("")
         say(
-            "Separate processes: \(settings.ticks) x `megaplan-fleet tick --all` (peak RSS and CPU from wait4; fds and threads sampled every 10 ms while it runs, the largest seen)"
+            "Separate processes: \(settings.ticks) x `megaplan-fleet tick --all` (CPU from wait4; peak RSS (VmHWM), fds and threads sampled every 10 ms while it runs, the largest seen)"
         )
         say(
             header(["tick", "wall ms", "peak MiB", "max fds", "max thr", "CPU s", "handshakes", "commands"]))
@@ -282,9 +290,11 @@ struct FleetLoad {
             stdoutPath: output, stderrPath: output + ".err")
         var maxDescriptors = 0
         var maxThreads = 0
+        var peakRSS = 0.0
         var status: Int32 = 0
         var usage = rusage()
         while true {
+            peakRSS = max(peakRSS, BenchProcess.peakRSSMiB(of: pid))
             let rc = wait4(pid, &status, WNOHANG, &usage)
             if rc == pid { break }
             if rc < 0 && errno != EINTR {
@@ -300,7 +310,7 @@ struct FleetLoad {
             + Double(usage.ru_stime.tv_usec) / 1e6
         return Sample(
             wallMs: (ContinuousClock.now - started).benchSeconds * 1000, rssMiB: 0,
-            peakRSSMiB: Double(usage.ru_maxrss) / 1024, descriptors: maxDescriptors, threads: maxThreads,
+            peakRSSMiB: peakRSS, descriptors: maxDescriptors, threads: maxThreads,
             cpuSeconds: cpu, handshakes: 0, commands: 0,
             status: status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f))
     }

@@ -145,7 +145,7 @@ struct LocalProviderTests {
         defer { fixture.stubs.cleanUp() }
         let running = try fixture.stubs.start(
             ["logs"], cloudYAML: fixture.cloudYAML,
-            environment: ["MPF_LOCAL_A": fixture.secret, "STUB_FOLLOW_SLEEP": "60"])
+            environment: ["MPF_LOCAL_A": fixture.secret, "STUB_FOLLOW_SLEEP": "3600"])
         let seen = await running.waitForOutput { $0.contains("tail line\n") }
         #expect(seen, "\(running.stdoutSoFar)")
         running.interrupt()

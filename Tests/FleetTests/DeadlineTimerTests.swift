@@ -18,7 +18,8 @@ import Testing
         try? await Task.sleep(for: .milliseconds(50))
         wait.cancel()
         #expect(await wait.value == false)
-        #expect(ContinuousClock.now - started < .seconds(1200))
+        // Far below the deadline however starved the machine is: the cancel ended the wait.
+        #expect(ContinuousClock.now - started < .seconds(600))
     }
 
     @Test func cancelledBeforeItStarts() async {

@@ -275,7 +275,7 @@ final class FaultFleet: Sendable {
 }
 
 /// A program started with posix_spawn: chosen environment added to this process's, stdout and
-/// stderr to files, measured with wait4.
+/// stderr to files, its peak RSS sampled while it runs.
 struct SpawnedProgram {
     let pid: pid_t
     let stdoutPath: String
@@ -303,16 +303,17 @@ struct SpawnedProgram {
     var stderr: String { FileSystem.readText(stderrPath) ?? "" }
 
     /// The exit (128+N after signal N), or nil when still running at the timeout (then killed).
+    /// The peak RSS is the program's own, sampled while it runs (`BenchProcess.peakRSSMiB`): the
+    /// test process's size never counts.
     func wait(timeout: Duration) async -> Exit? {
         let deadline = started + timeout
+        var peak = 0.0
         while ContinuousClock.now < deadline {
+            peak = max(peak, BenchProcess.peakRSSMiB(of: pid))
             var status: Int32 = 0
-            var usage = rusage()
-            if wait4(pid, &status, WNOHANG, &usage) == pid {
+            if waitpid(pid, &status, WNOHANG) == pid {
                 let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-                return Exit(
-                    status: code, wall: ContinuousClock.now - started,
-                    peakRSSMiB: Double(usage.ru_maxrss) / 1024)
+                return Exit(status: code, wall: ContinuousClock.now - started, peakRSSMiB: peak)
             }
             try? await Task.sleep(for: .milliseconds(10))
         }

@@ -98,9 +98,11 @@ extension RealHosts {
                 "\(command): mid-command faults not injected: \(injected)")
             #expect(exit.status == 1, "exit \(exit.status)\n\(stdout)\n\(stderr)")
             #expect(exit.wall < .milliseconds(Int((Self.deadline + Self.margin) * 1000)), "wall \(exit.wall)")
-            // 100 MiB of output is capped on the way in, never held whole (a sanitizer's shadow
-            // memory makes the figure meaningless).
-            #expect(Self.sanitized || exit.peakRSSMiB < 200, "peak RSS \(exit.peakRSSMiB) MiB")
+            // 100 MiB of output is stopped at the status read's cap, never held whole (a
+            // sanitizer's shadow memory makes the figure meaningless).
+            #expect(
+                Self.sanitized || exit.peakRSSMiB < HostileFleetTests.peakRSSBoundMiB,
+                "peak RSS \(exit.peakRSSMiB) MiB")
 
             let lines = try parseLines(stdout)
             try #require(lines.last?.isSummary == true, "no summary line: \(stdout)")
@@ -190,7 +192,7 @@ extension RealHosts {
             let shutdownStarted = clock.now
             await pool.shutdown()
             let shutdown = clock.now - shutdownStarted
-            let openSockets = LeakProbe.clientSockets(toPorts: fleet.ports)
+            let openSockets = OwnedSockets.connected(toPorts: fleet.ports)
 
             // A burst of refused connections: each I/O thread ends within microseconds, often
             // before the pool has recorded it (a race that used to leave the thread unjoined and
@@ -285,8 +287,9 @@ extension RealHosts {
                 } else {
                     #expect(["ok", "blocked"].contains(outcome), "\(entry.name): \(line.serialized())")
                     #expect(kind == nil, "\(entry.name): \(line.serialized())")
-                    // A healthy project is not slowed by its broken neighbours.
-                    #expect(duration < Int(deadline * 1000) / 2, "\(entry.name) took \(duration) ms")
+                    // A healthy project does not wait for its broken neighbours, which take the
+                    // whole deadline (a bound, not a speed: a busy machine stays far below it).
+                    #expect(duration < Int(deadline * 1000), "\(entry.name) took \(duration) ms")
                 }
                 #expect(duration <= Int(deadline * 1000) + 1500, "\(entry.name) took \(duration) ms")
             }

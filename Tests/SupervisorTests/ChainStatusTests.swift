@@ -1,6 +1,7 @@
 import FleetCore
 import Foundation
 import Testing
+import Transport
 
 @testable import Supervisor
 
@@ -723,6 +724,15 @@ struct ChainStatusTests {
 
         let badIndex = failure { try buildStatus(stateText: #"{"current_milestone_index": null}"#) }
         #expect(badIndex?.code == .providerFailed)
+
+        // A chain state over the runner-side limit is refused before it is parsed and kept (a
+        // runner that does not run the script could send one).
+        let padding = String(repeating: "0,", count: OutputLimits.remoteText / 2)
+        let oversized = failure {
+            try buildStatus(stateText: #"{"current_milestone_index": 0, "junk": ["# + padding + "0]}")
+        }
+        #expect(oversized?.code == .providerFailed)
+        #expect(oversized?.message.hasPrefix("Remote chain state is larger than 64 KiB") == true)
 
         observation.state = RemoteRead(text: "{}")
         observation.spec = RemoteRead(error: "cat: /w/chain.yaml: Permission denied")

@@ -105,7 +105,7 @@ struct DryRunAndLockTests {
             let ready = chain.project.localDirectory + "/holder-ready"
             let holder = try SSHServer.spawn([
                 "/usr/bin/python3", "-c",
-                "import fcntl, sys, time\nf = open(sys.argv[1], 'w')\nfcntl.flock(f, fcntl.LOCK_EX)\nopen(sys.argv[2], 'w').close()\ntime.sleep(60)\n",
+                "import fcntl, signal, sys\nf = open(sys.argv[1], 'w')\nfcntl.flock(f, fcntl.LOCK_EX)\nopen(sys.argv[2], 'w').close()\nsignal.pause()\n",
                 tick.lockPath, ready,
             ])
             var reaped = false

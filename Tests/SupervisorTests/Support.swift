@@ -105,8 +105,9 @@ struct ChainFixture {
     func syncRefreshCalls() -> [JSONValue] { project.calls().compactMap { $0["sync_refresh"] } }
 
     /// The `chain start` calls, waiting up to `seconds` for at least `atLeast` of them (tmux
-    /// starts the runner asynchronously).
-    func chainStarts(atLeast: Int = 1, seconds: Double = 5) async -> [JSONValue] {
+    /// starts the runner asynchronously). It returns as soon as they are there: the generous
+    /// bound only matters on a busy machine.
+    func chainStarts(atLeast: Int = 1, seconds: Double = 30) async -> [JSONValue] {
         let deadline = Date().addingTimeInterval(seconds)
         while project.chainStarts().count < atLeast, Date() < deadline {
             try? await Task.sleep(for: .milliseconds(50))
@@ -194,13 +195,16 @@ final class InterceptingRunner: Runner {
     var hostLabel: String { inner.hostLabel }
     var commandCount: Int { inner.commandCount + injected.withLock { $0 } }
 
-    func run(_ command: String, stdin: [UInt8]?, deadline: Duration?) async throws(FleetError) -> RunnerOutput
+    func run(_ command: String, stdin: [UInt8]?, deadline: Duration?, outputLimit: Int?)
+        async throws(FleetError)
+        -> RunnerOutput
     {
         if let error = before(command) {
             injected.withLock { $0 += 1 }
             throw error
         }
-        return after(command, try await inner.run(command, stdin: stdin, deadline: deadline))
+        return after(
+            command, try await inner.run(command, stdin: stdin, deadline: deadline, outputLimit: outputLimit))
     }
     func referenceArgv(_ command: String) -> [String] { inner.referenceArgv(command) }
 
@@ -229,7 +233,9 @@ struct OfflineRunner: Runner {
     var commandCount: Int { 0 }
     static let error = FleetError(.providerFailed, "offline", kind: "unreachable")
 
-    func run(_ command: String, stdin: [UInt8]?, deadline: Duration?) async throws(FleetError) -> RunnerOutput
+    func run(_ command: String, stdin: [UInt8]?, deadline: Duration?, outputLimit: Int?)
+        async throws(FleetError)
+        -> RunnerOutput
     {
         throw Self.error
     }

@@ -7,7 +7,8 @@ import Testing
 @testable import Transport
 
 /// Everything here runs against real sshd processes on loopback (see TestSupport/SSHServer).
-/// One serialized suite: several tests count process-wide fds and threads.
+/// No test counts the process's descriptors or threads (other suites run beside this one): what
+/// a pool holds is read from the pool, and sockets are counted by the port of the test's sshd.
 @Suite("SSH pool against a real sshd", .serialized)
 struct SSHPoolTests {
 
@@ -17,17 +18,29 @@ struct SSHPoolTests {
         (ContinuousClock.now - start).secondsDouble
     }
 
-    static func fdCount() -> Int {
-        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).count
-    }
-    static func threadCount() -> Int {
-        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []).count
-    }
-
     static func fingerprint(ofPublicKeyFile path: String) throws -> String {
         // "256 SHA256:... comment (ED25519)"
         let out = try SSHServer.run(["/usr/bin/ssh-keygen", "-l", "-f", path])
         return String(out.split(separator: " ")[1])
+    }
+
+    /// `command` prefixed with the creation of a fresh mark file, and that file's path: a test
+    /// acts on a running command once `waitForMark` has seen it, not after a guessed sleep.
+    static func marked(_ command: String, on server: SSHServer) -> (command: String, mark: String) {
+        let mark = server.homeDirectory + "/mark-\(UUID().uuidString)"
+        return ("touch \(mark); \(command)", mark)
+    }
+
+    /// Waits (up to a minute: a busy machine is slow, not wrong) until `mark` exists.
+    static func waitForMark(_ mark: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !FileManager.default.fileExists(atPath: mark), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(
+            FileManager.default.fileExists(atPath: mark), "the command never started",
+            sourceLocation: sourceLocation)
+        unlink(mark)
     }
 
     static func expectSSHError<T>(
@@ -113,17 +126,23 @@ struct SSHPoolTests {
         }
     }
 
-    @Test("output cap truncates, flags and drains")
+    /// Past the cap a capture fails at once and the remote command is stopped: an endless
+    /// stream costs the cap, not a drain until some deadline.
+    @Test("output cap fails the command and stops it")
     func outputLimit() async throws {
         try await withSSHServer { server in
             let pool = SSHPool(configuration: server.configuration())
-            let r = try await pool.run(
-                "head -c 3000000 /dev/zero; echo done >&2", on: server.endpoint, outputLimit: 1000)
-            #expect(r.exitStatus == 0)
-            #expect(r.stdout.count == 1000)
-            #expect(r.stdoutTruncated)
-            #expect(!r.stderrTruncated)
-            #expect(r.stderrText == "done\n")
+            let exact = try await pool.run("head -c 1000 /dev/zero", on: server.endpoint, outputLimit: 1000)
+            #expect(exact.stdout.count == 1000)
+            for (command, stream) in [("yes", "stdout"), ("yes >&2", "stderr")] {
+                do {
+                    _ = try await pool.run(command, on: server.endpoint, outputLimit: 1000)
+                    Issue.record("\(command): an endless output was accepted")
+                } catch let error as SSHError {
+                    #expect(error.kind == .commandFailed)
+                    #expect(error.message.contains("more than 1000 bytes on \(stream)"), "\(error.message)")
+                }
+            }
             // The connection is still usable afterwards.
             let again = try await pool.run("echo ok", on: server.endpoint)
             #expect(again.stdoutText == "ok\n")
@@ -352,8 +371,9 @@ struct SSHPoolTests {
             let pool = SSHPool(configuration: server.configuration())
             #expect(try await pool.run("true", on: server.endpoint).exitStatus == 0)
             let endpoint = server.endpoint
-            let running = Task { try await pool.run("sleep 5; echo finished", on: endpoint) }
-            try await Task.sleep(for: .milliseconds(400))
+            let (command, mark) = Self.marked("sleep 5; echo finished", on: server)
+            let running = Task { try await pool.run(command, on: endpoint) }
+            try await Self.waitForMark(mark)
             let start = ContinuousClock.now
             server.kill()
             let error = await Self.expectSSHError(.connectionLost) { try await running.value }
@@ -377,14 +397,17 @@ struct SSHPoolTests {
             let quiet = try await pool.run("sleep 3.5; echo alive", on: endpoint)
             #expect(quiet.stdoutText == "alive\n")
             #expect(pool.statistics.connectionsLost == 0)
-            let running = Task { try await pool.run("sleep 30", on: endpoint) }
-            try await Task.sleep(for: .milliseconds(300))
+            let (command, mark) = Self.marked("sleep 30", on: server)
+            let running = Task { try await pool.run(command, on: endpoint) }
+            try await Self.waitForMark(mark)
             let start = ContinuousClock.now
             server.freeze()
             defer { server.thaw() }
             let error = await Self.expectSSHError(.connectionLost) { try await running.value }
             let detection = Self.elapsed(since: start)
-            #expect(detection < 5, "detected after \(detection) s")
+            // 3 s nominally (1 s x 3 missed keepalives); the bound leaves room for a starved
+            // machine and still ends long before the 30 s command would.
+            #expect(detection < 20, "detected after \(detection) s")
             #expect(detection > 1.5, "detected after \(detection) s")
             #expect(error != nil)
             server.thaw()
@@ -399,15 +422,17 @@ struct SSHPoolTests {
         try await withSSHServer { server in
             let pool = SSHPool(configuration: server.configuration())
             #expect(try await pool.run("true", on: server.endpoint).exitStatus == 0)
+            // A duration no other process on the machine uses, so the check below finds only this one.
+            let sleep = "sleep 60.\(UInt32.random(in: 100_000...999_999))"
             let start = ContinuousClock.now
             let error = await Self.expectSSHError(.timedOut) {
-                try await pool.run("sleep 60", on: server.endpoint, deadline: .seconds(2))
+                try await pool.run(sleep, on: server.endpoint, deadline: .seconds(2))
             }
             let took = Self.elapsed(since: start)
             #expect(took < 5, "took \(took) s")
             #expect(took > 1.5, "took \(took) s")
             #expect(error?.message.contains("127.0.0.1:\(server.port)") == true)
-            let check = try await pool.run("pgrep -f '^sleep 60' || echo none", on: server.endpoint)
+            let check = try await pool.run("pgrep -f '^\(sleep)$' || echo none", on: server.endpoint)
             #expect(check.stdoutText == "none\n")
             // A command that finishes in time is unaffected by its deadline.
             let quick = try await pool.run("echo quick; exit 3", on: server.endpoint, deadline: .seconds(5))
@@ -474,10 +499,15 @@ struct SSHPoolTests {
             let took = Self.elapsed(since: start)
             #expect(took >= 0.95, "4 x 0.5 s on 2 channels took \(took)")
             #expect(pool.statistics.handshakes == 1)
-            let blocker = Task { try await pool.run("sleep 1", on: endpoint, deadline: .seconds(5)) }
-            let blocker2 = Task { try await pool.run("sleep 1", on: endpoint, deadline: .seconds(5)) }
-            try await Task.sleep(for: .milliseconds(200))
+            // Both channels busy (known from their marks, not from a sleep) until the blockers end.
+            let first = Self.marked("sleep 3", on: server)
+            let second = Self.marked("sleep 3", on: server)
+            let blocker = Task { try await pool.run(first.command, on: endpoint, deadline: .seconds(60)) }
+            let blocker2 = Task { try await pool.run(second.command, on: endpoint, deadline: .seconds(60)) }
+            try await Self.waitForMark(first.mark)
+            try await Self.waitForMark(second.mark)
             let queued = Task { try await pool.run("echo never", on: endpoint) }
+            // Usually cancelled while queued; cancelled before it is submitted, it fails alike.
             try await Task.sleep(for: .milliseconds(100))
             queued.cancel()
             let cancelled = await Self.expectSSHError(.timedOut) { try await queued.value }
@@ -488,17 +518,11 @@ struct SSHPoolTests {
         }
     }
 
-    @Test("shutdown: fds and threads back to start, idempotent, later calls fail")
+    /// Counts only what this test owns: the pool's own connections (thread, eventfd, socket) and
+    /// the sockets connected to this test's sshd; other tests run beside it.
+    @Test("shutdown: the pool's threads, eventfds and sockets released, idempotent, later calls fail")
     func shutdownReleasesEverything() async throws {
         try await withSSHServer { server in
-            // Warm up the runtime (cooperative threads, libssh2/OpenSSL one-time state).
-            let warm = SSHPool(configuration: server.configuration())
-            _ = try await warm.run("true", on: server.endpoint)
-            await warm.shutdown()
-            try await Task.sleep(for: .milliseconds(100))
-            let fds = Self.fdCount()
-            let threads = Self.threadCount()
-
             var config = server.configuration()
             config.connectionsPerHost = 3
             config.channelsPerConnection = 2
@@ -513,12 +537,12 @@ struct SSHPoolTests {
             try await pool.upload(
                 Array("x".utf8), to: server.homeDirectory + "/shutdown-test/x", on: endpoint)
             #expect(pool.statistics.handshakes == 3)
-            #expect(Self.fdCount() > fds)
-            #expect(Self.threadCount() >= threads + 3)
+            #expect(pool.connectionsHeld == 3)
+            #expect(OwnedSockets.connected(toPorts: [server.port]) == 3)
             await pool.shutdown()
             await pool.shutdown()
-            #expect(Self.fdCount() == fds)
-            #expect(Self.threadCount() <= threads)
+            #expect(pool.connectionsHeld == 0)
+            #expect(OwnedSockets.connected(toPorts: [server.port]) == 0)
             _ = await Self.expectSSHError(.connectionLost) { try await pool.run("true", on: endpoint) }
         }
     }
@@ -528,8 +552,9 @@ struct SSHPoolTests {
         try await withSSHServer { server in
             let pool = SSHPool(configuration: server.configuration())
             let endpoint = server.endpoint
-            let running = Task { try await pool.run("sleep 20", on: endpoint) }
-            try await Task.sleep(for: .milliseconds(400))
+            let (command, mark) = Self.marked("sleep 20", on: server)
+            let running = Task { try await pool.run(command, on: endpoint) }
+            try await Self.waitForMark(mark)
             let start = ContinuousClock.now
             await pool.shutdown()
             _ = await Self.expectSSHError(.connectionLost) { try await running.value }

@@ -50,14 +50,17 @@ public struct ComposeRunner: Runner {
 
     /// `docker compose -p P -f F <args>`, falling back to `docker-compose` when this docker has no
     /// compose plugin.
-    func compose(_ arguments: [String], stdin: [UInt8]? = nil) async throws(FleetError) -> RunnerOutput {
+    func compose(_ arguments: [String], stdin: [UInt8]? = nil, outputLimit: Int = OutputLimits.capture)
+        async throws(FleetError) -> RunnerOutput
+    {
         try secureDeployDirectory()
         let prefix = ["-p", project, "-f", composeFile]
         let output = try await docker.run(
-            ["compose"] + prefix + arguments, stdin: stdin, workingDirectory: deployDirectory)
+            ["compose"] + prefix + arguments, stdin: stdin, workingDirectory: deployDirectory,
+            outputLimit: outputLimit)
         if output.status != 0, let dockerCompose, Self.lacksComposePlugin(output) {
             return try await dockerCompose.run(
-                prefix + arguments, stdin: stdin, workingDirectory: deployDirectory)
+                prefix + arguments, stdin: stdin, workingDirectory: deployDirectory, outputLimit: outputLimit)
         }
         return output
     }
@@ -77,10 +80,12 @@ public struct ComposeRunner: Runner {
             orElse: docker.failure(["compose", "-p", project, "-f", composeFile] + arguments))
     }
 
-    public func run(_ command: String, stdin: [UInt8]?, deadline: Duration?) async throws(FleetError)
-        -> RunnerOutput
+    public func run(_ command: String, stdin: [UInt8]?, deadline: Duration?, outputLimit: Int?)
+        async throws(FleetError) -> RunnerOutput
     {
-        try await compose(["exec", "-T", "agent", "bash", "-lc", command], stdin: stdin)
+        try await compose(
+            ["exec", "-T", "agent", "bash", "-lc", command], stdin: stdin,
+            outputLimit: outputLimit ?? OutputLimits.capture)
     }
 
     public func referenceArgv(_ command: String) -> [String] {

@@ -31,12 +31,11 @@ public struct LocalProgram: Sendable {
         throw FleetError(.providerUnavailable, "Missing required CLI '\(name)'. Install: \(install)")
     }
 
-    static let outputLimit = 64 << 20
-
-    /// Runs to completion, capturing stdout and stderr separately.
+    /// Runs to completion, capturing stdout and stderr separately, each up to `outputLimit`
+    /// bytes: past it the program's output pipe is closed and the run fails (`remote_error`).
     public func run(
         _ arguments: [String], stdin: [UInt8]? = nil, workingDirectory: String? = nil,
-        environment: [String: String] = [:]
+        environment: [String: String] = [:], outputLimit: Int = OutputLimits.capture
     ) async throws(FleetError) -> RunnerOutput {
         counter?.hook()
         do {
@@ -45,17 +44,22 @@ public struct LocalProgram: Sendable {
             let result =
                 if let stdin {
                     try await Subprocess.run(
-                        configuration, input: .array(stdin), output: .bytes(limit: Self.outputLimit),
-                        error: .bytes(limit: Self.outputLimit))
+                        configuration, input: .array(stdin), output: .bytes(limit: outputLimit),
+                        error: .bytes(limit: outputLimit))
                 } else {
                     try await Subprocess.run(
-                        configuration, output: .bytes(limit: Self.outputLimit),
-                        error: .bytes(limit: Self.outputLimit))
+                        configuration, output: .bytes(limit: outputLimit),
+                        error: .bytes(limit: outputLimit))
                 }
             return RunnerOutput(
                 status: Self.status(result.terminationStatus),
                 stdout: String(decoding: result.standardOutput, as: UTF8.self),
                 stderr: String(decoding: result.standardError, as: UTF8.self))
+        } catch let error as SubprocessError where error.code == .outputLimitExceeded {
+            throw FleetError(
+                .providerFailed,
+                "\(path) printed more than \(OutputLimits.describe(outputLimit)) on stdout or stderr; stopped there",
+                kind: "remote_error")
         } catch {
             throw FleetError(.providerFailed, "\(path): \(error)")
         }

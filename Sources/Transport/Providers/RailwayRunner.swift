@@ -45,12 +45,14 @@ public struct RailwayRunner: Runner {
         return arguments
     }
 
-    func railwayRun(_ arguments: [String], stdin: [UInt8]? = nil, workingDirectory: String? = nil)
-        async throws(FleetError) -> RunnerOutput
-    {
+    func railwayRun(
+        _ arguments: [String], stdin: [UInt8]? = nil, workingDirectory: String? = nil,
+        outputLimit: Int = OutputLimits.capture
+    ) async throws(FleetError) -> RunnerOutput {
         try await railway.run(
-            Self.scoped(arguments, environment: environment), stdin: stdin, workingDirectory: workingDirectory
-        )
+            Self.scoped(arguments, environment: environment), stdin: stdin,
+            workingDirectory: workingDirectory,
+            outputLimit: outputLimit)
     }
 
     func railwayChecked(_ arguments: [String], workingDirectory: String? = nil) async throws(FleetError)
@@ -61,10 +63,12 @@ public struct RailwayRunner: Runner {
             orElse: railway.failure(scoped))
     }
 
-    public func run(_ command: String, stdin: [UInt8]?, deadline: Duration?) async throws(FleetError)
-        -> RunnerOutput
+    public func run(_ command: String, stdin: [UInt8]?, deadline: Duration?, outputLimit: Int?)
+        async throws(FleetError) -> RunnerOutput
     {
-        try await railwayRun(["ssh", "--service", service, "--", command], stdin: stdin)
+        try await railwayRun(
+            ["ssh", "--service", service, "--", command], stdin: stdin,
+            outputLimit: outputLimit ?? OutputLimits.capture)
     }
 
     public func referenceArgv(_ command: String) -> [String] {

@@ -26,8 +26,12 @@ public protocol Runner: Sendable {
     var commandCount: Int { get }
 
     /// Runs one shell command line inside the runner and returns its exit status and output,
-    /// whatever the status. Failing to reach the runner throws.
-    func run(_ command: String, stdin: [UInt8]?, deadline: Duration?) async throws(FleetError) -> RunnerOutput
+    /// whatever the status. Failing to reach the runner throws, and so does output over
+    /// `outputLimit` bytes on either stream (`remote_error`; the command is stopped there); nil
+    /// is the provider's bound for a captured command (`OutputLimits.capture` unless configured).
+    func run(_ command: String, stdin: [UInt8]?, deadline: Duration?, outputLimit: Int?)
+        async throws(FleetError)
+        -> RunnerOutput
     /// The argument vector the reference runs for `command` (§7.2–§7.4), for the §0.5 message of a
     /// command that fails with nothing on stderr.
     func referenceArgv(_ command: String) -> [String]
@@ -46,6 +50,13 @@ public protocol Runner: Sendable {
 }
 
 extension Runner {
+    /// `run` with the bound of a captured command (`OutputLimits.capture` per stream).
+    public func run(_ command: String, stdin: [UInt8]?, deadline: Duration?) async throws(FleetError)
+        -> RunnerOutput
+    {
+        try await run(command, stdin: stdin, deadline: deadline, outputLimit: nil)
+    }
+
     /// `ssh_exec` of the reference (§0.5): a non-zero exit is an error carrying the remote stderr.
     public func exec(_ command: String, stdin: [UInt8]? = nil, deadline: Duration? = nil)
         async throws(FleetError)

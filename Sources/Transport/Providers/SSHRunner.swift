@@ -54,24 +54,17 @@ public struct SSHRunner: Runner {
         "Command failed: " + (referenceTransport + [command]).joined(separator: " ")
     }
 
-    /// Runs a command on the host itself (not in the runner), counting it.
-    func hostRun(_ command: String, stdin: [UInt8]? = nil, deadline: Duration? = nil) async throws(FleetError)
-        -> RunnerOutput
-    {
+    /// Runs a command on the host itself (not in the runner), counting it. `outputLimit` nil is
+    /// the pool's `defaultOutputLimit` (`OutputLimits.capture` unless configured).
+    func hostRun(
+        _ command: String, stdin: [UInt8]? = nil, deadline: Duration? = nil, outputLimit: Int? = nil
+    ) async throws(FleetError) -> RunnerOutput {
         counter.increment()
         do {
-            let result = try await pool.run(command, on: endpoint, stdin: stdin, deadline: deadline)
-            // A capped stream loses its last, split word too: a secret cut there would no longer
-            // be recognised by redaction.
-            let stdout =
-                result.stdoutTruncated ? TextCut.droppingSplitWord(result.stdoutText) : result.stdoutText
-            var stderr =
-                result.stderrTruncated ? TextCut.droppingSplitWord(result.stderrText) : result.stderrText
-            if result.stdoutTruncated || result.stderrTruncated {
-                stderr +=
-                    "\n(output from \(endpoint.hostPort) truncated at \(pool.configuration.defaultOutputLimit) bytes)"
-            }
-            return RunnerOutput(status: result.exitStatus, stdout: stdout, stderr: stderr)
+            let result = try await pool.run(
+                command, on: endpoint, stdin: stdin, deadline: deadline, outputLimit: outputLimit)
+            return RunnerOutput(
+                status: result.exitStatus, stdout: result.stdoutText, stderr: result.stderrText)
         } catch {
             throw Self.fleetError(error)
         }
@@ -106,10 +99,12 @@ public struct SSHRunner: Runner {
         }
     }
 
-    public func run(_ command: String, stdin: [UInt8]?, deadline: Duration?) async throws(FleetError)
-        -> RunnerOutput
+    public func run(_ command: String, stdin: [UInt8]?, deadline: Duration?, outputLimit: Int?)
+        async throws(FleetError) -> RunnerOutput
     {
-        try await hostRun(wrapped(command, interactiveInput: stdin != nil), stdin: stdin, deadline: deadline)
+        try await hostRun(
+            wrapped(command, interactiveInput: stdin != nil), stdin: stdin, deadline: deadline,
+            outputLimit: outputLimit)
     }
 
     public func upload(_ bytes: [UInt8], to path: String) async throws(FleetError) {

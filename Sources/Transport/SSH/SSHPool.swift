@@ -23,9 +23,15 @@ public final class SSHPool: Sendable {
     /// Handshakes, commands run, reconnects (to prove pooling in tests and benchmarks).
     public var statistics: SSHStatistics { core.statistics }
 
+    /// Connections whose resources are still held: an I/O thread not yet joined, its eventfd
+    /// and its socket. 0 after `shutdown()`. Tests read this rather than the process's
+    /// descriptor and thread counts, which other tests running beside them change.
+    var connectionsHeld: Int { core.connectionsHeld }
+
     /// Runs `command` through the remote account's shell. stdin bytes (if any) are written, then EOF.
     /// With a `deadline`, the remote process is bounded by `timeout` on the server and the call fails
-    /// with `.timedOut`. stdout and stderr are each capped at `outputLimit` (then flagged truncated).
+    /// with `.timedOut`. stdout and stderr are each capped at `outputLimit`: more fails the call
+    /// with `.commandFailed` at once, and closing the channel stops the remote command.
     public func run(
         _ command: String, on endpoint: SSHEndpoint, stdin: [UInt8]? = nil, deadline: Duration? = nil,
         outputLimit: Int? = nil
@@ -265,6 +271,8 @@ final class SSHPoolCore: SSHConnectionDelegate, Sendable {
     func nextRequestID() -> UInt64 { requestIDs.add(1, ordering: .relaxed).newValue }
 
     var statistics: SSHStatistics { state.withLock { $0.statistics } }
+
+    var connectionsHeld: Int { state.withLock { $0.unjoined.count } }
 
     private func shutDownError(_ endpoint: SSHEndpoint) -> SSHError {
         SSHError(

@@ -58,7 +58,8 @@ public struct SSHConfiguration: Sendable {
     public var keepaliveInterval: Duration
     /// The connection is declared dead after `keepaliveInterval * keepaliveMaxMissed` without inbound traffic.
     public var keepaliveMaxMissed: Int
-    /// Per-stream cap (stdout and stderr separately) when `run` is called without `outputLimit`.
+    /// Per-stream cap (stdout and stderr separately) when `run` is called without `outputLimit`:
+    /// more output fails the call (`commandFailed`) and stops the command.
     public var defaultOutputLimit: Int
 
     public init(
@@ -69,7 +70,7 @@ public struct SSHConfiguration: Sendable {
         connectTimeout: Duration = .seconds(10),
         keepaliveInterval: Duration = .seconds(5),
         keepaliveMaxMissed: Int = 3,
-        defaultOutputLimit: Int = 16 << 20
+        defaultOutputLimit: Int = OutputLimits.capture
     ) {
         self.knownHostsPath = knownHostsPath
         self.hostKeyPolicy = hostKeyPolicy
@@ -90,18 +91,11 @@ public struct SSHCommandResult: Sendable {
     public var exitStatus: Int32
     public var stdout: [UInt8]
     public var stderr: [UInt8]
-    public var stdoutTruncated: Bool
-    public var stderrTruncated: Bool
 
-    public init(
-        exitStatus: Int32, stdout: [UInt8], stderr: [UInt8], stdoutTruncated: Bool = false,
-        stderrTruncated: Bool = false
-    ) {
+    public init(exitStatus: Int32, stdout: [UInt8], stderr: [UInt8]) {
         self.exitStatus = exitStatus
         self.stdout = stdout
         self.stderr = stderr
-        self.stdoutTruncated = stdoutTruncated
-        self.stderrTruncated = stderrTruncated
     }
 
     public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }

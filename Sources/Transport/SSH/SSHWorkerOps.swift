@@ -95,10 +95,9 @@ final class SSHChannelOp: SSHWorkerOp {
     private var pendingResize: (columns: Int, rows: Int)? = nil
 
     private let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
+    /// Captured output (exec), each at most `outputLimit` bytes.
     private var stdout: [UInt8] = []
     private var stderr: [UInt8] = []
-    private var stdoutTruncated = false
-    private var stderrTruncated = false
     /// Remote `timeout` wrapping applied at exec time.
     private var remoteTimeoutApplied = false
     private var execAt: ContinuousClock.Instant? = nil
@@ -155,6 +154,15 @@ final class SSHChannelOp: SSHWorkerOp {
     override var waitingToOpen: Bool { state == .queued && !finished }
     override func beginOpening() { state = .opening }
 
+    /// 8 MiB (fast bulk transfers), but for a capture no more than its cap and a packet: past
+    /// the cap the channel is dropped, and what the server had already sent is all libssh2
+    /// holds, so a flood costs about twice the cap.
+    private var receiveWindow: UInt32 {
+        let bulk = Int(mpf_channel_window_bulk())
+        let packet = Int(LIBSSH2_CHANNEL_PACKET_DEFAULT)
+        return UInt32(outputLimit >= bulk ? bulk : max(outputLimit, packet) + packet)
+    }
+
     override var hardDeadline: ContinuousClock.Instant? {
         guard let deadline = request.deadlineInstant, !isInteractive else { return nil }
         // After exec the remote `timeout` stops the process at the deadline and reports 124; the
@@ -183,7 +191,7 @@ final class SSHChannelOp: SSHWorkerOp {
         case .queued, .done:
             return false
         case .opening:
-            let opened = mpf_channel_open_session_ex(session)
+            let opened = mpf_channel_open_session_ex(session, receiveWindow)
             switch try w.resultOfHandle(opened, for: self) {
             case .again:
                 return false
@@ -347,10 +355,7 @@ final class SSHChannelOp: SSHWorkerOp {
             complete(
                 .success(
                     .result(
-                        SSHCommandResult(
-                            exitStatus: exitStatus, stdout: stdout, stderr: stderr,
-                            stdoutTruncated: stdoutTruncated,
-                            stderrTruncated: stderrTruncated))))
+                        SSHCommandResult(exitStatus: exitStatus, stdout: stdout, stderr: stderr))))
         }
     }
 
@@ -499,14 +504,26 @@ final class SSHChannelOp: SSHWorkerOp {
             request.emit([UInt8](bytes))
             return
         }
+        guard (isStderr ? stderr.count : stdout.count) + bytes.count <= outputLimit else {
+            // Past the cap the command is ended (the channel closes) rather than drained, so the
+            // cost of a flood is the cap whatever its size and however slow this machine is.
+            let host = request.endpoint.hostPort
+            request.complete(
+                .failure(
+                    SSHError(
+                        kind: .commandFailed, host: host,
+                        message:
+                            "\(host) sent more than \(OutputLimits.describe(outputLimit)) on \(isStderr ? "stderr" : "stdout"), the cap for this command; the command was stopped there"
+                    )))
+            abandoned = true
+            stdout = []
+            stderr = []
+            return
+        }
         if isStderr {
-            let room = max(0, outputLimit - stderr.count)
-            if bytes.count > room { stderrTruncated = true }
-            if room > 0 { stderr.append(contentsOf: bytes.prefix(room)) }
+            stderr.append(contentsOf: bytes)
         } else {
-            let room = max(0, outputLimit - stdout.count)
-            if bytes.count > room { stdoutTruncated = true }
-            if room > 0 { stdout.append(contentsOf: bytes.prefix(room)) }
+            stdout.append(contentsOf: bytes)
         }
     }
 }
