@@ -8,6 +8,7 @@
 #include <libssh2_sftp.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <zlib.h>
 #include <sys/types.h>
 #include <string.h>
 

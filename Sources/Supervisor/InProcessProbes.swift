@@ -58,13 +58,7 @@ enum InProcessProbes {
             # command, failed with an exception (the command then runs and prints its own
             # traceback); an exception of `program` (the code call() runs) is printed as
             # python3 -c prints it.
-            # The probe timeout, or less when the project's deadline comes sooner (see sh()).
-            t, late = a['timeout'], False
-            remaining = left()
-            if remaining is not None:
-                if remaining <= 0:
-                    raise Late()
-                t, late = min(t, remaining), remaining < t
+            t, late = probe_time()
             try:
                 here = os.open('.', os.O_RDONLY)
             except OSError:

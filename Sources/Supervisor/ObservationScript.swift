@@ -77,7 +77,15 @@ enum ObservationScript {
         // Base64 keeps any byte of any path out of the program's own syntax.
         let program = source.replacingAll("@IN_PROCESS_PROBES@", with: InProcessProbes.source)
             .replacingAll("@ARGS@", with: Base64.encode(Array(request.json.serialized().utf8)))
-        return "python3 -c \(ShellQuote.quote(program))"
+        // Shipped deflated in base64: a command free of quotes stays small however deeply it is
+        // wrapped (`bash -lc`, `timeout … sh -c`), where every wrapping multiplies the quotes of
+        // a program text, which then outgrew what sshd takes in one request.
+        guard let packed = Deflate.zlib(Array(program.utf8)) else {
+            return "python3 -c \(ShellQuote.quote(program))"
+        }
+        let loader =
+            "import base64, zlib; exec(zlib.decompress(base64.b64decode('\(Base64.encode(packed))')))"
+        return "python3 -c \(ShellQuote.quote(loader))"
     }
 
     private static let source = #"""
@@ -127,13 +135,18 @@ enum ObservationScript {
                 return data
             data = data[:LIMIT]
             return data[:max(data.rfind(c) for c in (b' ', b'\n', b'\t', b'\r', b'\x0b', b'\x0c')) + 1]
-        def sh(cmd):
+        def probe_time():
+            # The probe timeout, or what is left of the deadline when that comes sooner (late:
+            # running out is then the deadline's, not the probe's); past the deadline, Late.
             t, late = a['timeout'], False
             remaining = left()
             if remaining is not None:
                 if remaining <= 0:
                     raise Late()
                 t, late = min(t, remaining), remaining < t
+            return t, late
+        def sh(cmd):
+            t, late = probe_time()
             p = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
             CHILD[0] = p.pid
             try:

@@ -1,3 +1,4 @@
+import BenchSupport
 import FleetCore
 import Foundation
 import Synchronization
@@ -259,14 +260,24 @@ struct OfflineRunner: Runner {
 func isObservation(_ command: String) -> Bool { command.hasPrefix("python3 -c ") }
 /// The arguments of an observation script (passed to it base64-encoded).
 func observationArguments(_ command: String) -> JSONValue? {
-    // The program is shell-quoted, so its `'` appear as `'"'"'` around the argument.
-    guard isObservation(command), let start = command.range(of: "b64decode(") else { return nil }
-    let isBase64: (Character) -> Bool = { $0.isASCII && ($0.isLetter || $0.isNumber || "+/=".contains($0)) }
-    let encoded = command[start.upperBound...].drop(while: { !isBase64($0) }).prefix(while: isBase64)
-    guard let data = Data(base64Encoded: String(encoded)), let text = String(data: data, encoding: .utf8)
-    else {
-        return nil
+    // The command carries the program deflated in base64 (`ObservationScript.command`); inside
+    // the program, the arguments are base64 in the same way: the first `b64decode(` of each.
+    func firstBase64(after text: String) -> String? {
+        guard let start = text.range(of: "b64decode(") else { return nil }
+        let isBase64: (Character) -> Bool = {
+            $0.isASCII && ($0.isLetter || $0.isNumber || "+/=".contains($0))
+        }
+        return String(text[start.upperBound...].drop(while: { !isBase64($0) }).prefix(while: isBase64))
     }
+    guard isObservation(command), let packed = firstBase64(after: command),
+        let program = try? BenchProcess.run([
+            "/usr/bin/env", "python3", "-c",
+            "import base64, sys, zlib; sys.stdout.write(zlib.decompress(base64.b64decode(sys.argv[1])).decode())",
+            packed,
+        ]),
+        let encoded = firstBase64(after: program), let data = Data(base64Encoded: encoded),
+        let text = String(data: data, encoding: .utf8)
+    else { return nil }
     return try? JSONValue.parse(text)
 }
 func isRestart(_ command: String) -> Bool { command.contains("tmux kill-session") }
