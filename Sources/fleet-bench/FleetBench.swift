@@ -120,7 +120,8 @@ struct FleetBench {
             for: settings.runners, serviceMilliseconds: settings.serviceMilliseconds, name: "replay")
         defer { replay?.remove() }
         let runnerCPU = CPUAccount(name: "mpf-fleet-bench-\(getpid())")
-        let instruments = try RunnerInstruments(importCPUSeconds: settings.importCPU, fixtures: settings.fixtures)
+        let instruments = try RunnerInstruments(
+            importCPUSeconds: settings.importCPU, fixtures: settings.fixtures)
         defer { instruments.remove() }
         let hosts = try (0..<3).map { _ in
             try BenchHost(replay: replay, account: runnerCPU, instruments: instruments)

@@ -170,7 +170,8 @@ struct LocalProviderTests {
                 ],
                 executable: "/usr/bin/script")
             #expect(result.status == 0, "\(result)")
-            #expect(result.stdout.contains("tail line") && !result.stdout.contains(fixture.secret), "\(result)")
+            #expect(
+                result.stdout.contains("tail line") && !result.stdout.contains(fixture.secret), "\(result)")
         }
         #expect(
             fixture.stubs.calls().map(\.argv) == [
