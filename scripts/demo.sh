@@ -37,9 +37,12 @@ fi
 home=$(getent passwd "$account" | cut -d: -f6)
 
 # Runner stand-ins in the account's home; ~/.profile puts them on PATH for login shells.
-run_as "mkdir -p ~/.local/bin ~/.megaplan-stub/python/megaplan ~/megaplan-fleet-demo"
+run_as "mkdir -p ~/.local/bin ~/.megaplan-stub/python/megaplan/cli ~/megaplan-fleet-demo"
 for tool in megaplan gh docker; do run_as "cat > ~/.local/bin/$tool && chmod 755 ~/.local/bin/$tool" < "$fixtures/$tool"; done
-for module in __init__.py chain.py; do run_as "cat > ~/.megaplan-stub/python/megaplan/$module" < "$fixtures/python/megaplan/$module"; done
+# The stand-in package with core megaplan's layout (the status program imports megaplan.cli).
+for module in __init__.py chain.py profiles.py cli/__init__.py; do
+    run_as "cat > ~/.megaplan-stub/python/megaplan/$module" < "$fixtures/python/megaplan/$module"
+done
 run_as 'printf "%s\n" "export PATH=\"\$HOME/.local/bin:\$PATH\"" "export PYTHONPATH=\"\$HOME/.megaplan-stub/python\"" > ~/.profile'
 
 ssh-keygen -q -t ed25519 -N '' -C demo-client -f "$demo/client_key"
