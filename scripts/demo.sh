@@ -37,7 +37,7 @@ fi
 home=$(getent passwd "$account" | cut -d: -f6)
 
 # Runner stand-ins in the account's home; ~/.profile puts them on PATH for login shells.
-run_as "mkdir -p ~/.local/bin ~/.megaplan-stub/python/megaplan/cli ~/megaplan-fleet-demo"
+run_as "rm -rf ~/.megaplan-stub && mkdir -p ~/.local/bin ~/.megaplan-stub/python/megaplan/cli ~/megaplan-fleet-demo"
 for tool in megaplan gh docker; do run_as "cat > ~/.local/bin/$tool && chmod 755 ~/.local/bin/$tool" < "$fixtures/$tool"; done
 # The stand-in package with core megaplan's layout (the status program imports megaplan.cli).
 for module in __init__.py chain.py profiles.py cli/__init__.py; do
