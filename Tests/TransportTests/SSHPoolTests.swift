@@ -188,7 +188,8 @@ struct SSHPoolTests {
             #expect(got.first == "before\n")
             #expect(got.last == "after\n")
             let middle = got.dropFirst().dropLast()
-            #expect(middle.count >= 19, "\(got.map(\.utf8.count))")
+            // How many pieces depends on how the channel chunks the bytes; each is bounded.
+            #expect(middle.count >= 2, "\(got.map(\.utf8.count))")
             #expect(middle.allSatisfy { $0.utf8.count <= LineSplitter.defaultMaximumPending + (256 << 10) })
             #expect(middle.dropLast().allSatisfy { $0.hasSuffix(" bytes without a blank dropped]") })
             await pool.shutdown()
