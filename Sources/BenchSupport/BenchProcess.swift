@@ -95,7 +95,7 @@ public enum BenchProcess {
             if rc == pid || (rc < 0 && errno != EINTR) { break }
             usleep(5_000)
         }
-        let wall = (ContinuousClock.now - started).benchSeconds
+        let wall = (ContinuousClock.now - started).secondsDouble
         let cpu =
             Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
             + Double(usage.ru_stime.tv_sec)
@@ -173,12 +173,5 @@ public enum BenchProcess {
         return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
             + Double(usage.ru_stime.tv_sec)
             + Double(usage.ru_stime.tv_usec) / 1e6
-    }
-}
-
-extension Duration {
-    public var benchSeconds: Double {
-        let parts = components
-        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
     }
 }

@@ -1,3 +1,4 @@
+import FleetCore
 import Foundation
 import Synchronization
 
@@ -114,12 +115,12 @@ public final class LatencyRelay: Sendable {
             var timeout: Int32 = -1
             if let first = queue.first {
                 let wait = first.due - ContinuousClock.now
-                timeout = max(0, Int32((wait.benchSeconds * 1000).rounded(.up)))
+                timeout = max(0, Int32((wait.secondsDouble * 1000).rounded(.up)))
             }
             if !sourceOpen {
                 if let first = queue.first {
                     let wait = first.due - ContinuousClock.now
-                    if wait > .zero { usleep(UInt32(max(0, wait.benchSeconds * 1e6))) }
+                    if wait > .zero { usleep(UInt32(max(0, wait.secondsDouble * 1e6))) }
                 }
                 continue
             }
@@ -155,7 +156,7 @@ public final class LatencyRelay: Sendable {
         }
         var buffer = [UInt8](repeating: 0, count: 256)
         _ = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        return (ContinuousClock.now - start).benchSeconds * 1000 * 2
+        return (ContinuousClock.now - start).secondsDouble * 1000 * 2
     }
 
     public func stop() {

@@ -2,6 +2,14 @@
     import Glibc
 #endif
 
+extension Duration {
+    /// The duration in seconds, for Dispatch, `timeout` arguments, JSON and printed figures.
+    public var secondsDouble: Double {
+        let parts = components
+        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
+    }
+}
+
 /// UTC timestamps in the reference's format: ISO-8601 with microseconds and `+00:00` (§0.8).
 public enum Timestamp {
     public static func now() -> String { format(wallClock()) }

@@ -101,7 +101,7 @@ public struct ChainStatusReader: Sendable {
         let budget = try remoteBudget()
         if let budget {
             let own = budget - Self.deadlineMargin
-            let seconds = max(0, Double(own.components.seconds) + Double(own.components.attoseconds) / 1e18)
+            let seconds = max(0, own.secondsDouble)
             request.budget = seconds
             request.until = Timestamp.wallClock() + seconds
         }

@@ -190,7 +190,7 @@ struct FleetBench {
             print(
                 String(
                     format: "Recorded %d chains in %.1f s.", warmCount,
-                    (ContinuousClock.now - warmStarted).benchSeconds))
+                    (ContinuousClock.now - warmStarted).secondsDouble))
         }
 
         var rows: [Row] = []
@@ -266,7 +266,7 @@ struct FleetBench {
         if let replay {
             print("Replay misses (commands answered live while replaying): \(replay.misses)")
         }
-        print(String(format: "Benchmark wall time: %.0f s", (ContinuousClock.now - started).benchSeconds))
+        print(String(format: "Benchmark wall time: %.0f s", (ContinuousClock.now - started).secondsDouble))
         print("")
         targets(rows, settings: settings)
         comparison.targets()
@@ -324,7 +324,7 @@ struct FleetBench {
         options.deadline = .seconds(loaded.defaults.deadlineSeconds)
         let started = ContinuousClock.now
         let summary = await FleetScheduler(actors: actors).run(options, tick: TickID.make()) { _, _ in }
-        let wall = (ContinuousClock.now - started).benchSeconds * 1000
+        let wall = (ContinuousClock.now - started).secondsDouble * 1000
         let statistics = pool.statistics
         await pool.shutdown()
         guard summary.projects == count, summary.outcomes["ok"] == count else {

@@ -106,7 +106,7 @@ struct FleetLoad {
             "HOME": fleet.home, "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "NO_COLOR": "1",
         ]
         say(
-            "fleet-load: \(settings.projects) projects round-robin on \(settings.hosts) sshd hosts (127.0.0.1, account \(BenchHost.account)), \(sysconf(Int32(_SC_NPROCESSORS_ONLN))) CPUs; set up in \(format((ContinuousClock.now - setupStarted).benchSeconds, "%.1f")) s"
+            "fleet-load: \(settings.projects) projects round-robin on \(settings.hosts) sshd hosts (127.0.0.1, account \(BenchHost.account)), \(sysconf(Int32(_SC_NPROCESSORS_ONLN))) CPUs; set up in \(format((ContinuousClock.now - setupStarted).secondsDouble, "%.1f")) s"
         )
         say("binary: \(binary)")
         say(
@@ -134,7 +134,7 @@ struct FleetLoad {
         }
         if let replay { try replay.replay() }
         say(
-            "\(replay == nil ? "Warm-up" : "Recording") ticks: \(format((ContinuousClock.now - warmStarted).benchSeconds, "%.1f")) s"
+            "\(replay == nil ? "Warm-up" : "Recording") ticks: \(format((ContinuousClock.now - warmStarted).secondsDouble, "%.1f")) s"
         )
 
         var healthy = true
@@ -152,7 +152,7 @@ struct FleetLoad {
                     settings, binary: binary, file: file, fleet: fleet, environment: environment) && healthy
         }
         if let replay { say("Replay misses (commands answered live while replaying): \(replay.misses)") }
-        say("Load run wall time: \(format((ContinuousClock.now - started).benchSeconds, "%.0f")) s")
+        say("Load run wall time: \(format((ContinuousClock.now - started).secondsDouble, "%.0f")) s")
         say(healthy ? "RESULT: no growth" : "RESULT: GROWTH or failures (see above)")
         return healthy
     }
@@ -186,7 +186,7 @@ struct FleetLoad {
             let summary = await FleetScheduler(actors: actors).run(options, tick: TickID.make()) { _, _ in }
             let statistics = pool.statistics
             await pool.shutdown()
-            let wall = (ContinuousClock.now - tickStarted).benchSeconds * 1000
+            let wall = (ContinuousClock.now - tickStarted).secondsDouble * 1000
             guard summary.projects == settings.projects, summary.outcomes["ok"] == settings.projects else {
                 throw BenchError("in-process tick \(index): \(summary.json.serialized())")
             }
@@ -309,7 +309,7 @@ struct FleetLoad {
             + Double(usage.ru_stime.tv_sec)
             + Double(usage.ru_stime.tv_usec) / 1e6
         return Sample(
-            wallMs: (ContinuousClock.now - started).benchSeconds * 1000, rssMiB: 0,
+            wallMs: (ContinuousClock.now - started).secondsDouble * 1000, rssMiB: 0,
             peakRSSMiB: peakRSS, descriptors: maxDescriptors, threads: maxThreads,
             cpuSeconds: cpu, handshakes: 0, commands: 0,
             status: status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f))

@@ -107,7 +107,7 @@ struct SSHBench {
                 ]).status
                 if status != 0 { print("  ssh exited \(status)") }
             }
-            let wall = (ContinuousClock.now - start).benchSeconds
+            let wall = (ContinuousClock.now - start).secondsDouble
             let cpu = cpuSeconds(children: true) - cpu0
             figures.ssh = row(
                 "new ssh process per command (baseline)", count: counts.0, wall: wall, cpu: cpu,
@@ -122,7 +122,7 @@ struct SSHBench {
                 _ = try await pool.run("true", on: endpoint)
                 await pool.shutdown()
             }
-            let wall = (ContinuousClock.now - start).benchSeconds
+            let wall = (ContinuousClock.now - start).secondsDouble
             figures.session = row(
                 "new libssh2 session per command", count: counts.1, wall: wall,
                 cpu: cpuSeconds() - cpu0, baseline: figures.ssh, rttMs: rttMs)
@@ -134,7 +134,7 @@ struct SSHBench {
             let start = ContinuousClock.now
             let cpu0 = cpuSeconds()
             for _ in 0..<counts.2 { _ = try await pool.run("true", on: endpoint) }
-            let wall = (ContinuousClock.now - start).benchSeconds
+            let wall = (ContinuousClock.now - start).secondsDouble
             figures.serial = row(
                 "pooled session, serial", count: counts.2, wall: wall, cpu: cpuSeconds() - cpu0,
                 baseline: figures.ssh, rttMs: rttMs)
@@ -180,7 +180,7 @@ struct SSHBench {
                 }
             }
         }
-        let wall = (ContinuousClock.now - start).benchSeconds
+        let wall = (ContinuousClock.now - start).secondsDouble
         let ms = row(
             name, count: count, wall: wall, cpu: cpuSeconds() - cpu0, baseline: baseline,
             rttMs: rttMs)

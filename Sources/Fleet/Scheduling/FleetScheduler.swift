@@ -134,9 +134,7 @@ public struct FleetScheduler: Sendable {
         let commands = await actor.lastCommandCount
         var provider: String?
         if case .success(let spec) = actor.cloud { provider = spec.provider.rawValue }
-        let seconds =
-            Double(options.deadline.components.seconds) + Double(options.deadline.components.attoseconds)
-            / 1e18
+        let seconds = options.deadline.secondsDouble
         let line = FleetLine(
             tick: tick, timestamp: timestamp, project: actor.project.name, provider: provider,
             host: actor.hostKey,

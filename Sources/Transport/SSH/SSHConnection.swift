@@ -1,4 +1,5 @@
 import CLibSSH2
+import FleetCore
 import Foundation
 import Synchronization
 

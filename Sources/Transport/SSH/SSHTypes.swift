@@ -160,10 +160,3 @@ enum SSHPaths {
         return path
     }
 }
-
-extension Duration {
-    var secondsDouble: Double {
-        let c = components
-        return Double(c.seconds) + Double(c.attoseconds) / 1e18
-    }
-}
