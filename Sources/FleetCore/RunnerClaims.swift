@@ -64,10 +64,22 @@ extension FleetFile {
         return nil
     }
 
-    /// Loads every project's cloud.yaml and refuses the fleet when two projects share a runner.
-    public func checkDistinctRunners() throws(FleetError) {
+    /// Every project's cloud.yaml, loaded once, by project name: what the fleet commands check
+    /// here and then hand to each project's actor.
+    public func loadClouds() -> [String: Result<CloudSpec, FleetError>] {
+        Dictionary(
+            uniqueKeysWithValues: projects.map { project in
+                (
+                    project.name,
+                    Result { () throws(FleetError) in try CloudSpec.load(path: project.cloudYAML) }
+                )
+            })
+    }
+
+    /// Refuses the fleet when two projects share a runner (`clouds` from `loadClouds`).
+    public func checkDistinctRunners(_ clouds: [String: Result<CloudSpec, FleetError>]) throws(FleetError) {
         let specs = projects.compactMap { project in
-            (try? CloudSpec.load(path: project.cloudYAML)).map { (name: project.name, spec: $0) }
+            (try? clouds[project.name]?.get()).map { (name: project.name, spec: $0) }
         }
         if let error = Self.sharedRunnerError(specs, fleetPath: path) { throw error }
     }

@@ -300,7 +300,7 @@ struct KubernetesExampleTests {
         }
         let fleet = try FleetFile.load(path: directory.path + "/fleet.yaml")
         #expect(fleet.projects.count >= 4)
-        #expect(throws: Never.self) { try fleet.checkDistinctRunners() }
+        #expect(throws: Never.self) { try fleet.checkDistinctRunners(fleet.loadClouds()) }
         let secretMount = "/etc/megaplan-fleet/ssh"
         for project in fleet.projects {
             let spec = try CloudSpec.load(path: project.cloudYAML)

@@ -18,16 +18,17 @@ public actor ProjectActor {
     private let stateDirectory: StateDirectory
     private var state = State.idle
 
-    /// `stateDirectory` defaults to `<home>/.megaplan`.
+    /// `stateDirectory` defaults to `<home>/.megaplan`; `cloud`, the project's cloud.yaml when the
+    /// caller has loaded it already (`FleetFile.loadClouds`), else it is loaded here.
     public init(
         project: FleetFile.Project, pool: SSHPool, home: String = FileSystem.homeDirectory(),
-        stateDirectory: StateDirectory? = nil
+        stateDirectory: StateDirectory? = nil, cloud: Result<CloudSpec, FleetError>? = nil
     ) {
         self.project = project
         self.pool = pool
         self.home = home
         self.stateDirectory = stateDirectory ?? StateDirectory(home: home)
-        cloud = Result { () throws(FleetError) in try CloudSpec.load(path: project.cloudYAML) }
+        self.cloud = cloud ?? Result { () throws(FleetError) in try CloudSpec.load(path: project.cloudYAML) }
     }
 
     /// The host this project's runner is reached through (the per-host limit's key).

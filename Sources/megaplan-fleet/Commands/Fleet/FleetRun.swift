@@ -24,12 +24,14 @@ enum FleetRun {
     ) async -> Int32 {
         Output.ignoreBrokenPipes()
         let file: FleetFile
+        let clouds: [String: Result<CloudSpec, FleetError>]
         let projects: [FleetFile.Project]
         let shard: FleetSelection.Shard?
         let configuration: SSHConfiguration
         do {
             file = try FleetFile.load(path: options.fleetPath)
-            try file.checkDistinctRunners()
+            clouds = file.loadClouds()
+            try file.checkDistinctRunners(clouds)
             shard = try options.shard.map { (text) throws(FleetError) in
                 try FleetSelection.Shard(parsing: text)
             }
@@ -76,7 +78,9 @@ enum FleetRun {
 
         let terminal = TerminalOutput(format: options.format)
         let pool = SSHPool(configuration: configuration)
-        let actors = projects.map { ProjectActor(project: $0, pool: pool, stateDirectory: stateDirectory) }
+        let actors = projects.map {
+            ProjectActor(project: $0, pool: pool, stateDirectory: stateDirectory, cloud: clouds[$0.name])
+        }
         let redactors = Dictionary(uniqueKeysWithValues: actors.map { ($0.project.name, $0.redactor) })
         let tick = TickID.make()
         let total = actors.count

@@ -61,18 +61,18 @@ struct Validate: AsyncParsableCommand {
         } catch {
             return [ValidationResult(path: path, kind: "fleet", error: error)]
         }
-        var results: [ValidationResult] = []
-        var specs: [(name: String, spec: CloudSpec)] = []
-        for project in file.projects {
+        let clouds = file.loadClouds()
+        let results = file.projects.map { project in
             var result = ValidationResult(path: project.cloudYAML, kind: "cloud_yaml") {
-                () throws(FleetError) in
-                specs.append((project.name, try CloudSpec.load(path: project.cloudYAML)))
+                () throws(FleetError) in _ = try clouds[project.name]?.get()
             }
             result.project = project.name
-            results.append(result)
+            return result
         }
-        let shared = FleetFile.sharedRunnerError(specs, fleetPath: path)
-        return [ValidationResult(path: path, kind: "fleet", error: shared)] + results
+        let shared = ValidationResult(path: path, kind: "fleet") { () throws(FleetError) in
+            try file.checkDistinctRunners(clouds)
+        }
+        return [shared] + results
     }
 }
 
