@@ -44,6 +44,12 @@ public struct StateDirectory: Sendable, Hashable, CustomStringConvertible {
         return "\(path)/cloud/markers/\(key)"
     }
 
+    /// The chain's lock (`supervise.lock` in its marker directory): held by a supervise tick, and
+    /// for writing the chain's status history.
+    public func chainLock(forCloudYAML resolvedPath: String) -> String {
+        markerDirectory(forCloudYAML: resolvedPath) + "/supervise.lock"
+    }
+
     /// `fleet/locks/`: one lock per fleet file and shard.
     public var fleetLocks: String { path + "/fleet/locks" }
 }

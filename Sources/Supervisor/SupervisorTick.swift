@@ -34,7 +34,7 @@ public struct SupervisorTick: Sendable {
     }
 
     /// The per-chain lock next to the marker, so overlapping cron runs never act twice.
-    public var lockPath: String { reader.markerDirectory + "/supervise.lock" }
+    public var lockPath: String { reader.state.chainLock(forCloudYAML: reader.cloud.path) }
 
     /// Where the digest of the last spec this chain's ticks parsed is kept (see `ValidatedSpec`).
     var validatedSpecPath: String { reader.markerDirectory + "/supervise-spec.json" }

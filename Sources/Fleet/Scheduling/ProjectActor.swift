@@ -142,7 +142,7 @@ public actor ProjectActor {
         line.changed = changed
         guard history != recorded,
             let lock = try? FileLock.tryAcquire(
-                directory + "/supervise.lock", stateRoot: stateDirectory.checkedBelow)
+                stateDirectory.chainLock(forCloudYAML: spec.path), stateRoot: stateDirectory.checkedBelow)
         else { return }
         defer { lock.release() }
         try? history.write(in: directory, below: stateDirectory.checkedBelow)
