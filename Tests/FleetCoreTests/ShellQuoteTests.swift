@@ -1,4 +1,5 @@
 import PropertyBased
+import TestSupport
 import Testing
 
 @testable import FleetCore
@@ -66,7 +67,8 @@ import Testing
         await propertyCheck(count: 200, input: special, printable, unicode) { first, second, third in
             runs += 1
             let text = first + second + third
-            let result = runShell("printf %s " + ShellQuote.quote(text))
+            // Each shell waited for on a thread of its own, never holding the cooperative pool.
+            let result = try await onOwnThread { runShell("printf %s " + ShellQuote.quote(text)) }
             #expect(result.status == 0)
             #expect(result.output == Array(text.utf8), "input: \(text.debugDescription)")
         }
