@@ -68,6 +68,29 @@ struct HungResolverTests {
         #expect(status == 143, "exit \(String(describing: status)) after \(elapsed); \(running.stderrSoFar)")
         #expect(elapsed < .seconds(20), "took \(elapsed) after SIGTERM")
     }
+
+    /// SIGTERM at any moment of the start-up is never lost: before the handlers exist it ends
+    /// the process by default, after that it cancels the run. (Signal handlers once registered
+    /// some time after the run began, and a signal in between was ignored: the run then waited
+    /// for the resolver.) The signal goes as soon as the tick's pid is known, several times, to
+    /// land at different points of the start-up.
+    @Test(.timeLimit(.minutes(3)))
+    func sigtermDuringStartUpIsNeverLost() async throws {
+        for attempt in 1...8 {
+            let stand = try HungResolver()
+            let running = try stand.startTick(deadline: 600)
+            let pid = try #require(await stand.tickPID(), "the tick did not start: \(running.stderrSoFar)")
+            if attempt > 1 { try? await Task.sleep(for: .milliseconds(5 * (attempt - 1))) }
+            let clock = ContinuousClock()
+            let signalled = clock.now
+            kill(pid, SIGTERM)
+            let status = await running.wait(timeout: .seconds(60))
+            let elapsed = clock.now - signalled
+            if status == nil { running.forceStop() }
+            #expect(status == 143, "attempt \(attempt): exit \(String(describing: status)) after \(elapsed)")
+            #expect(elapsed < .seconds(20), "attempt \(attempt): took \(elapsed) after SIGTERM")
+        }
+    }
 }
 
 /// The namespace, resolver stand-in and fleet of one test.

@@ -883,19 +883,30 @@ private func occurrences(of needle: String, in text: String) -> Int {
             ["-c", "trap 'exit 7' INT; while :; do sleep 0.2; done", "codex-\(tag)", "exec", "-o", output])
         defer { kill(fake.pid, SIGKILL) }
 
-        let result = try run(
-            "/usr/bin/timeout", ["6", deploy.file("wrappers/mp-heartbeat")],
-            environment: [
-                "MP_LOG_DIR": logs.path, "HEARTBEAT_INTERVAL_SECS": "1", "HEARTBEAT_WARN_SECS": "1",
-                "HEARTBEAT_STALL_SECS": "2", "HEARTBEAT_MATCH": "codex-\(tag) exec",
-            ], scratch: logs)
-        #expect(result.status == 124)  // still looping when timeout stopped it
-        let log = try #require(logs.read("heartbeat.log"))
-        #expect(log.hasPrefix("[heartbeat "))
-        #expect(log.contains("] starting (warn=1s stall=2s kill=1)\n"))
-        #expect(log.contains("] WARN pid=\(fake.pid) "))
-        #expect(log.contains("] STALL pid=\(fake.pid) "))
-        #expect(log.contains("file=\(output) last=last line of output"))
+        // Two runs, each left looping until `timeout` stops it: the watcher samples once per
+        // interval, and on a busy machine one sample can jump from quiet straight past the stall
+        // threshold, so the warning is checked with a stall threshold no run reaches.
+        func watch(stallSeconds: Int) throws -> String {
+            let result = try run(
+                "/usr/bin/timeout", ["6", deploy.file("wrappers/mp-heartbeat")],
+                environment: [
+                    "MP_LOG_DIR": logs.path, "HEARTBEAT_INTERVAL_SECS": "1", "HEARTBEAT_WARN_SECS": "1",
+                    "HEARTBEAT_STALL_SECS": String(stallSeconds), "HEARTBEAT_MATCH": "codex-\(tag) exec",
+                ], scratch: logs)
+            #expect(result.status == 124)  // still looping when timeout stopped it
+            let log = try #require(logs.read("heartbeat.log"))
+            try FileManager.default.removeItem(atPath: logs.path + "/heartbeat.log")
+            return log
+        }
+        let warned = try watch(stallSeconds: 3600)
+        #expect(warned.hasPrefix("[heartbeat "))
+        #expect(warned.contains("] starting (warn=1s stall=3600s kill=1)\n"))
+        #expect(warned.contains("] WARN pid=\(fake.pid) "))
+        #expect(warned.contains("file=\(output)\n"))
+        #expect(!warned.contains("STALL"))
+        let stalled = try watch(stallSeconds: 2)
+        #expect(stalled.contains("] STALL pid=\(fake.pid) "))
+        #expect(stalled.contains("file=\(output) last=last line of output"))
         #expect(fake.wait(seconds: 5) == 7)  // SIGINT reached it
         #expect(
             DeployDirectory.wrapperSource("mp-heartbeat").contains("MATCH=\"${HEARTBEAT_MATCH:-codex exec}\"")

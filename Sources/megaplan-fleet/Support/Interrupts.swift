@@ -1,4 +1,5 @@
-import Dispatch
+import FleetCore
+import Foundation
 import Synchronization
 
 #if canImport(Glibc)
@@ -7,6 +8,11 @@ import Synchronization
 
 /// Runs `body` in a task that SIGINT or SIGTERM cancels, so a command stops its remote work,
 /// keeps what it already printed, shuts its connections down and exits promptly.
+///
+/// The handlers are installed with `sigaction` before the body starts, so no signal can fall
+/// into a gap: a Dispatch signal source registers on its manager thread some time after
+/// `resume()`, and a signal that came before that (once seen on a fast machine, the tick
+/// already waiting on DNS) was lost and the run waited for the resolver.
 enum Interrupts {
     /// The signal that cancelled the run (0 when none did).
     static let received = Atomic<Int32>(0)
@@ -18,21 +24,100 @@ enum Interrupts {
     }
 
     static func cancellable<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let watch = try SignalWatch.start()
+        defer { watch.stop() }
         let task = Task { try await body() }
-        let queue = DispatchQueue(label: "megaplan-fleet.signals")
-        let sources = [SIGINT, SIGTERM].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            source.setEventHandler {
-                received.store(number, ordering: .relaxed)
-                task.cancel()
-            }
-            source.resume()
-            return source
-        }
-        defer {
-            for source in sources { source.cancel() }
-        }
+        watch.onSignal { task.cancel() }
         return try await task.value
+    }
+}
+
+/// The write end of the self-pipe, read by the signal handler (an atomic load is
+/// async-signal-safe); -1 when no watch runs.
+private let signalPipeWriteEnd = Atomic<Int32>(-1)
+
+/// Records the signal and wakes the watching thread; only async-signal-safe calls.
+private func forwardSignal(_ number: Int32) {
+    let savedErrno = errno
+    Interrupts.received.store(number, ordering: .relaxed)
+    var byte = UInt8(truncatingIfNeeded: number)
+    _ = write(signalPipeWriteEnd.load(ordering: .relaxed), &byte, 1)
+    errno = savedErrno
+}
+
+/// A self-pipe written by the SIGINT/SIGTERM handlers and a thread of its own that reads it
+/// and runs the cancellation, outside the handler and off the cooperative pool.
+private final class SignalWatch: Sendable {
+    private enum State {
+        case waiting
+        case armed(@Sendable () -> Void)
+        case signalled
+    }
+
+    private let state = Mutex(State.waiting)
+    private let readEnd: Int32
+    private let writeEnd: Int32
+    private static let signals = [SIGINT, SIGTERM]
+
+    private init(readEnd: Int32, writeEnd: Int32) {
+        self.readEnd = readEnd
+        self.writeEnd = writeEnd
+    }
+
+    static func start() throws -> SignalWatch {
+        var ends: [Int32] = [-1, -1]
+        guard pipe(&ends) == 0 else {
+            throw FleetError(.ioError, "cannot create the signal pipe: \(String(cString: strerror(errno)))")
+        }
+        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        let watch = SignalWatch(readEnd: ends[0], writeEnd: ends[1])
+        signalPipeWriteEnd.store(ends[1], ordering: .relaxed)
+        for number in signals {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = forwardSignal
+            action.sa_flags = SA_RESTART
+            sigemptyset(&action.sa_mask)
+            sigaction(number, &action, nil)
+        }
+        Thread.detachNewThread { watch.readUntilStopped() }
+        return watch
+    }
+
+    /// Runs `action` on the first signal, at once if one came already.
+    func onSignal(_ action: @escaping @Sendable () -> Void) {
+        let signalled = state.withLock { state in
+            if case .signalled = state { return true }
+            state = .armed(action)
+            return false
+        }
+        if signalled { action() }
+    }
+
+    /// Restores the default handlers and ends the thread (a zero byte is the stop word). The
+    /// handlers go first, so no handler starts after the pipe's descriptor is withdrawn.
+    func stop() {
+        for number in Self.signals { signal(number, SIG_DFL) }
+        signalPipeWriteEnd.store(-1, ordering: .relaxed)
+        var stopWord: UInt8 = 0
+        _ = write(writeEnd, &stopWord, 1)
+    }
+
+    private func readUntilStopped() {
+        defer {
+            close(readEnd)
+            close(writeEnd)
+        }
+        while true {
+            var byte: UInt8 = 0
+            let count = read(readEnd, &byte, 1)
+            if count < 0, errno == EINTR { continue }
+            guard count == 1, byte != 0 else { return }
+            let action: (@Sendable () -> Void)? = state.withLock { state in
+                defer { state = .signalled }
+                if case .armed(let action) = state { return action }
+                return nil
+            }
+            action?()
+        }
     }
 }
