@@ -24,16 +24,16 @@ enum Interrupts {
     }
 
     static func cancellable<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        let watch = try SignalWatch.start()
-        defer { watch.stop() }
+        let watch = try SignalWatch.shared.get()
         let task = Task { try await body() }
-        watch.onSignal { task.cancel() }
+        watch.arm { task.cancel() }
+        defer { watch.disarm() }
         return try await task.value
     }
 }
 
 /// The write end of the self-pipe, read by the signal handler (an atomic load is
-/// async-signal-safe); -1 when no watch runs.
+/// async-signal-safe).
 private let signalPipeWriteEnd = Atomic<Int32>(-1)
 
 /// Records the signal and wakes the watching thread; only async-signal-safe calls.
@@ -45,46 +45,45 @@ private func forwardSignal(_ number: Int32) {
     errno = savedErrno
 }
 
-/// A self-pipe written by the SIGINT/SIGTERM handlers and a thread of its own that reads it
-/// and runs the cancellation, outside the handler and off the cooperative pool.
+/// A self-pipe written by the SIGINT/SIGTERM handlers and a thread of its own that reads it and
+/// runs the armed action, outside the handler and off the cooperative pool. Installed once and
+/// kept for the life of the process, so no handler ever writes to a descriptor that was closed
+/// (and perhaps reused for a file being written); a signal after the run is still recorded in
+/// the exit status.
 private final class SignalWatch: Sendable {
     private enum State {
-        case waiting
+        case idle
         case armed(@Sendable () -> Void)
         case signalled
     }
 
-    private let state = Mutex(State.waiting)
+    private let state = Mutex(State.idle)
     private let readEnd: Int32
-    private let writeEnd: Int32
-    private static let signals = [SIGINT, SIGTERM]
 
-    private init(readEnd: Int32, writeEnd: Int32) {
-        self.readEnd = readEnd
-        self.writeEnd = writeEnd
-    }
+    private init(readEnd: Int32) { self.readEnd = readEnd }
 
-    static func start() throws -> SignalWatch {
+    static let shared: Result<SignalWatch, FleetError> = {
         var ends: [Int32] = [-1, -1]
         guard pipe(&ends) == 0 else {
-            throw FleetError(.ioError, "cannot create the signal pipe: \(String(cString: strerror(errno)))")
+            return .failure(
+                FleetError(.ioError, "cannot create the signal pipe: \(String(cString: strerror(errno)))"))
         }
         for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
-        let watch = SignalWatch(readEnd: ends[0], writeEnd: ends[1])
+        let watch = SignalWatch(readEnd: ends[0])
         signalPipeWriteEnd.store(ends[1], ordering: .relaxed)
-        for number in signals {
+        for number in [SIGINT, SIGTERM] {
             var action = sigaction()
             action.__sigaction_handler.sa_handler = forwardSignal
             action.sa_flags = SA_RESTART
             sigemptyset(&action.sa_mask)
             sigaction(number, &action, nil)
         }
-        Thread.detachNewThread { watch.readUntilStopped() }
-        return watch
-    }
+        Thread.detachNewThread { watch.readForever() }
+        return .success(watch)
+    }()
 
     /// Runs `action` on the first signal, at once if one came already.
-    func onSignal(_ action: @escaping @Sendable () -> Void) {
+    func arm(_ action: @escaping @Sendable () -> Void) {
         let signalled = state.withLock { state in
             if case .signalled = state { return true }
             state = .armed(action)
@@ -93,25 +92,18 @@ private final class SignalWatch: Sendable {
         if signalled { action() }
     }
 
-    /// Restores the default handlers and ends the thread (a zero byte is the stop word). The
-    /// handlers go first, so no handler starts after the pipe's descriptor is withdrawn.
-    func stop() {
-        for number in Self.signals { signal(number, SIG_DFL) }
-        signalPipeWriteEnd.store(-1, ordering: .relaxed)
-        var stopWord: UInt8 = 0
-        _ = write(writeEnd, &stopWord, 1)
+    func disarm() {
+        state.withLock { state in
+            if case .armed = state { state = .idle }
+        }
     }
 
-    private func readUntilStopped() {
-        defer {
-            close(readEnd)
-            close(writeEnd)
-        }
+    private func readForever() {
         while true {
             var byte: UInt8 = 0
             let count = read(readEnd, &byte, 1)
             if count < 0, errno == EINTR { continue }
-            guard count == 1, byte != 0 else { return }
+            guard count == 1 else { return }
             let action: (@Sendable () -> Void)? = state.withLock { state in
                 defer { state = .signalled }
                 if case .armed(let action) = state { return action }
