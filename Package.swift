@@ -34,10 +34,12 @@ let package = Package(
             pkgConfig: "libssh2",
             providers: [.apt(["libssh2-1-dev", "libssl-dev"])]
         ),
+        // A pthread lock, a locked box and a resume-once slot, shared by every layer (no dependencies).
+        .target(name: "Locks", swiftSettings: strictSettings),
         .target(
             name: "FleetCore",
             dependencies: [
-                "CLibSSH2",
+                "CLibSSH2", "Locks",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSettings
@@ -47,6 +49,7 @@ let package = Package(
             dependencies: [
                 "CLibSSH2",
                 "FleetCore",
+                "Locks",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -60,7 +63,7 @@ let package = Package(
         ),
         .target(
             name: "Fleet",
-            dependencies: ["FleetCore", "Transport", "Supervisor"],
+            dependencies: ["FleetCore", "Locks", "Transport", "Supervisor"],
             swiftSettings: strictSettings
         ),
         // Compiles a target's data files (Transport's Templates/) into its code, so the installed
@@ -73,7 +76,7 @@ let package = Package(
         .executableTarget(
             name: "megaplan-fleet",
             dependencies: [
-                "FleetCore", "Transport", "Supervisor", "Fleet", "CSanitizerHooks",
+                "FleetCore", "Locks", "Transport", "Supervisor", "Fleet", "CSanitizerHooks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -100,7 +103,7 @@ let package = Package(
         // stand-ins in BenchSupport (no test code in a release product), the matrix in fleet-bench.
         .target(
             name: "BenchSupport",
-            dependencies: ["FleetCore"],
+            dependencies: ["FleetCore", "Locks"],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -117,7 +120,7 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["BenchSupport", "FleetCore", "Transport"],
+            dependencies: ["BenchSupport", "FleetCore", "Locks", "Transport"],
             path: "Tests/TestSupport",
             swiftSettings: strictSettings
         ),
@@ -132,7 +135,7 @@ let package = Package(
         .testTarget(
             name: "TransportTests",
             dependencies: [
-                "Transport", "TestSupport", "BenchSupport", "FuzzHarness",
+                "Locks", "Transport", "TestSupport", "BenchSupport", "FuzzHarness",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings
@@ -140,7 +143,7 @@ let package = Package(
         .testTarget(
             name: "SupervisorTests",
             dependencies: [
-                "Supervisor", "TestSupport", "BenchSupport",
+                "Locks", "Supervisor", "TestSupport", "BenchSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings

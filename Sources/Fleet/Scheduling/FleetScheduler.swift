@@ -1,6 +1,6 @@
 import Dispatch
 import FleetCore
-import Synchronization
+import Locks
 import Transport
 
 /// How a fleet run goes: which operation, and the limits that keep one slow host from costing
@@ -170,7 +170,7 @@ final class OneShot<T: Sendable>: Sendable {
         var value: T?
         var done = false
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     func install(_ continuation: CheckedContinuation<T, Never>) {
         let ready: T? = state.withLock { s in

@@ -1,5 +1,5 @@
 import FleetCore
-import Synchronization
+import Locks
 
 /// What one command run inside a runner returned.
 public struct RunnerOutput: Sendable, Equatable {
@@ -95,7 +95,7 @@ extension RunnerOutput {
 
 /// A thread-safe count of remote commands, shared by the runner implementations.
 final class CommandCounter: Sendable {
-    private let value = Mutex(0)
+    private let value = Locked(0)
     func increment() { value.withLock { $0 += 1 } }
     var count: Int { value.withLock { $0 } }
 }

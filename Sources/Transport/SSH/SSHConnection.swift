@@ -1,7 +1,7 @@
 import CLibSSH2
 import FleetCore
 import Foundation
-import Synchronization
+import Locks
 
 /// Callbacks from a connection's I/O thread to its pool. They are called without any connection
 /// lock held and must not block.
@@ -17,7 +17,7 @@ protocol SSHConnectionDelegate: AnyObject, Sendable {
 
 /// The thread-safe face of one SSH connection: an inbox the pool writes to and an eventfd that wakes
 /// the connection's I/O thread. All libssh2 state lives in `SSHConnectionWorker`, confined to that
-/// thread. Sendable because every mutable field is behind a lock (SSHLock).
+/// thread. Sendable because every mutable field is behind a lock (Locked).
 final class SSHConnection: Sendable {
     enum Control: Sendable {
         case cancel(UInt64)
@@ -59,8 +59,8 @@ final class SSHConnection: Sendable {
     let serial: Int
     let endpoint: SSHEndpoint
     let wakeFD: Int32
-    private let inbox = SSHLock(Inbox())
-    private let termination = SSHLock(Termination())
+    private let inbox = Locked(Inbox())
+    private let termination = Locked(Termination())
 
     init?(serial: Int, endpoint: SSHEndpoint) {
         let fd = mpf_eventfd()

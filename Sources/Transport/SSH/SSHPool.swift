@@ -1,6 +1,7 @@
 import CLibSSH2
 import FleetCore
 import Foundation
+import Locks
 import Synchronization
 
 /// A pool of native (libssh2) SSH connections shared by every caller of a process.
@@ -261,7 +262,7 @@ final class SSHPoolCore: SSHConnectionDelegate, Sendable {
     }
 
     let configuration: SSHConfiguration
-    private let state = SSHLock(State())
+    private let state = Locked(State())
     private let requestIDs = Atomic<UInt64>(0)
 
     init(configuration: SSHConfiguration) {

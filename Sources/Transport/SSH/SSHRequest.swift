@@ -1,4 +1,5 @@
 import Foundation
+import Locks
 import Synchronization
 
 /// Events of a `stream` request, produced by the I/O thread and consumed by the caller's task.
@@ -26,7 +27,7 @@ struct SSHUploadPlan: Sendable {
 
 /// A unit of work submitted to the pool and executed by exactly one connection's I/O thread.
 /// It is Sendable: every stored property is immutable and Sendable, except the completion
-/// target, which is behind a lock (SSHLock) so that it is resumed exactly once from whichever thread wins.
+/// target, which is behind a lock (Locked) so that it is resumed exactly once from whichever thread wins.
 final class SSHRequest: Sendable {
     enum Work: Sendable {
         case exec(command: String, stdin: [UInt8]?, outputLimit: Int)
@@ -60,7 +61,7 @@ final class SSHRequest: Sendable {
     let submittedAt: ContinuousClock.Instant
     /// Caller's deadline (from submission), if any.
     let deadline: Duration?
-    private let resolution: SSHLock<Resolution>
+    private let resolution: Locked<Resolution>
     /// Times this request was handed back by a dying connection before it started.
     let resubmissions = Atomic<Int>(0)
     let cancelled = Atomic<Bool>(false)
@@ -71,7 +72,7 @@ final class SSHRequest: Sendable {
         self.work = work
         self.deadline = deadline
         self.submittedAt = .now
-        self.resolution = SSHLock(Resolution(target: target))
+        self.resolution = Locked(Resolution(target: target))
     }
 
     var deadlineInstant: ContinuousClock.Instant? { deadline.map { submittedAt + $0 } }

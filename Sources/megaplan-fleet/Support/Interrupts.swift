@@ -1,5 +1,6 @@
 import FleetCore
 import Foundation
+import Locks
 import Synchronization
 
 #if canImport(Glibc)
@@ -54,7 +55,7 @@ private final class SignalWatch: Sendable {
         case signalled
     }
 
-    private let state = Mutex(State.waiting)
+    private let state = Locked(State.waiting)
     private let readEnd: Int32
     private let writeEnd: Int32
     private static let signals = [SIGINT, SIGTERM]
