@@ -1,4 +1,5 @@
 import BenchSupport
+import FleetCore
 import Foundation
 import Locks
 import Transport
