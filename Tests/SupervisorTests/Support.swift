@@ -192,7 +192,6 @@ final class InterceptingRunner: Runner {
     }
 
     var provider: CloudSpec.Provider { inner.provider }
-    var supportsSession: Bool { inner.supportsSession }
     var hostLabel: String { inner.hostLabel }
     var commandCount: Int { inner.commandCount + injected.withLock { $0 } }
 
@@ -229,7 +228,6 @@ final class InterceptingRunner: Runner {
 /// A runner that cannot be reached; for pure tests that only need a reader.
 struct OfflineRunner: Runner {
     var provider: CloudSpec.Provider { .ssh }
-    var supportsSession: Bool { false }
     var hostLabel: String { "offline.invalid:22" }
     var commandCount: Int { 0 }
     static let error = FleetError(.providerFailed, "offline", kind: "unreachable")

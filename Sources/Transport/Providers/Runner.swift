@@ -18,8 +18,6 @@ public struct RunnerOutput: Sendable, Equatable {
 /// one type per provider, each turning these operations into its own command lines.
 public protocol Runner: Sendable {
     var provider: CloudSpec.Provider { get }
-    /// Only Railway can attach to a named session (`attach --session`).
-    var supportsSession: Bool { get }
     /// The host the runner is reached through, for fleet lines and per-host limits.
     var hostLabel: String { get }
     /// Remote commands issued so far (tests and benchmarks count round trips with it).

@@ -56,16 +56,14 @@ final class SSHConnection: Sendable {
         }
     }
 
-    let serial: Int
     let endpoint: SSHEndpoint
     let wakeFD: Int32
     private let inbox = Locked(Inbox())
     private let termination = Locked(Termination())
 
-    init?(serial: Int, endpoint: SSHEndpoint) {
+    init?(endpoint: SSHEndpoint) {
         let fd = mpf_eventfd()
         if fd < 0 { return nil }
-        self.serial = serial
         self.endpoint = endpoint
         self.wakeFD = fd
     }

@@ -257,7 +257,6 @@ final class SSHPoolCore: SSHConnectionDelegate, Sendable {
         var isShutdown = false
         /// Every connection whose thread has not been joined yet.
         var unjoined: [SSHConnection] = []
-        var serial = 0
         var shutdownTask: Task<Void, Never>? = nil
     }
 
@@ -391,8 +390,7 @@ final class SSHPoolCore: SSHConnectionDelegate, Sendable {
                 continue
             }
             guard host.entries.count < configuration.connectionsPerHost else { break }
-            s.serial += 1
-            guard let connection = SSHConnection(serial: s.serial, endpoint: endpoint) else {
+            guard let connection = SSHConnection(endpoint: endpoint) else {
                 host.waiting.removeFirst()
                 actions.fail.append(
                     (
