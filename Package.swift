@@ -17,7 +17,9 @@ let strictSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "megaplan-fleet",
-    platforms: [.macOS(.v15)],
+    // Linux only: the code imports Glibc and uses eventfd, and libssh2 comes from pkg-config. SwiftPM
+    // can only set minimum versions of Apple platforms, so nothing is declared rather than a macOS
+    // version the code never built on.
     products: [
         .executable(name: "megaplan-fleet", targets: ["megaplan-fleet"])
     ],
@@ -63,7 +65,10 @@ let package = Package(
         ),
         .target(
             name: "Fleet",
-            dependencies: ["FleetCore", "Locks", "Transport", "Supervisor"],
+            dependencies: [
+                "FleetCore", "Locks", "Transport", "Supervisor",
+                .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: strictSettings
         ),
         // Compiles a target's data files (Transport's Templates/) into its code, so the installed
@@ -135,7 +140,7 @@ let package = Package(
         .testTarget(
             name: "TransportTests",
             dependencies: [
-                "Locks", "Transport", "TestSupport", "BenchSupport", "FuzzHarness",
+                "FleetCore", "Locks", "Transport", "TestSupport", "BenchSupport", "FuzzHarness",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings
@@ -143,7 +148,7 @@ let package = Package(
         .testTarget(
             name: "SupervisorTests",
             dependencies: [
-                "Locks", "Supervisor", "TestSupport", "BenchSupport",
+                "FleetCore", "Locks", "Supervisor", "Transport", "TestSupport", "BenchSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings
@@ -151,14 +156,14 @@ let package = Package(
         .testTarget(
             name: "FleetTests",
             dependencies: [
-                "Fleet", "TestSupport", "BenchSupport",
+                "Fleet", "FleetCore", "Supervisor", "Transport", "TestSupport", "BenchSupport",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["megaplan-fleet", "TestSupport", "BenchSupport"],
+            dependencies: ["megaplan-fleet", "FleetCore", "TestSupport", "BenchSupport"],
             swiftSettings: strictSettings
         ),
     ]
