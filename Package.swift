@@ -101,26 +101,37 @@ let package = Package(
         ),
         .executableTarget(
             name: "ssh-bench",
-            dependencies: ["BenchSupport", "FleetCore", "Transport"],
+            dependencies: [
+                "BenchSupport", "FleetCore", "Transport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strictSettings
         ),
         // Fleet tick benchmark (scripts/bench-fleet.sh): sshd hosts, a latency relay and runner
         // stand-ins in BenchSupport (no test code in a release product), the matrix in fleet-bench.
         .target(
             name: "BenchSupport",
-            dependencies: ["FleetCore", "Locks"],
+            dependencies: [
+                "FleetCore", "Locks", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "fleet-bench",
-            dependencies: ["BenchSupport", "Fleet", "Supervisor", "Transport", "FleetCore"],
+            dependencies: [
+                "BenchSupport", "Fleet", "Supervisor", "Transport", "FleetCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strictSettings
         ),
         // Load run (scripts/load.sh): 500 projects on 5 sshd hosts ticked 20 times in one process and
         // in 20 processes; fails when descriptors or threads grow from tick to tick.
         .executableTarget(
             name: "fleet-load",
-            dependencies: ["BenchSupport", "Fleet", "Transport", "FleetCore"],
+            dependencies: [
+                "BenchSupport", "Fleet", "Transport", "FleetCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(
