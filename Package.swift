@@ -140,6 +140,7 @@ let package = Package(
             path: "Tests/TestSupport",
             swiftSettings: strictSettings
         ),
+        .testTarget(name: "LocksTests", dependencies: ["Locks"], swiftSettings: strictSettings),
         .testTarget(
             name: "FleetCoreTests",
             dependencies: [
