@@ -480,7 +480,7 @@ final class SSHPoolCore: SSHConnectionDelegate, Sendable {
         perform(actions)
     }
 
-    func requestFinished(_ connection: SSHConnection, request: SSHRequest, succeeded: Bool) {
+    func requestFinished(_ connection: SSHConnection, succeeded: Bool) {
         var actions = Actions()
         state.withLock { s in
             if succeeded { s.statistics.commandsRun += 1 }
