@@ -4,8 +4,9 @@
 // FleetCore holds the configuration models, quoting, redaction and atomic files that every
 // layer shares; Transport talks to runners (libssh2 pool, local programs, providers);
 // Supervisor reads chain status and decides; Fleet schedules many projects; the executable
-// is only the command-line surface. The EmbedFiles plugin (+ embed-files) runs at build time
-// only. Development targets hang off the side and nothing in the product depends on them:
+// is only the command-line surface. Locks (a pthread lock, a locked box, a resume-once slot;
+// no dependencies) sits beside them all and is used by every layer. The EmbedFiles plugin
+// (+ embed-files) runs at build time only. Development targets hang off the side and nothing in the product depends on them:
 // FuzzHarness (+ fuzz-fleetcore), BenchSupport (+ ssh-bench, fleet-bench, fleet-load),
 // TestSupport and the test targets.
 import PackageDescription
