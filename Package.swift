@@ -4,8 +4,9 @@
 // FleetCore holds the configuration models, quoting, redaction and atomic files that every
 // layer shares; Transport talks to runners (libssh2 pool, local programs, providers);
 // Supervisor reads chain status and decides; Fleet schedules many projects; the executable
-// is only the command-line surface. The EmbedFiles plugin (+ embed-files) runs at build time
-// only. Development targets hang off the side and nothing in the product depends on them:
+// is only the command-line surface. Locks (a pthread lock, a locked box, a resume-once slot;
+// no dependencies) sits beside them all and is used by every layer. The EmbedFiles plugin
+// (+ embed-files) runs at build time only. Development targets hang off the side and nothing in the product depends on them:
 // FuzzHarness (+ fuzz-fleetcore), BenchSupport (+ ssh-bench, fleet-bench, fleet-load),
 // TestSupport and the test targets.
 import PackageDescription
@@ -17,7 +18,9 @@ let strictSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "megaplan-fleet",
-    platforms: [.macOS(.v15)],
+    // Linux only: the code imports Glibc and uses eventfd, and libssh2 comes from pkg-config. SwiftPM
+    // can only set minimum versions of Apple platforms, so nothing is declared rather than a macOS
+    // version the code never built on.
     products: [
         .executable(name: "megaplan-fleet", targets: ["megaplan-fleet"])
     ],
@@ -34,10 +37,12 @@ let package = Package(
             pkgConfig: "libssh2",
             providers: [.apt(["libssh2-1-dev", "libssl-dev"])]
         ),
+        // A pthread lock, a locked box and a resume-once slot, shared by every layer (no dependencies).
+        .target(name: "Locks", swiftSettings: strictSettings),
         .target(
             name: "FleetCore",
             dependencies: [
-                "CLibSSH2",
+                "CLibSSH2", "Locks",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSettings
@@ -47,6 +52,7 @@ let package = Package(
             dependencies: [
                 "CLibSSH2",
                 "FleetCore",
+                "Locks",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -60,7 +66,10 @@ let package = Package(
         ),
         .target(
             name: "Fleet",
-            dependencies: ["FleetCore", "Transport", "Supervisor"],
+            dependencies: [
+                "FleetCore", "Locks", "Transport", "Supervisor",
+                .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: strictSettings
         ),
         // Compiles a target's data files (Transport's Templates/) into its code, so the installed
@@ -73,7 +82,7 @@ let package = Package(
         .executableTarget(
             name: "megaplan-fleet",
             dependencies: [
-                "FleetCore", "Transport", "Supervisor", "Fleet", "CSanitizerHooks",
+                "FleetCore", "Locks", "Transport", "Supervisor", "Fleet", "CSanitizerHooks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -93,34 +102,46 @@ let package = Package(
         ),
         .executableTarget(
             name: "ssh-bench",
-            dependencies: ["BenchSupport", "FleetCore", "Transport"],
+            dependencies: [
+                "BenchSupport", "FleetCore", "Transport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strictSettings
         ),
         // Fleet tick benchmark (scripts/bench-fleet.sh): sshd hosts, a latency relay and runner
         // stand-ins in BenchSupport (no test code in a release product), the matrix in fleet-bench.
         .target(
             name: "BenchSupport",
-            dependencies: ["FleetCore"],
+            dependencies: [
+                "FleetCore", "Locks", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "fleet-bench",
-            dependencies: ["BenchSupport", "Fleet", "Supervisor", "Transport", "FleetCore"],
+            dependencies: [
+                "BenchSupport", "Fleet", "Supervisor", "Transport", "FleetCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strictSettings
         ),
         // Load run (scripts/load.sh): 500 projects on 5 sshd hosts ticked 20 times in one process and
         // in 20 processes; fails when descriptors or threads grow from tick to tick.
         .executableTarget(
             name: "fleet-load",
-            dependencies: ["BenchSupport", "Fleet", "Transport", "FleetCore"],
+            dependencies: [
+                "BenchSupport", "Fleet", "Transport", "FleetCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["BenchSupport", "FleetCore", "Transport"],
+            dependencies: ["BenchSupport", "FleetCore", "Locks", "Transport"],
             path: "Tests/TestSupport",
             swiftSettings: strictSettings
         ),
+        .testTarget(name: "LocksTests", dependencies: ["Locks"], swiftSettings: strictSettings),
         .testTarget(
             name: "FleetCoreTests",
             dependencies: [
@@ -132,7 +153,7 @@ let package = Package(
         .testTarget(
             name: "TransportTests",
             dependencies: [
-                "Transport", "TestSupport", "BenchSupport", "FuzzHarness",
+                "FleetCore", "Locks", "Transport", "TestSupport", "BenchSupport", "FuzzHarness",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings
@@ -140,7 +161,7 @@ let package = Package(
         .testTarget(
             name: "SupervisorTests",
             dependencies: [
-                "Supervisor", "TestSupport", "BenchSupport",
+                "FleetCore", "Locks", "Supervisor", "Transport", "TestSupport", "BenchSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings
@@ -148,14 +169,14 @@ let package = Package(
         .testTarget(
             name: "FleetTests",
             dependencies: [
-                "Fleet", "TestSupport", "BenchSupport",
+                "Fleet", "FleetCore", "Supervisor", "Transport", "TestSupport", "BenchSupport",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["megaplan-fleet", "TestSupport", "BenchSupport"],
+            dependencies: ["megaplan-fleet", "FleetCore", "TestSupport", "BenchSupport"],
             swiftSettings: strictSettings
         ),
     ]

@@ -1,3 +1,4 @@
+import ArgumentParser
 import FleetCore
 import Foundation
 
@@ -22,7 +23,7 @@ public final class BenchFleet: Sendable {
     public var knownHosts: String { directory + "/known_hosts" }
 
     /// `ports[label][host]`: the port each host is reached on for that path label.
-    public enum Workload: String, Sendable {
+    public enum Workload: String, Sendable, CaseIterable, ExpressibleByArgument {
         case running, complete
 
         var state: String {

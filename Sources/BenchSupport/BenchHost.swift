@@ -1,5 +1,6 @@
 import FleetCore
 import Foundation
+import Locks
 import Synchronization
 
 #if canImport(Glibc)
@@ -28,7 +29,7 @@ public final class BenchHost: Sendable {
     public let clientKeyPath: String
     public let homeDirectory: String
     /// The sshd listener; 0 once stopped.
-    private let pid: Mutex<pid_t>
+    private let pid: Locked<pid_t>
     private let hostKeyLine: String
 
     /// The account's home directory (where the runner workspaces live).
@@ -101,7 +102,7 @@ public final class BenchHost: Sendable {
         let listener = try BenchProcess.spawn(
             ["/usr/sbin/sshd", "-D", "-e", "-f", directory + "/sshd_config"],
             stderrPath: directory + "/sshd.log")
-        pid = Mutex(listener)
+        pid = Locked(listener)
         cpu?.add(listener)
         for _ in 0..<2000 {
             if Self.portAccepts(port) { return }

@@ -6,7 +6,7 @@
 // The one suppression: swift-subprocess guards its I/O registrations (`AsyncIO`) with
 // Synchronization.Mutex, whose lock and unlock live in the uninstrumented standard library on
 // Linux, so ThreadSanitizer sees none of its happens-before edges and reports every guarded
-// access as a race (the reason Transport uses SSHLock). The pattern matches only frames in that
+// access as a race (the reason our code uses the pthread-based Locks module). The pattern matches only frames in that
 // dependency's IO/AsyncIO files.
 #include "CSanitizerHooks.h"
 

@@ -1,4 +1,4 @@
-import Synchronization
+import Locks
 
 #if canImport(Glibc)
     import Glibc
@@ -8,7 +8,7 @@ import Synchronization
 /// duplicate key in cloud.yaml). Each goes to stderr once per process, whatever the number of
 /// times the file is read, redacted like every other output.
 public enum Diagnostics {
-    private static let printed = Mutex<Set<String>>([])
+    private static let printed = Locked<Set<String>>([])
     /// Distinct warnings remembered for de-duplication; past this many (a long fuzzing run) each
     /// is printed again rather than the set growing without bound.
     static let rememberedLimit = 1024

@@ -22,7 +22,7 @@ public struct FleetFile: Sendable, Equatable {
         /// Seconds one project's tick may take before it is reported as `timeout`.
         public var deadlineSeconds = 60.0
         public var knownHosts: String?
-        public var hostKeyPolicy = "strict"
+        public var hostKeyPolicy = HostKeyPolicy.strict
         /// Where fleet runs keep what they remember (resolved against the fleet file's directory).
         public var stateDirectory: String?
     }
@@ -49,7 +49,6 @@ public struct FleetFile: Sendable, Equatable {
     public var defaults: Defaults
     public var projects: [Project]
 
-    public static let hostKeyPolicies = ["strict", "accept-new"]
     static let topKeys = ["version", "defaults", "projects"]
     static let defaultKeys = [
         "concurrency", "connections_per_host", "per_host", "deadline", "known_hosts", "host_key_policy",
@@ -141,12 +140,12 @@ public struct FleetFile: Sendable, Equatable {
                 defaults.knownHosts = FileSystem.resolve(text, relativeTo: PosixPath.dirname(reader.path))
             }
             if let node = mapping.value(for: "host_key_policy"), !node.isNull {
-                guard let text = node.stringScalar, hostKeyPolicies.contains(text) else {
+                guard let policy = node.stringScalar.flatMap(HostKeyPolicy.init(rawValue:)) else {
                     throw fail(
-                        "`defaults.host_key_policy` must be one of strict, accept-new; got \(node.pythonValue)",
+                        "`defaults.host_key_policy` must be one of \(HostKeyPolicy.names); got \(node.pythonValue)",
                         node)
                 }
-                defaults.hostKeyPolicy = text
+                defaults.hostKeyPolicy = policy
             }
         }
 

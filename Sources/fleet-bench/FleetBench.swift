@@ -1,3 +1,4 @@
+import ArgumentParser
 import BenchSupport
 import Fleet
 import FleetCore
@@ -36,50 +37,72 @@ struct FleetBench {
         var compareTicks = 3
     }
 
-    static let usage =
-        "fleet-bench [--runners replay|live] [--service-ms 100] [--workload running|complete] [--sizes 10,50,200] [--concurrency 144] [--per-host 48] [--connections 6] [--import-cpu 0.5] [--compare 10] [--compare-ticks 3] [--loop-sample 50] [--direct-only] [--no-library] [--quick] [--fixtures DIR]"
+    /// The command line (scripts/bench-fleet.sh passes it through).
+    /// A command only for its parser and help (`run` is never called): main runs the benchmark.
+    struct Arguments: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "fleet-bench")
 
-    static func parse() throws -> Settings {
-        var settings = Settings()
-        var arguments = BenchArguments()
-        while let argument = arguments.next() {
-            switch argument {
-            case "--quick":
-                settings.sizes = [10, 50]
-                settings.loopSample = 10
-            case "--sizes":
-                settings.sizes = try arguments.value(after: argument).split(separator: ",").map {
-                    guard let value = Int($0), value > 0 else { throw BenchError("--sizes takes N,N,...") }
-                    return value
-                }
-            case "--loop-sample": settings.loopSample = max(1, try arguments.number(after: argument))
-            case "--service-ms": settings.serviceMilliseconds = try arguments.number(after: argument)
-            case "--concurrency": settings.concurrency = max(1, try arguments.number(after: argument))
-            case "--per-host": settings.perHost = max(1, try arguments.number(after: argument))
-            case "--connections": settings.connections = min(9, max(1, try arguments.number(after: argument)))
-            case "--runners": settings.runners = try arguments.choice(after: argument, of: [.replay, .live])
-            case "--workload":
-                settings.workload = try arguments.choice(after: argument, of: [.running, .complete])
-            case "--direct-only": settings.paths = [("direct", 0)]
-            case "--import-cpu":
-                guard let value = Double(try arguments.value(after: argument)), value >= 0, value < 60 else {
-                    throw BenchError("--import-cpu takes seconds")
-                }
-                settings.importCPU = value
-            case "--compare": settings.compareCount = max(1, try arguments.number(after: argument))
-            case "--compare-ticks": settings.compareTicks = max(1, try arguments.number(after: argument))
-            case "--no-library": settings.library = false
-            case "--fixtures": settings.fixtures = try arguments.value(after: argument)
-            case "-h", "--help":
-                print(usage)
-                exit(0)
-            default: throw BenchError("unknown argument \(argument)\n\(usage)")
+        @Option(help: "How the runners answer.") var runners = Settings().runners
+        @Option(help: "Milliseconds a replayed answer takes.") var serviceMs = Settings().serviceMilliseconds
+        @Option(help: "What the live runners report (with --runners live).") var workload = Settings()
+            .workload
+        @Option(help: ArgumentHelp("Fleet sizes to measure.", valueName: "N,N,...")) var sizes = "10,50,200"
+        @Option(help: "Projects in flight across the fleet.") var concurrency = Settings().concurrency
+        @Option(help: "Projects in flight on one host.") var perHost = Settings().perHost
+        @Option(help: "Connections per host (1 to 9).") var connections = Settings().connections
+        @Option(help: "CPU seconds a megaplan import costs on the runners (below 60).") var importCPU =
+            Settings().importCPU
+        @Option(help: "Chains of the probe comparison.") var compare = Settings().compareCount
+        @Option(help: "Ticks of the probe comparison.") var compareTicks = Settings().compareTicks
+        @Option(help: "Projects the one-at-a-time loop is measured on.") var loopSample = Settings()
+            .loopSample
+        @Flag(help: "Only the loopback path, not the 50 ms relay.") var directOnly = false
+        @Flag(help: "Skip the in-process library tick.") var noLibrary = false
+        @Flag(help: "Sizes 10 and 50, a loop sample of 10.") var quick = false
+        @Option(help: "The runner fixtures directory.") var fixtures = Settings().fixtures
+
+        func validate() throws {
+            guard parsedSizes != nil else {
+                throw ValidationError("--sizes takes N,N,... (whole numbers above 0)")
+            }
+            guard importCPU >= 0, importCPU < 60 else {
+                throw ValidationError("--import-cpu takes seconds below 60")
+            }
+            for (name, value) in [
+                ("--service-ms", serviceMs), ("--concurrency", concurrency), ("--per-host", perHost),
+                ("--connections", connections), ("--compare", compare), ("--compare-ticks", compareTicks),
+                ("--loop-sample", loopSample),
+            ] where value < 0 {
+                throw ValidationError("\(name) takes a number, at least 0")
+            }
+            if runners == .replay, workload != .running {
+                throw ValidationError("--workload applies to --runners live")
             }
         }
-        if settings.runners == .replay, settings.workload != .running {
-            throw BenchError("--workload applies to --runners live")
+
+        private var parsedSizes: [Int]? {
+            let values = sizes.split(separator: ",").map { Int($0) ?? 0 }
+            return values.isEmpty || values.contains { $0 <= 0 } ? nil : values
         }
-        return settings
+
+        var settings: Settings {
+            var settings = Settings()
+            settings.sizes = quick ? [10, 50] : parsedSizes ?? settings.sizes
+            settings.loopSample = quick ? 10 : max(1, loopSample)
+            settings.serviceMilliseconds = serviceMs
+            settings.concurrency = max(1, concurrency)
+            settings.perHost = max(1, perHost)
+            settings.connections = min(9, max(1, connections))
+            settings.runners = runners
+            settings.workload = workload
+            if directOnly { settings.paths = [("direct", 0)] }
+            settings.importCPU = importCPU
+            settings.compareCount = max(1, compare)
+            settings.compareTicks = max(1, compareTicks)
+            settings.library = !noLibrary
+            settings.fixtures = fixtures
+            return settings
+        }
     }
 
     struct Row {
@@ -104,7 +127,7 @@ struct FleetBench {
 
     static func main() async {
         do {
-            try await run(parse())
+            try await run(Arguments.parseOrExit().settings)
         } catch {
             FileHandle.standardError.write(Data("fleet-bench: \(error)\n".utf8))
             exit(1)

@@ -1,3 +1,4 @@
+import ArgumentParser
 import BenchSupport
 import Fleet
 import FleetCore
@@ -31,37 +32,52 @@ struct FleetLoad {
         var fixtures = BenchHost.checkoutFixtures
     }
 
-    static let usage =
-        "fleet-load [--projects 500] [--hosts 5] [--ticks 20] [--runners replay|live] [--service-ms 50] [--concurrency 16] [--per-host 8] [--in-process-only | --processes-only | --hostile] [--fixtures DIR]"
+    /// The command line (scripts/load.sh passes it through).
+    /// A command only for its parser and help (`run` is never called): main runs the benchmark.
+    struct Arguments: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "fleet-load")
 
-    static func parse() throws -> Settings {
-        var settings = Settings()
-        var arguments = BenchArguments()
-        while let argument = arguments.next() {
-            switch argument {
-            case "--projects": settings.projects = max(1, try arguments.number(after: argument))
-            case "--hosts": settings.hosts = max(1, try arguments.number(after: argument))
-            case "--ticks": settings.ticks = max(2, try arguments.number(after: argument))
-            case "--service-ms": settings.serviceMilliseconds = try arguments.number(after: argument)
-            case "--concurrency": settings.concurrency = max(1, try arguments.number(after: argument))
-            case "--per-host": settings.perHost = max(1, try arguments.number(after: argument))
-            case "--runners": settings.runners = try arguments.choice(after: argument, of: [.replay, .live])
-            case "--in-process-only": settings.processes = false
-            case "--processes-only": settings.inProcess = false
-            case "--hostile": settings.hostile = true
-            case "--fixtures": settings.fixtures = try arguments.value(after: argument)
-            case "-h", "--help":
-                say(usage)
-                exit(0)
-            default: throw BenchError("unknown argument \(argument)\n\(usage)")
+        @Option(help: "Projects in the fleet.") var projects = Settings().projects
+        @Option(help: "sshd hosts they share.") var hosts = Settings().hosts
+        @Option(help: "Ticks in a row (at least 2).") var ticks = Settings().ticks
+        @Option(help: "How the runners answer.") var runners = Settings().runners
+        @Option(help: "Milliseconds a replayed answer takes.") var serviceMs = Settings().serviceMilliseconds
+        @Option(help: "Projects in flight across the fleet.") var concurrency = Settings().concurrency
+        @Option(help: "Projects in flight on one host.") var perHost = Settings().perHost
+        @Flag(help: "Only the ticks in this process.") var inProcessOnly = false
+        @Flag(help: "Only the ticks in separate processes.") var processesOnly = false
+        @Flag(help: "A healthy tick against ticks where every runner is hostile.") var hostile = false
+        @Option(help: "The runner fixtures directory.") var fixtures = Settings().fixtures
+
+        func validate() throws {
+            for (name, value) in [
+                ("--projects", projects), ("--hosts", hosts), ("--ticks", ticks), ("--service-ms", serviceMs),
+                ("--concurrency", concurrency), ("--per-host", perHost),
+            ] where value < 0 {
+                throw ValidationError("\(name) takes a number, at least 0")
             }
         }
-        return settings
+
+        var settings: Settings {
+            var settings = Settings()
+            settings.projects = max(1, projects)
+            settings.hosts = max(1, hosts)
+            settings.ticks = max(2, ticks)
+            settings.runners = runners
+            settings.serviceMilliseconds = serviceMs
+            settings.concurrency = max(1, concurrency)
+            settings.perHost = max(1, perHost)
+            settings.processes = !inProcessOnly
+            settings.inProcess = !processesOnly
+            settings.hostile = hostile
+            settings.fixtures = fixtures
+            return settings
+        }
     }
 
     static func main() async {
         do {
-            let healthy = try await run(parse())
+            let healthy = try await run(Arguments.parseOrExit().settings)
             exit(healthy ? 0 : 1)
         } catch {
             FileHandle.standardError.write(Data("fleet-load: \(error)\n".utf8))

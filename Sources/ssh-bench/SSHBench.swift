@@ -1,3 +1,4 @@
+import ArgumentParser
 import BenchSupport
 import FleetCore
 import Foundation
@@ -12,8 +13,16 @@ import Transport
 /// Run: swift run -c release --scratch-path .build-transport ssh-bench [--quick]
 @main
 struct SSHBench {
+    /// The command line (scripts/bench-ssh.sh passes it through).
+    /// A command only for its parser and help (`run` is never called): main runs the benchmark.
+    struct Arguments: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ssh-bench")
+
+        @Flag(help: "Fewer commands per measurement.") var quick = false
+    }
+
     static func main() async throws {
-        let quick = CommandLine.arguments.contains("--quick")
+        let quick = Arguments.parseOrExit().quick
         try BenchHost.prepareAccount()
         let server = try BenchHost()
         defer { server.stop() }

@@ -279,7 +279,7 @@ private let fleetErrorCases: [YAMLErrorCase] = [
         defaults.perHost = 3
         defaults.deadlineSeconds = 90.5
         defaults.knownHosts = dir.path + "/conf/hosts/known_hosts"
-        defaults.hostKeyPolicy = "accept-new"
+        defaults.hostKeyPolicy = .acceptNew
         #expect(fleet.defaults == defaults)
         #expect(
             fleet.projects == [
@@ -301,7 +301,7 @@ private let fleetErrorCases: [YAMLErrorCase] = [
         #expect(fleet.defaults.perHost == 8)
         #expect(fleet.defaults.deadlineSeconds == 60)
         #expect(fleet.defaults.knownHosts == nil)
-        #expect(fleet.defaults.hostKeyPolicy == "strict")
+        #expect(fleet.defaults.hostKeyPolicy == .strict)
         #expect(try FleetFile.load(path: dir.write("empty.yaml", "projects: []\n")).projects.isEmpty)
         let integerDeadline = try FleetFile.load(
             path: dir.write("d.yaml", "defaults:\n  deadline: 30\nprojects: []\n"))

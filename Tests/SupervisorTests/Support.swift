@@ -1,7 +1,7 @@
 import BenchSupport
 import FleetCore
 import Foundation
-import Synchronization
+import Locks
 import TestSupport
 import Testing
 import Transport
@@ -180,7 +180,7 @@ final class InterceptingRunner: Runner {
     let inner: any Runner
     let before: @Sendable (String) -> FleetError?
     let after: @Sendable (String, RunnerOutput) -> RunnerOutput
-    private let injected = Mutex(0)
+    private let injected = Locked(0)
 
     init(
         _ inner: any Runner, before: @escaping @Sendable (String) -> FleetError? = { _ in nil },
@@ -192,7 +192,6 @@ final class InterceptingRunner: Runner {
     }
 
     var provider: CloudSpec.Provider { inner.provider }
-    var supportsSession: Bool { inner.supportsSession }
     var hostLabel: String { inner.hostLabel }
     var commandCount: Int { inner.commandCount + injected.withLock { $0 } }
 
@@ -229,7 +228,6 @@ final class InterceptingRunner: Runner {
 /// A runner that cannot be reached; for pure tests that only need a reader.
 struct OfflineRunner: Runner {
     var provider: CloudSpec.Provider { .ssh }
-    var supportsSession: Bool { false }
     var hostLabel: String { "offline.invalid:22" }
     var commandCount: Int { 0 }
     static let error = FleetError(.providerFailed, "offline", kind: "unreachable")
@@ -303,8 +301,8 @@ let sshCloudYAML = """
 
 /// Records every command a wrapped runner is asked to run.
 final class CommandRecorder: Sendable {
-    let commands = Mutex<[String]>([])
-    let outputs = Mutex<[RunnerOutput]>([])
+    let commands = Locked<[String]>([])
+    let outputs = Locked<[RunnerOutput]>([])
     var before: @Sendable (String) -> FleetError? {
         { [self] command in
             commands.withLock { $0.append(command) }

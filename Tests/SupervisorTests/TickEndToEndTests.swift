@@ -1,6 +1,6 @@
 import FleetCore
 import Foundation
-import Synchronization
+import Locks
 import TestSupport
 import Testing
 import Transport
@@ -445,8 +445,8 @@ struct TickEndToEndTests {
 
 /// Rewrites the verify-human answer to "all verified" just before the standalone §6.1d probe.
 final class FlipOnVerify: Sendable {
-    let project = Mutex<TestProject?>(nil)
-    let flipped = Mutex(false)
+    let project = Locked<TestProject?>(nil)
+    let flipped = Locked(false)
 
     var before: @Sendable (String) -> FleetError? {
         { [self] command in

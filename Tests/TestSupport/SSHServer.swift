@@ -1,5 +1,7 @@
 import BenchSupport
+import FleetCore
 import Foundation
+import Locks
 import Transport
 
 #if canImport(Glibc)
@@ -53,8 +55,8 @@ public final class SSHServer: Sendable {
     public let configPath: String
     public let logPath: String
     private let options: SSHServerOptions
-    private let pid = SSHLock<pid_t>(0)
-    private let hostKeyGeneration = SSHLock(0)
+    private let pid = Locked<pid_t>(0)
+    private let hostKeyGeneration = Locked(0)
 
     public var endpoint: SSHEndpoint {
         SSHEndpoint(host: "127.0.0.1", port: port, user: account, identityFile: clientKeyPath)
@@ -318,7 +320,7 @@ public final class SSHServer: Sendable {
         return BenchHost.account
     }
 
-    private static let testAccountLock = SSHLock(false)
+    private static let testAccountLock = Locked(false)
 
     public static func freePort() throws -> Int { try BenchHost.freePort() }
 

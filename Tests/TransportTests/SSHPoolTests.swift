@@ -1,6 +1,6 @@
 import FleetCore
 import Foundation
-import Synchronization
+import Locks
 import TestSupport
 import Testing
 
@@ -565,7 +565,7 @@ struct SSHPoolTests {
 }
 
 final class LinesBox: Sendable {
-    private let lines = Mutex<[String]>([])
+    private let lines = Locked<[String]>([])
     func append(_ line: String) { lines.withLock { $0.append(line) } }
     var all: [String] { lines.withLock { $0 } }
 }

@@ -1,6 +1,6 @@
 import Dispatch
 import FleetCore
-import Synchronization
+import Locks
 import Transport
 
 /// How a fleet run goes: which operation, and the limits that keep one slow host from costing
@@ -149,53 +149,16 @@ public struct FleetScheduler: Sendable {
     /// `work`'s value, or nil as soon as the calling task is cancelled (then `work` is cancelled
     /// too, and its value is not awaited).
     static func value<T: Sendable>(of work: Task<T, Never>) async -> T? {
-        let slot = OneShot<T?>()
+        let slot = ResumeOnce<T?, CheckedContinuation<T?, Never>>()
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                slot.install(continuation)
-                Task { slot.resume(await work.value) }
+                slot.attach(continuation)
+                Task { slot.resolve(await work.value) }
             }
         } onCancel: {
             work.cancel()
-            slot.resume(nil)
+            slot.resolve(nil)
         }
-    }
-}
-
-/// A continuation resumed by whichever of several callers comes first; a value that arrives
-/// before the continuation is installed is kept for it.
-final class OneShot<T: Sendable>: Sendable {
-    private struct State {
-        var continuation: CheckedContinuation<T, Never>?
-        var value: T?
-        var done = false
-    }
-    private let state = Mutex(State())
-
-    func install(_ continuation: CheckedContinuation<T, Never>) {
-        let ready: T? = state.withLock { s in
-            if let value = s.value {
-                s.value = nil
-                return value
-            }
-            s.continuation = continuation
-            return nil
-        }
-        if let ready { continuation.resume(returning: ready) }
-    }
-
-    func resume(_ value: T) {
-        let continuation: CheckedContinuation<T, Never>? = state.withLock { s in
-            guard !s.done else { return nil }
-            s.done = true
-            if let continuation = s.continuation {
-                s.continuation = nil
-                return continuation
-            }
-            s.value = value
-            return nil
-        }
-        continuation?.resume(returning: value)
     }
 }
 
@@ -210,17 +173,17 @@ final class OneShot<T: Sendable>: Sendable {
 enum DeadlineTimer {
     /// Waits `duration`: true when it passed, false as soon as the calling task is cancelled.
     static func wait(_ duration: Duration) async -> Bool {
-        let outcome = OneShot<Bool>()
+        let outcome = ResumeOnce<Bool, CheckedContinuation<Bool, Never>>()
         let timer = DispatchSource.makeTimerSource(queue: .global())
-        timer.setEventHandler { outcome.resume(true) }
+        timer.setEventHandler { outcome.resolve(true) }
         timer.schedule(deadline: .now() + interval(duration))
         let passed = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                outcome.install(continuation)
+                outcome.attach(continuation)
                 timer.activate()
             }
         } onCancel: {
-            outcome.resume(false)
+            outcome.resolve(false)
         }
         timer.cancel()
         return passed

@@ -8,7 +8,6 @@ import FleetCore
 /// machine (cloud reference §7.3).
 public struct ComposeRunner: Runner {
     public let provider = CloudSpec.Provider.local
-    public let supportsSession = false
     public var hostLabel: String { "localhost" }
     public var commandCount: Int { counter.count }
 

@@ -4,7 +4,6 @@ import FleetCore
 /// (cloud reference §7.2).
 public struct RailwayRunner: Runner {
     public let provider = CloudSpec.Provider.railway
-    public let supportsSession = true
     public var hostLabel: String { "railway:\(service)" }
     public var commandCount: Int { counter.count }
 

@@ -1,5 +1,5 @@
 import FleetCore
-import Synchronization
+import Locks
 
 /// What one command run inside a runner returned.
 public struct RunnerOutput: Sendable, Equatable {
@@ -18,8 +18,6 @@ public struct RunnerOutput: Sendable, Equatable {
 /// one type per provider, each turning these operations into its own command lines.
 public protocol Runner: Sendable {
     var provider: CloudSpec.Provider { get }
-    /// Only Railway can attach to a named session (`attach --session`).
-    var supportsSession: Bool { get }
     /// The host the runner is reached through, for fleet lines and per-host limits.
     var hostLabel: String { get }
     /// Remote commands issued so far (tests and benchmarks count round trips with it).
@@ -95,7 +93,7 @@ extension RunnerOutput {
 
 /// A thread-safe count of remote commands, shared by the runner implementations.
 final class CommandCounter: Sendable {
-    private let value = Mutex(0)
+    private let value = Locked(0)
     func increment() { value.withLock { $0 += 1 } }
     var count: Int { value.withLock { $0 } }
 }

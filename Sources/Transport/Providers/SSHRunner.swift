@@ -5,7 +5,6 @@ import FleetCore
 /// process is ever spawned.
 public struct SSHRunner: Runner {
     public let provider = CloudSpec.Provider.ssh
-    public let supportsSession = false
     public var hostLabel: String { endpoint.hostPort }
     public var commandCount: Int { counter.count }
 

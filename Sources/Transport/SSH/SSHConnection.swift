@@ -1,7 +1,7 @@
 import CLibSSH2
 import FleetCore
 import Foundation
-import Synchronization
+import Locks
 
 /// Callbacks from a connection's I/O thread to its pool. They are called without any connection
 /// lock held and must not block.
@@ -12,12 +12,12 @@ protocol SSHConnectionDelegate: AnyObject, Sendable {
     /// An established connection died; started requests were already failed; `unstarted` may be resubmitted.
     func connectionLost(_ connection: SSHConnection, error: SSHError, unstarted: [SSHRequest])
     /// A request left the connection (its channel is released). `succeeded`: it produced a result.
-    func requestFinished(_ connection: SSHConnection, request: SSHRequest, succeeded: Bool)
+    func requestFinished(_ connection: SSHConnection, succeeded: Bool)
 }
 
 /// The thread-safe face of one SSH connection: an inbox the pool writes to and an eventfd that wakes
 /// the connection's I/O thread. All libssh2 state lives in `SSHConnectionWorker`, confined to that
-/// thread. Sendable because every mutable field is behind a lock (SSHLock).
+/// thread. Sendable because every mutable field is behind a lock (Locked).
 final class SSHConnection: Sendable {
     enum Control: Sendable {
         case cancel(UInt64)
@@ -56,16 +56,14 @@ final class SSHConnection: Sendable {
         }
     }
 
-    let serial: Int
     let endpoint: SSHEndpoint
     let wakeFD: Int32
-    private let inbox = SSHLock(Inbox())
-    private let termination = SSHLock(Termination())
+    private let inbox = Locked(Inbox())
+    private let termination = Locked(Termination())
 
-    init?(serial: Int, endpoint: SSHEndpoint) {
+    init?(endpoint: SSHEndpoint) {
         let fd = mpf_eventfd()
         if fd < 0 { return nil }
-        self.serial = serial
         self.endpoint = endpoint
         self.wakeFD = fd
     }
@@ -488,7 +486,7 @@ final class SSHConnectionWorker {
         let user = endpoint.resolvedUser
         var notes: [String] = []
 
-        func tryFile(_ path: String, explicit: Bool) throws -> Bool {
+        func tryFile(_ path: String) throws -> Bool {
             let info = SSHIdentityInfo(path: path)
             if !info.readable {
                 notes.append("\(path) is not readable")
@@ -530,7 +528,7 @@ final class SSHConnectionWorker {
         }
 
         if let identity = endpoint.identityFile {
-            if try tryFile(SSHPaths.expandTilde(identity), explicit: true) { return }
+            if try tryFile(SSHPaths.expandTilde(identity)) { return }
         } else {
             if let agentSocket = ProcessInfo.processInfo.environment["SSH_AUTH_SOCK"], !agentSocket.isEmpty {
                 if try tryAgent(user: user, deadline: deadline, notes: &notes) { return }
@@ -541,7 +539,7 @@ final class SSHConnectionWorker {
                 let path = home + "/.ssh/" + name
                 guard FileManager.default.fileExists(atPath: path) else { continue }
                 tried = true
-                if try tryFile(path, explicit: false) { return }
+                if try tryFile(path) { return }
             }
             if !tried && FileManager.default.fileExists(atPath: home + "/.ssh/id_rsa") {
                 notes.append(
@@ -612,10 +610,10 @@ final class SSHConnectionWorker {
             for request in inbox.requests {
                 if request.cancelled.load(ordering: .acquiring) {
                     request.complete(.failure(cancelledError()))
-                    delegate.requestFinished(handle, request: request, succeeded: false)
+                    delegate.requestFinished(handle, succeeded: false)
                     continue
                 }
-                ops.append(SSHWorkerOp.make(for: request, worker: self))
+                ops.append(SSHWorkerOp.make(for: request))
             }
             for control in inbox.controls {
                 switch control {
@@ -677,7 +675,7 @@ final class SSHConnectionWorker {
                         if opening === op { opening = nil }
                         if sendOwner === op { sendOwner = nil }
                         op.releaseLocalResources()
-                        delegate.requestFinished(handle, request: op.request, succeeded: op.succeeded)
+                        delegate.requestFinished(handle, succeeded: op.succeeded)
                         if let result = op.deferredResult {
                             op.deferredResult = nil
                             op.request.complete(result)

@@ -1,6 +1,7 @@
 import CLibSSH2
 import FleetCore
 import Foundation
+import Locks
 
 /// Host-key verification against an OpenSSH known_hosts file: the decision is FleetCore's
 /// `KnownHosts` model (patterns, hashed names, markers); this file reads the file, turns the
@@ -9,9 +10,8 @@ import Foundation
 enum SSHKnownHosts {
     /// Serialises read-check-append of known_hosts files within this process, so concurrent first
     /// connections to a new host under accept-new record one line, not several (an `flock` on the
-    /// file does the same across processes). The guarded value is a placeholder that is not
-    /// zero-sized (see `SSHLock`).
-    private static let fileLock = SSHLock(false)
+    /// file does the same across processes).
+    private static let fileLock = Lock()
 
     /// A known_hosts file larger than this is refused rather than read.
     static let sizeLimit = 16 << 20
@@ -36,7 +36,7 @@ enum SSHKnownHosts {
                 kind: .protocolError, host: hostPort,
                 message: "\(hostPort) offered a host key that cannot be read, fingerprint \(check.offered)")
         }
-        try fileLock.withLock { _ throws(SSHError) in
+        try fileLock.withLock { () throws(SSHError) in
             let known = try check.read()
             guard
                 try check.settle(

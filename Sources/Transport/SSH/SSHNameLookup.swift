@@ -1,5 +1,6 @@
 import CLibSSH2
 import Foundation
+import Locks
 
 /// One address `getaddrinfo` returned, copied out of its list so it can cross threads.
 struct SSHResolvedAddress: Sendable {
@@ -27,7 +28,7 @@ final class SSHNameLookup: Sendable {
     /// Readable once the outcome is ready. Closed when the last holder (the lookup thread or the
     /// connection) lets go of this object, so a late lookup never writes to a reused descriptor.
     let readyFD: Int32
-    private let outcome = SSHLock<Outcome?>(nil)
+    private let outcome = Locked<Outcome?>(nil)
     private let host: String
     private let port: String
 

@@ -1,6 +1,7 @@
 import CLibSSH2
 import FleetCore
 import Foundation
+import Locks
 import Synchronization
 
 /// A pool of native (libssh2) SSH connections shared by every caller of a process.
@@ -256,12 +257,11 @@ final class SSHPoolCore: SSHConnectionDelegate, Sendable {
         var isShutdown = false
         /// Every connection whose thread has not been joined yet.
         var unjoined: [SSHConnection] = []
-        var serial = 0
         var shutdownTask: Task<Void, Never>? = nil
     }
 
     let configuration: SSHConfiguration
-    private let state = SSHLock(State())
+    private let state = Locked(State())
     private let requestIDs = Atomic<UInt64>(0)
 
     init(configuration: SSHConfiguration) {
@@ -390,8 +390,7 @@ final class SSHPoolCore: SSHConnectionDelegate, Sendable {
                 continue
             }
             guard host.entries.count < configuration.connectionsPerHost else { break }
-            s.serial += 1
-            guard let connection = SSHConnection(serial: s.serial, endpoint: endpoint) else {
+            guard let connection = SSHConnection(endpoint: endpoint) else {
                 host.waiting.removeFirst()
                 actions.fail.append(
                     (
@@ -481,7 +480,7 @@ final class SSHPoolCore: SSHConnectionDelegate, Sendable {
         perform(actions)
     }
 
-    func requestFinished(_ connection: SSHConnection, request: SSHRequest, succeeded: Bool) {
+    func requestFinished(_ connection: SSHConnection, succeeded: Bool) {
         var actions = Actions()
         state.withLock { s in
             if succeeded { s.statistics.commandsRun += 1 }

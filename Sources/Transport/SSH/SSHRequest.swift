@@ -1,4 +1,5 @@
 import Foundation
+import Locks
 import Synchronization
 
 /// Events of a `stream` request, produced by the I/O thread and consumed by the caller's task.
@@ -26,7 +27,7 @@ struct SSHUploadPlan: Sendable {
 
 /// A unit of work submitted to the pool and executed by exactly one connection's I/O thread.
 /// It is Sendable: every stored property is immutable and Sendable, except the completion
-/// target, which is behind a lock (SSHLock) so that it is resumed exactly once from whichever thread wins.
+/// target, which is a `ResumeOnce` so that it is resumed exactly once from whichever thread wins.
 final class SSHRequest: Sendable {
     enum Work: Sendable {
         case exec(command: String, stdin: [UInt8]?, outputLimit: Int)
@@ -47,20 +48,13 @@ final class SSHRequest: Sendable {
         case stream(AsyncStream<SSHStreamEvent>.Continuation)
     }
 
-    private struct Resolution {
-        var target: Target?
-        var resolved = false
-        /// A result that arrived before the caller attached its continuation.
-        var early: Result<Outcome, SSHError>? = nil
-    }
-
     let id: UInt64
     let endpoint: SSHEndpoint
     let work: Work
     let submittedAt: ContinuousClock.Instant
     /// Caller's deadline (from submission), if any.
     let deadline: Duration?
-    private let resolution: SSHLock<Resolution>
+    private let resolution: ResumeOnce<Result<Outcome, SSHError>, Target>
     /// Times this request was handed back by a dying connection before it started.
     let resubmissions = Atomic<Int>(0)
     let cancelled = Atomic<Bool>(false)
@@ -71,48 +65,28 @@ final class SSHRequest: Sendable {
         self.work = work
         self.deadline = deadline
         self.submittedAt = .now
-        self.resolution = SSHLock(Resolution(target: target))
+        self.resolution = ResumeOnce(receiver: target, deliver: Self.deliver)
     }
 
     var deadlineInstant: ContinuousClock.Instant? { deadline.map { submittedAt + $0 } }
 
-    var isCompleted: Bool { resolution.withLock { $0.resolved } }
+    var isCompleted: Bool { resolution.isResolved }
 
     /// Attach the caller's continuation (if the request was resolved already, resume at once).
-    func attach(_ target: Target) {
-        let early = resolution.withLock { r -> Result<Outcome, SSHError>? in
-            if r.resolved {
-                return r.early
-            }
-            r.target = target
-            return nil
-        }
-        if let early { Self.deliver(early, to: target) }
-    }
+    func attach(_ target: Target) { resolution.attach(target) }
 
     /// Streams only: deliver output (dropped once the request is resolved).
     func emit(_ bytes: [UInt8]) {
-        resolution.withLock { r in
-            if !r.resolved, case .stream(let c)? = r.target { c.yield(.output(bytes)) }
+        resolution.whilePending { target in
+            if case .stream(let c) = target { c.yield(.output(bytes)) }
         }
     }
 
     /// Resolve the request exactly once. Returns false when it had already been resolved.
     @discardableResult
-    func complete(_ result: Result<Outcome, SSHError>) -> Bool {
-        let (first, target) = resolution.withLock { r -> (Bool, Target?) in
-            if r.resolved { return (false, nil) }
-            r.resolved = true
-            let t = r.target
-            r.target = nil
-            if t == nil { r.early = result }
-            return (true, t)
-        }
-        if let target { Self.deliver(result, to: target) }
-        return first
-    }
+    func complete(_ result: Result<Outcome, SSHError>) -> Bool { resolution.resolve(result) }
 
-    private static func deliver(_ result: Result<Outcome, SSHError>, to target: Target) {
+    @Sendable private static func deliver(_ result: Result<Outcome, SSHError>, to target: Target) {
         switch target {
         case .continuation(let c):
             c.resume(returning: result)

@@ -1,3 +1,4 @@
+import FleetCore
 import Foundation
 
 /// One SSH destination. Connections are pooled per endpoint: two endpoints that differ in any
@@ -34,14 +35,6 @@ public struct SSHEndpoint: Hashable, Sendable, CustomStringConvertible {
         }
         return "root"
     }
-}
-
-/// How unknown and changed host keys are treated. There is deliberately no "accept anything" mode.
-public enum HostKeyPolicy: String, Sendable, CaseIterable {
-    /// Unknown and changed host keys are both refused.
-    case strict
-    /// Unknown host keys are recorded in the known_hosts file; changed keys are always refused.
-    case acceptNew = "accept-new"
 }
 
 public struct SSHConfiguration: Sendable {

@@ -56,7 +56,7 @@ class SSHWorkerOp {
         abandoned = true
     }
 
-    static func make(for request: SSHRequest, worker: SSHConnectionWorker) -> SSHWorkerOp {
+    static func make(for request: SSHRequest) -> SSHWorkerOp {
         switch request.work {
         case .upload(let plan): return SSHUploadOp(request: request, plan: plan)
         default: return SSHChannelOp(request: request)
@@ -305,7 +305,7 @@ final class SSHChannelOp: SSHWorkerOp {
             switch try w.result(Int(rc), for: self) {
             case .again: return false
             case .ok, .channelError:
-                if !abandoned { deliver(exitStatus: libssh2_channel_get_exit_status(channel), w) }
+                if !abandoned { deliver(exitStatus: libssh2_channel_get_exit_status(channel)) }
                 state = .freeing
                 return true
             }
@@ -339,7 +339,7 @@ final class SSHChannelOp: SSHWorkerOp {
         abandoned = true
     }
 
-    private func deliver(exitStatus: Int32, _ w: SSHConnectionWorker) {
+    private func deliver(exitStatus: Int32) {
         if remoteTimeoutApplied, exitStatus == 124 || exitStatus == 137,
             let deadline = request.deadlineInstant,
             ContinuousClock.now >= deadline - .milliseconds(100)

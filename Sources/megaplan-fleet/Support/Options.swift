@@ -12,6 +12,9 @@ struct CloudOptions: ParsableArguments {
     var resolvedPath: String { ProjectRoot.cloudYAMLPath(cloudYAML) }
 }
 
+/// A bad `--host-key-policy` is a usage error naming the option and the accepted values.
+extension HostKeyPolicy: ExpressibleByArgument {}
+
 /// How SSH hosts are trusted, shared by every command that may connect.
 struct HostKeyOptions: ParsableArguments {
     @Option(
@@ -24,9 +27,9 @@ struct HostKeyOptions: ParsableArguments {
         help: ArgumentHelp(
             "strict refuses unknown and changed host keys; accept-new records unknown keys and still refuses changed ones.",
             valueName: "policy"))
-    var hostKeyPolicy: String?
+    var hostKeyPolicy: HostKeyPolicy?
 
-    func configuration(fleetDefaults: FleetFile.Defaults? = nil) throws(FleetError) -> SSHConfiguration {
+    func configuration(fleetDefaults: FleetFile.Defaults? = nil) -> SSHConfiguration {
         var configuration = SSHConfiguration()
         let environment = ProcessEnvironment.current["MEGAPLAN_FLEET_KNOWN_HOSTS"].flatMap {
             $0.isEmpty ? nil : $0
@@ -34,12 +37,7 @@ struct HostKeyOptions: ParsableArguments {
         if let path = knownHosts ?? environment ?? fleetDefaults?.knownHosts {
             configuration.knownHostsPath = FileSystem.resolve(path)
         }
-        let policyName = hostKeyPolicy ?? fleetDefaults?.hostKeyPolicy ?? "strict"
-        guard let policy = HostKeyPolicy(rawValue: policyName) else {
-            throw FleetError(
-                .invalidArgs, "--host-key-policy must be strict or accept-new; got \(pythonRepr(policyName))")
-        }
-        configuration.hostKeyPolicy = policy
+        configuration.hostKeyPolicy = hostKeyPolicy ?? fleetDefaults?.hostKeyPolicy ?? .strict
         if let defaults = fleetDefaults { configuration.connectionsPerHost = defaults.connectionsPerHost }
         return configuration
     }

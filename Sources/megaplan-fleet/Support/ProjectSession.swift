@@ -15,7 +15,7 @@ enum ProjectSession {
     ) async throws -> T {
         var spec = try CloudSpec.load(path: cloud.resolvedPath)
         try overrides?.apply(to: &spec)
-        let pool = SSHPool(configuration: try hostKeys.configuration())
+        let pool = SSHPool(configuration: hostKeys.configuration())
         do {
             let runner = try RunnerFactory.make(for: spec, pool: pool, sessionOverride: sessionOverride)
             let project = ProjectEnvironment(

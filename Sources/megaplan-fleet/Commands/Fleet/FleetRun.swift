@@ -37,7 +37,7 @@ enum FleetRun {
             }
             projects = try FleetSelection(names: options.project, tags: options.tag, shard: shard).apply(
                 to: file)
-            configuration = try hostKeys.configuration(fleetDefaults: file.defaults)
+            configuration = hostKeys.configuration(fleetDefaults: file.defaults)
         } catch {
             Output.stderr("megaplan-fleet: \(Redactor.shapesOnly.redact(error.message))\n")
             return ExitStatus.invalidFleet
