@@ -1,11 +1,13 @@
 // swift-tools-version: 6.2
 // Module direction (each arrow is "is used by"; nothing points back):
-//   CLibSSH2 → FleetCore → Transport → Supervisor → Fleet → megaplan-fleet
+//   CLibSSH2 → FleetCore → RunnerProtocol → Transport → Supervisor → Fleet → megaplan-fleet
+//                                       RunnerProtocol → Supervisor
 // FleetCore holds the configuration models, quoting, redaction and atomic files that every
-// layer shares; Transport talks to runners (libssh2 pool, local programs, providers);
-// Supervisor reads chain status and decides; Fleet schedules many projects; the executable
-// is only the command-line surface. The EmbedFiles plugin (+ embed-files) runs at build time
-// only. Development targets hang off the side and nothing in the product depends on them:
+// layer shares; RunnerProtocol is everything that knows megaplan's remote commands (the canonical
+// command lines, the probes, the status-read program `Programs/status_read.py`); Transport talks
+// to runners (libssh2 pool, local programs, providers); Supervisor reads chain status and decides;
+// Fleet schedules many projects; the executable is only the command-line surface. The EmbedFiles
+// plugin (+ embed-files) runs at build time only. Development targets hang off the side and nothing in the product depends on them:
 // FuzzHarness (+ fuzz-fleetcore), BenchSupport (+ ssh-bench, fleet-bench, fleet-load),
 // TestSupport and the test targets.
 import PackageDescription
@@ -42,11 +44,19 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The runner protocol: megaplan's command lines and the status-read program (embedded).
+        .target(
+            name: "RunnerProtocol",
+            dependencies: ["FleetCore"],
+            swiftSettings: strictSettings,
+            plugins: ["EmbedFiles"]
+        ),
         .target(
             name: "Transport",
             dependencies: [
                 "CLibSSH2",
                 "FleetCore",
+                "RunnerProtocol",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -55,15 +65,15 @@ let package = Package(
         ),
         .target(
             name: "Supervisor",
-            dependencies: ["FleetCore", "Transport"],
+            dependencies: ["FleetCore", "RunnerProtocol", "Transport"],
             swiftSettings: strictSettings
         ),
         .target(
             name: "Fleet",
-            dependencies: ["FleetCore", "Transport", "Supervisor"],
+            dependencies: ["FleetCore", "RunnerProtocol", "Transport", "Supervisor"],
             swiftSettings: strictSettings
         ),
-        // Compiles a target's data files (Transport's Templates/) into its code, so the installed
+        // Compiles a target's data files (Transport's Templates/, RunnerProtocol's Programs/) into its code, so the installed
         // binary is one file: the plugin hands every file SwiftPM does not compile to embed-files.
         .executableTarget(name: "embed-files", swiftSettings: strictSettings),
         .plugin(name: "EmbedFiles", capability: .buildTool(), dependencies: ["embed-files"]),
@@ -83,7 +93,7 @@ let package = Package(
         // build makes it a corpus replay tool.
         .target(
             name: "FuzzHarness",
-            dependencies: ["FleetCore", "Transport"],
+            dependencies: ["FleetCore", "RunnerProtocol", "Transport"],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -105,7 +115,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "fleet-bench",
-            dependencies: ["BenchSupport", "Fleet", "Supervisor", "Transport", "FleetCore"],
+            dependencies: ["BenchSupport", "Fleet", "RunnerProtocol", "Supervisor", "Transport", "FleetCore"],
             swiftSettings: strictSettings
         ),
         // Load run (scripts/load.sh): 500 projects on 5 sshd hosts ticked 20 times in one process and
@@ -140,7 +150,7 @@ let package = Package(
         .testTarget(
             name: "SupervisorTests",
             dependencies: [
-                "Supervisor", "TestSupport", "BenchSupport",
+                "Supervisor", "RunnerProtocol", "TestSupport", "BenchSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings

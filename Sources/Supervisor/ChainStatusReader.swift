@@ -1,4 +1,5 @@
 import FleetCore
+import RunnerProtocol
 import Transport
 
 /// Reads a chain's status from its runner with one remote command (§5, batched).
@@ -78,7 +79,7 @@ public struct ChainStatusReader: Sendable {
             spec: spec,
             fallbackWorkspace: ChainContext.fallbackWorkspace(spec: spec, marker: marker, cloud: cloud).0,
             fallbackSession: ChainContext.fallbackSession(marker: marker, cloud: cloud).0,
-            mode: mode, probeTimeout: probeTimeout, probes: runnerProbes)
+            mode: mode, probeTimeout: probeTimeout, outputLimit: OutputLimits.remoteText, probes: runnerProbes)
     }
 
     /// The time a remote command may take now (until the deadline), or nil without a deadline;

@@ -1,6 +1,7 @@
 import BenchSupport
 import FleetCore
 import PropertyBased
+import RunnerProtocol
 import TestSupport
 import Testing
 import Transport

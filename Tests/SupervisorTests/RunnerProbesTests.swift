@@ -1,5 +1,6 @@
 import BenchSupport
 import FleetCore
+import RunnerProtocol
 import TestSupport
 import Testing
 import Transport

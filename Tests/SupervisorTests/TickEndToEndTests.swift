@@ -1,6 +1,7 @@
 import FleetCore
 import Foundation
 import Synchronization
+import RunnerProtocol
 import TestSupport
 import Testing
 import Transport

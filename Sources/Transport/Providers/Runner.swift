@@ -1,4 +1,5 @@
 import FleetCore
+import RunnerProtocol
 import Synchronization
 
 /// What one command run inside a runner returned.

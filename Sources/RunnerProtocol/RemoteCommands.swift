@@ -31,24 +31,61 @@ public enum RemoteCommands {
         "mkdir -p \(q(PosixPath.join(workspace, ".megaplan"))) && tmux kill-session -t \(q(session)) 2>/dev/null; tmux new-session -d -s \(q(session)) -c \(q(workspace)) \(q(chainStart(spec: spec, one: true))); echo \(q("restarted " + session + " session"))"
     }
 
-    public static func runnerProbe(session: String) -> String {
-        "tmux has-session -t \(q(session)) 2>/dev/null && echo alive || echo dead"
-    }
+    /// The probes of one status read (§4.10), as templates whose `{slot}`s each take one
+    /// shell-quoted value. The one table of these command lines: the client renders it here and
+    /// the runner's status program (`status_read.py`) receives it in its arguments and renders it
+    /// the same way, so the two cannot drift.
+    public enum Probe: String, CaseIterable, Sendable {
+        case runner
+        case chainLogStat = "chain_log_stat"
+        case planStatus = "plan_status"
+        case verifyHuman = "verify_human"
+        case pullRequest = "pull_request"
 
-    public static func chainLogStat(workspace: String) -> String {
-        "stat -c '%Y %s' \(q(PosixPath.join(workspace, chainLog))) 2>/dev/null || echo unavailable"
+        public var template: String {
+            switch self {
+            case .runner: "tmux has-session -t {session} 2>/dev/null && echo alive || echo dead"
+            case .chainLogStat: "stat -c '%Y %s' {log} 2>/dev/null || echo unavailable"
+            case .planStatus: "cd {workspace} && megaplan status --plan {plan}"
+            case .verifyHuman:
+                "cd {workspace} && MEGAPLAN_TRUSTED_CONTAINER=1 megaplan verify-human --list --plan {plan} --json"
+            case .pullRequest:
+                "cd {workspace} && gh pr view {number} --json state --jq .state 2>/dev/null || echo unknown"
+            }
+        }
+
+        /// The command line with every `{slot}` replaced, in one pass, by its value quoted (a slot
+        /// without a value stays as it is); the status program's `probe_command` does the same.
+        public func command(_ values: [String: String]) -> String {
+            var line = ""
+            var rest = Substring(template)
+            while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+                line += rest[..<open]
+                let slot = String(rest[rest.index(after: open)..<close])
+                line += values[slot].map(q) ?? String(rest[open...close])
+                rest = rest[rest.index(after: close)...]
+            }
+            return line + rest
+        }
+
+        /// The table as the status program's arguments take it: name to template.
+        public static var templates: JSONValue {
+            .object(JSONObject(allCases.map { ($0.rawValue, JSONValue.string($0.template)) }))
+        }
     }
 
     public static func verifyHuman(workspace: String, plan: String) -> String {
-        "cd \(q(workspace)) && MEGAPLAN_TRUSTED_CONTAINER=1 megaplan verify-human --list --plan \(q(plan)) --json"
+        Probe.verifyHuman.command(["workspace": workspace, "plan": plan])
     }
 
     public static func prProbe(workspace: String, number: Int) -> String {
-        "cd \(q(workspace)) && gh pr view \(number) --json state --jq .state 2>/dev/null || echo unknown"
+        Probe.pullRequest.command(["workspace": workspace, "number": String(number)])
     }
 
+    /// `plan` nil: the status of the workspace's current plan (the command without `--plan`).
     public static func planStatus(workspace: String, plan: String?) -> String {
-        "cd \(q(workspace)) && megaplan status" + (plan.map { " --plan \(q($0))" } ?? "")
+        guard let plan else { return "cd \(q(workspace)) && megaplan status" }
+        return Probe.planStatus.command(["workspace": workspace, "plan": plan])
     }
 
     /// Upload by stdin: the bytes travel base64-encoded on standard input (§7.1), never in argv.
