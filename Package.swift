@@ -115,7 +115,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "fleet-bench",
-            dependencies: ["BenchSupport", "Fleet", "RunnerProtocol", "Supervisor", "Transport", "FleetCore"],
+            dependencies: [
+                "BenchSupport", "Fleet", "RunnerProtocol", "Supervisor", "Transport", "FleetCore",
+            ],
             swiftSettings: strictSettings
         ),
         // Load run (scripts/load.sh): 500 projects on 5 sshd hosts ticked 20 times in one process and

@@ -82,7 +82,8 @@ public struct RemoteCommandTemplate: Sendable {
         },
         .init("inContainer", [.text, .text]) {
             HostCommands.inContainer(
-                RemoteCommands.Probe.runner.command(["session": $0[1]]), container: $0[0], interactiveInput: true)
+                RemoteCommands.Probe.runner.command(["session": $0[1]]), container: $0[0],
+                interactiveInput: true)
         },
         .init("inLoginShell", [.pathSegment, .text]) {
             HostCommands.inLoginShell(RemoteCommands.planStatus(workspace: $0[0], plan: $0[1]))

@@ -104,7 +104,8 @@ public enum ObservationScript {
 
     public static func command(_ request: Request) -> String {
         // Base64 keeps any byte of any path out of the program's own syntax.
-        let program = program.replacingAll("@ARGS@", with: Base64.encode(Array(request.json.serialized().utf8)))
+        let program = program.replacingAll(
+            "@ARGS@", with: Base64.encode(Array(request.json.serialized().utf8)))
         // Shipped deflated in base64: a command free of quotes stays small however deeply it is
         // wrapped (`bash -lc`, `timeout … sh -c`), where every wrapping multiplies the quotes of
         // a program text, which then outgrew what sshd takes in one request.

@@ -79,7 +79,8 @@ public struct ChainStatusReader: Sendable {
             spec: spec,
             fallbackWorkspace: ChainContext.fallbackWorkspace(spec: spec, marker: marker, cloud: cloud).0,
             fallbackSession: ChainContext.fallbackSession(marker: marker, cloud: cloud).0,
-            mode: mode, probeTimeout: probeTimeout, outputLimit: OutputLimits.remoteText, probes: runnerProbes)
+            mode: mode, probeTimeout: probeTimeout, outputLimit: OutputLimits.remoteText, probes: runnerProbes
+        )
     }
 
     /// The time a remote command may take now (until the deadline), or nil without a deadline;
