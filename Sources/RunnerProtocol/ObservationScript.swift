@@ -84,6 +84,7 @@ public enum ObservationScript {
                 "limit": .int(outputLimit),
                 "probes": RemoteCommands.Probe.templates,
                 "chain_log": .string(RemoteCommands.chainLog),
+                "sync_refresh": RemoteCommands.SyncRefresh.templates,
             ])
         }
     }

@@ -54,19 +54,9 @@ public enum RemoteCommands {
             }
         }
 
-        /// The command line with every `{slot}` replaced, in one pass, by its value quoted (a slot
-        /// without a value stays as it is); the status program's `probe_command` does the same.
-        public func command(_ values: [String: String]) -> String {
-            var line = ""
-            var rest = Substring(template)
-            while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
-                line += rest[..<open]
-                let slot = String(rest[rest.index(after: open)..<close])
-                line += values[slot].map(q) ?? String(rest[open...close])
-                rest = rest[rest.index(after: close)...]
-            }
-            return line + rest
-        }
+        /// The command line with every `{slot}` replaced by its value quoted; the status program's
+        /// `probe_command` does the same.
+        public func command(_ values: [String: String]) -> String { fill(template, values, quote: q) }
 
         /// The table as the status program's arguments take it: name to template.
         public static var templates: JSONValue {
@@ -98,26 +88,70 @@ public enum RemoteCommands {
         upload(to: path) + " <<'MEGAPLAN_UPLOAD'\n\(base64)\nMEGAPLAN_UPLOAD"
     }
 
-    /// The supervisor's sync refresh (§6.4): a one-line Python program run with `python3 -c`.
+    /// The supervisor's sync refresh (§6.4), `python3 -c` with a one-line program, as templates:
+    /// `command`'s slots take shell-quoted values, the program's (`capture`, then `save` with its
+    /// `update`s when there are any) take Python literals. The status program builds the folded
+    /// tick's refresh from the same templates (they are in its arguments).
+    public enum SyncRefresh {
+        public static let command = "cd {workspace} && python3 -c {program}"
+        public static let capture =
+            "from megaplan.chain import _capture_sync_state, ChainState, save_chain_state, load_chain_state; from pathlib import Path; _capture_sync_state(Path({workspace}), Path({spec}), branch={branch}, pr_number={pr_number}, extra_repos={extra_repos}); "
+        public static let save =
+            "s = load_chain_state(Path({spec})); {updates}; save_chain_state(Path({spec}), s)"
+        public static let update = "s.{field} = {value}"
+
+        /// The templates as the status program's arguments take them.
+        public static var templates: JSONValue {
+            [
+                "command": .string(command), "capture": .string(capture), "save": .string(save),
+                "update": .string(update),
+            ]
+        }
+    }
+
     public static func syncRefresh(
         workspace: String, spec: String, branch: String?, prNumber: Int?, extraRepos: [String]?,
         resolvedWorkspace: String?, session: String?
     ) -> String {
-        let json = { (value: String) in JSONValue.string(value).serialized() }
-        let repos = extraRepos.map { "[" + $0.map(json).joined(separator: ", ") + "]" } ?? "None"
-        var program =
-            "from megaplan.chain import _capture_sync_state, ChainState, save_chain_state, load_chain_state; from pathlib import Path; _capture_sync_state(Path(\(json(workspace))), Path(\(json(spec))), branch=\(branch.map(json) ?? "None"), pr_number=\(prNumber.map(String.init) ?? "None"), extra_repos=\(repos)); "
-        var updates: [String] = []
-        if let resolvedWorkspace, !resolvedWorkspace.isEmpty {
-            updates.append("s.resolved_workspace = \(json(resolvedWorkspace))")
+        let literal = { (value: String) in JSONValue.string(value).serialized() }
+        let asIs = { (value: String) in value }
+        var program = fill(
+            SyncRefresh.capture,
+            [
+                "workspace": literal(workspace), "spec": literal(spec),
+                "branch": branch.map(literal) ?? "None",
+                "pr_number": prNumber.map(String.init) ?? "None",
+                "extra_repos": extraRepos.map { "[" + $0.map(literal).joined(separator: ", ") + "]" }
+                    ?? "None",
+            ], quote: asIs)
+        let updates = [("resolved_workspace", resolvedWorkspace), ("chain_session", session)].compactMap {
+            field, value in
+            value.flatMap {
+                $0.isEmpty
+                    ? nil : fill(SyncRefresh.update, ["field": field, "value": literal($0)], quote: asIs)
+            }
         }
-        if let session, !session.isEmpty { updates.append("s.chain_session = \(json(session))") }
         if !updates.isEmpty {
-            program +=
-                "s = load_chain_state(Path(\(json(spec)))); " + updates.joined(separator: "; ")
-                + "; save_chain_state(Path(\(json(spec))), s)"
+            program += fill(
+                SyncRefresh.save, ["spec": literal(spec), "updates": updates.joined(separator: "; ")],
+                quote: asIs)
         }
-        return "cd \(q(workspace)) && python3 -c \(q(program))"
+        return fill(SyncRefresh.command, ["workspace": workspace, "program": program], quote: q)
+    }
+
+    /// `template` with every `{slot}` replaced, in one pass, by `quote` of its value (a slot
+    /// without a value stays as it is): inserted text is never read again for slots. The status
+    /// program's `fill` is the same.
+    static func fill(_ template: String, _ values: [String: String], quote: (String) -> String) -> String {
+        var line = ""
+        var rest = Substring(template)
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            line += rest[..<open]
+            let slot = String(rest[rest.index(after: open)..<close])
+            line += values[slot].map(quote) ?? String(rest[open...close])
+            rest = rest[rest.index(after: close)...]
+        }
+        return line + rest
     }
 
     /// Parses `megaplan status` output (§7.1), with the Railway messages for every provider.

@@ -74,7 +74,7 @@ struct StatusProgramTests {
         let script = """
             import ast, json, re, shlex, sys
             tree = ast.parse(open(sys.argv[1]).read())
-            defs = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in ('probe_command', 'megaplan_call')]
+            defs = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in ('fill', 'probe_command', 'megaplan_call')]
             ns = {'re': re, 'shlex': shlex, 'q': shlex.quote, 'a': {'probes': json.loads(sys.argv[2])}}
             exec(compile(ast.Module(body=defs, type_ignores=[]), sys.argv[1], 'exec'), ns)
             out = []

@@ -66,10 +66,13 @@ def expired(cmd, late):
     if late:
         raise Late()
     return {'rc': 124, 'out': '', 'err': 'probe timed out after %ss: %s' % (a['timeout'], cmd)}
+def fill(template, quote, **values):
+    # A template of RemoteCommands with every {slot} replaced, in one pass, by quote(value): the
+    # client's RemoteCommands.fill.
+    return re.sub(r'\{(\w+)\}', lambda m: quote(values[m.group(1)]), template)
 def probe_command(name, **values):
-    # A probe's canonical command line: its template from RemoteCommands.Probe with every {slot}
-    # replaced, in one pass, by the shell-quoted value (as the client renders it).
-    return re.sub(r'\{(\w+)\}', lambda m: q(values[m.group(1)]), a['probes'][name])
+    # A probe's canonical command line, from RemoteCommands.Probe, its values shell-quoted.
+    return fill(a['probes'][name], q, **values)
 def sh(cmd):
     t, late = probe_time()
     p = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
@@ -121,7 +124,7 @@ def observe(probe_pr):
         except (TypeError, ValueError):
             pass
     return o, st
-# The sync refresh of a folded tick, built exactly as the client's RemoteCommands.syncRefresh
+# The sync refresh of a folded tick, built from the client's templates (RemoteCommands.SyncRefresh)
 # from the state as the client's ChainState and ChainContext read it. Wherever Python and
 # Swift could read a value differently (exotic whitespace, Unicode-equal names, integers
 # out of range), it returns None and the client runs the refresh itself.
@@ -192,15 +195,15 @@ def refresh_command(o, st):
     ws = workspace(st)
     n = text(st.get('chain_session')) or a['fallback_session']
     spec = json.dumps(a['spec'])
-    program = ('from megaplan.chain import _capture_sync_state, ChainState, save_chain_state, load_chain_state; '
-        'from pathlib import Path; _capture_sync_state(Path(%s), Path(%s), branch=None, pr_number=%s, extra_repos=%s); '
-        % (json.dumps(ws), spec, 'None' if pr is None else str(pr),
-           '[' + ', '.join(json.dumps(r) for r in repos) + ']' if repos else 'None'))
-    updates = ['s.%s = %s' % (key, json.dumps(value))
+    t = a['sync_refresh']
+    program = fill(t['capture'], str, workspace=json.dumps(ws), spec=spec, branch='None',
+                   pr_number='None' if pr is None else str(pr),
+                   extra_repos='[' + ', '.join(json.dumps(r) for r in repos) + ']' if repos else 'None')
+    updates = [fill(t['update'], str, field=key, value=json.dumps(value))
                for key, value in (('resolved_workspace', ws), ('chain_session', n)) if value]
     if updates:
-        program += 's = load_chain_state(Path(%s)); %s; save_chain_state(Path(%s), s)' % (spec, '; '.join(updates), spec)
-    return 'cd %s && python3 -c %s' % (q(ws), q(program))
+        program += fill(t['save'], str, spec=spec, updates='; '.join(updates))
+    return fill(t['command'], q, workspace=ws, program=program)
 def refresh(cmd):
     # Never after the client stopped waiting: with too little of the deadline left, the
     # refresh does not start (and one that overruns is stopped at the deadline).
@@ -366,7 +369,7 @@ def python_probe(cmd):
     except ValueError:
         words = []
     if (a.get('in_process') and len(words) == 6 and words[0] == 'cd' and words[2:5] == ['&&', 'python3', '-c']
-            and cmd == 'cd %s && python3 -c %s' % (q(words[1]), q(words[5]))
+            and cmd == fill(a['sync_refresh']['command'], q, workspace=words[1], program=words[5])
             and not any(os.path.lexists(os.path.join(words[1], n)) for n in ('megaplan', 'megaplan.py', 'pathlib', 'pathlib.py'))):
         sys.path[:] = [p for p in sys.path if p not in ('', '.')]
         try:
