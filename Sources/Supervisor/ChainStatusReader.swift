@@ -166,3 +166,10 @@ public enum ChainSummaryText {
         return lines.map { $0 + "\n" }.joined()
     }
 }
+
+extension ObservationResult {
+    /// Decodes a run of the status program from the runner's output.
+    static func decode(_ output: RunnerOutput, host: String) throws(FleetError) -> ObservationResult {
+        try decode(status: output.status, stdout: output.stdout, stderr: output.stderr, host: host)
+    }
+}

@@ -1,10 +1,10 @@
 import BenchSupport
 import FleetCore
-import RunnerProtocol
 import TestSupport
 import Testing
 import Transport
 
+@testable import RunnerProtocol
 @testable import Supervisor
 
 /// The runner's status program calls megaplan in its own interpreter (`RunnerProbes.inProcess`)

@@ -1,11 +1,11 @@
 import FleetCore
 import Foundation
 import Synchronization
-import RunnerProtocol
 import TestSupport
 import Testing
 import Transport
 
+@testable import RunnerProtocol
 @testable import Supervisor
 
 /// The status read alone: exactly one remote command.

@@ -1,24 +1,29 @@
 import FleetCore
-import RunnerProtocol
-import Transport
 
 /// A file read on the runner: its text or the error `cat` would have printed.
-struct RemoteRead: Sendable, Equatable {
-    var text: String?
-    var error: String?
+public struct RemoteRead: Sendable, Equatable {
+    public var text: String?
+    public var error: String?
 }
 
 /// One probe command's outcome on the runner.
-struct ProbeOutcome: Sendable, Equatable {
-    var status: Int32
-    var stdout: String
-    var stderr: String
+public struct ProbeOutcome: Sendable, Equatable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
     /// For megaplan's probes: whether the runner called megaplan in its status program or ran
     /// the command (`probe_mode`).
-    var mode: RunnerProbes? = nil
+    public var mode: RunnerProbes? = nil
+
+    public init(status: Int32, stdout: String, stderr: String, mode: RunnerProbes? = nil) {
+        self.status = status
+        self.stdout = stdout
+        self.stderr = stderr
+        self.mode = mode
+    }
 
     /// The reference's provider error for a non-zero probe (§0.5).
-    var failureMessage: String? {
+    public var failureMessage: String? {
         guard status != 0 else { return nil }
         let trimmed = stderr.trimmed
         return trimmed.isEmpty ? "Command failed (exit \(status))" : trimmed
@@ -26,49 +31,52 @@ struct ProbeOutcome: Sendable, Equatable {
 }
 
 /// What one observation saw on the runner, before any interpretation.
-struct Observation: Sendable, Equatable {
-    var state = RemoteRead()
-    var spec = RemoteRead()
-    var policy = RemoteRead()
-    var workspace: String?
-    var session: String?
-    var planStatus: ProbeOutcome?
-    var runner: ProbeOutcome?
-    var stat: ProbeOutcome?
-    var verify: ProbeOutcome?
-    var pullRequest: ProbeOutcome?
+public struct Observation: Sendable, Equatable {
+    public var state = RemoteRead()
+    public var spec = RemoteRead()
+    public var policy = RemoteRead()
+    public var workspace: String?
+    public var session: String?
+    public var planStatus: ProbeOutcome?
+    public var runner: ProbeOutcome?
+    public var stat: ProbeOutcome?
+    public var verify: ProbeOutcome?
+    public var pullRequest: ProbeOutcome?
 }
 
 /// The sync refresh one script run performed: the command it ran and how it ended.
-struct RefreshRun: Sendable, Equatable {
-    var command: String
-    var outcome: ProbeOutcome
+public struct RefreshRun: Sendable, Equatable {
+    public var command: String
+    public var outcome: ProbeOutcome
 }
 
-/// The decoded result of one script run.
-struct ObservationResult: Sendable, Equatable {
+/// The decoded result of one script run (what `Programs/status_read.py` prints after
+/// `ObservationScript.resultPrefix`).
+public struct ObservationResult: Sendable, Equatable {
     /// The first observation (absent when the run was a refresh and re-read only).
-    var observation: Observation?
-    var refresh: RefreshRun?
+    public var observation: Observation?
+    public var refresh: RefreshRun?
     /// Why the runner did not start the refresh (too little of the deadline left), if so.
-    var refreshSkipped: String?
+    public var refreshSkipped: String?
     /// The observation after a successful refresh.
-    var reread: Observation?
+    public var reread: Observation?
 
     /// Decodes the script's stdout; anything else (a runner without python3, garbage, truncated
     /// output) is a clear `provider_failed` error naming the runner.
-    static func decode(_ output: RunnerOutput, host: String) throws(FleetError) -> ObservationResult {
+    public static func decode(status: Int32, stdout: String, stderr: String, host: String) throws(FleetError)
+        -> ObservationResult
+    {
         // Bytes, not Characters: a reply is up to `OutputLimits.statusReply` of untrusted text.
         let prefix = ObservationScript.resultPrefix.utf8
-        guard output.status == 0,
-            let line = output.stdout.utf8.split(separator: UInt8(ascii: "\n")).last(where: {
+        guard status == 0,
+            let line = stdout.utf8.split(separator: UInt8(ascii: "\n")).last(where: {
                 $0.starts(with: prefix)
             })
         else {
-            let detail = output.stderr.trimmed.isEmpty ? output.stdout.trimmed : output.stderr.trimmed
+            let detail = stderr.trimmed.isEmpty ? stdout.trimmed : stderr.trimmed
             throw FleetError(
                 .providerFailed,
-                "runner \(host) did not answer the status read (exit \(output.status)): \(TextCut.excerpt(detail))",
+                "runner \(host) did not answer the status read (exit \(status)): \(TextCut.excerpt(detail))",
                 kind: "remote_error")
         }
         guard case .object(let object)? = try? JSONValue.parse(utf8: line.dropFirst(prefix.count)) else {
