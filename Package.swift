@@ -1,12 +1,15 @@
 // swift-tools-version: 6.2
 // Module direction (each arrow is "is used by"; nothing points back):
-//   CLibSSH2 → FleetCore → Transport → Supervisor → Fleet → megaplan-fleet
+//   CLibSSH2 → FleetCore → RunnerProtocol → Transport → Supervisor → Fleet → megaplan-fleet
+//                                       RunnerProtocol → Supervisor
 // FleetCore holds the configuration models, quoting, redaction and atomic files that every
-// layer shares; Transport talks to runners (libssh2 pool, local programs, providers);
-// Supervisor reads chain status and decides; Fleet schedules many projects; the executable
-// is only the command-line surface. Locks (a pthread lock, a locked box, a resume-once slot;
-// no dependencies) sits beside them all and is used by every layer. The EmbedFiles plugin
-// (+ embed-files) runs at build time only. Development targets hang off the side and nothing in the product depends on them:
+// layer shares; RunnerProtocol is everything that knows megaplan's remote commands (the canonical
+// command lines, the probes, the status-read program `Programs/status_read.py`); Transport talks
+// to runners (libssh2 pool, local programs, providers); Supervisor reads chain status and decides;
+// Fleet schedules many projects; the executable is only the command-line surface. Locks (a
+// pthread lock, a locked box, a resume-once slot; no dependencies) sits beside them all and is
+// used by every layer. The EmbedFiles plugin (+ embed-files) runs at build time only.
+// Development targets hang off the side and nothing in the product depends on them:
 // FuzzHarness (+ fuzz-fleetcore), BenchSupport (+ ssh-bench, fleet-bench, fleet-load),
 // TestSupport and the test targets.
 import PackageDescription
@@ -47,12 +50,20 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The runner protocol: megaplan's command lines and the status-read program (embedded).
+        .target(
+            name: "RunnerProtocol",
+            dependencies: ["FleetCore"],
+            swiftSettings: strictSettings,
+            plugins: ["EmbedFiles"]
+        ),
         .target(
             name: "Transport",
             dependencies: [
                 "CLibSSH2",
                 "FleetCore",
                 "Locks",
+                "RunnerProtocol",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -61,18 +72,18 @@ let package = Package(
         ),
         .target(
             name: "Supervisor",
-            dependencies: ["FleetCore", "Transport"],
+            dependencies: ["FleetCore", "RunnerProtocol", "Transport"],
             swiftSettings: strictSettings
         ),
         .target(
             name: "Fleet",
             dependencies: [
-                "FleetCore", "Locks", "Transport", "Supervisor",
+                "FleetCore", "Locks", "RunnerProtocol", "Transport", "Supervisor",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSettings
         ),
-        // Compiles a target's data files (Transport's Templates/) into its code, so the installed
+        // Compiles a target's data files (Transport's Templates/, RunnerProtocol's Programs/) into its code, so the installed
         // binary is one file: the plugin hands every file SwiftPM does not compile to embed-files.
         .executableTarget(name: "embed-files", swiftSettings: strictSettings),
         .plugin(name: "EmbedFiles", capability: .buildTool(), dependencies: ["embed-files"]),
@@ -92,7 +103,7 @@ let package = Package(
         // build makes it a corpus replay tool.
         .target(
             name: "FuzzHarness",
-            dependencies: ["FleetCore", "Transport"],
+            dependencies: ["FleetCore", "RunnerProtocol", "Transport"],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -120,7 +131,7 @@ let package = Package(
         .executableTarget(
             name: "fleet-bench",
             dependencies: [
-                "BenchSupport", "Fleet", "Supervisor", "Transport", "FleetCore",
+                "BenchSupport", "Fleet", "RunnerProtocol", "Supervisor", "Transport", "FleetCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -161,7 +172,7 @@ let package = Package(
         .testTarget(
             name: "SupervisorTests",
             dependencies: [
-                "FleetCore", "Locks", "Supervisor", "Transport", "TestSupport", "BenchSupport",
+                "FleetCore", "Locks", "RunnerProtocol", "Supervisor", "Transport", "TestSupport", "BenchSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings

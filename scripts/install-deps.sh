@@ -4,7 +4,8 @@
 # python3 (the runner side of the tests and the demo). `--tests` adds docker.io and Debian's
 # docker-compose (the suite starts a private Docker engine for the ssh provider's docker runtime
 # and the local provider), debootstrap (a Debian 12 root file system without Swift, where the
-# release binary runs on its own), and kubernetes-validate (PyPI) checks the Kubernetes example.
+# release binary runs on its own), kubernetes-validate (PyPI) checks the Kubernetes example, and
+# pyflakes (PyPI) lints the runner's status-read program.
 set -euo pipefail
 packages=(libssh2-1-dev libssl-dev openssh-server openssh-client tmux git python3 ca-certificates procps)
 [ "${1:-}" = --tests ] && packages+=(docker.io docker-compose debootstrap)
@@ -18,11 +19,18 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-# The Kubernetes example is checked against the API's own schemas (offline, from PyPI), run as
-# `python3 -m kubernetes_validate` by the tests.
-if [ "${1:-}" = --tests ] && ! python3 -c 'import kubernetes_validate' >/dev/null 2>&1; then
+# From PyPI for the tests: the Kubernetes example is checked against the API's own schemas
+# (offline), run as `python3 -m kubernetes_validate`; the runner's status-read program
+# (Sources/RunnerProtocol/Programs/status_read.py) is linted with `python3 -m pyflakes`.
+pip_install() {
     python3 -m pip --version >/dev/null 2>&1 ||
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-pip
-    python3 -m pip install --quiet --disable-pip-version-check kubernetes-validate==1.37.0 ||
-        python3 -m pip install --quiet --disable-pip-version-check --break-system-packages kubernetes-validate==1.37.0
+    python3 -m pip install --quiet --disable-pip-version-check "$1" ||
+        python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "$1"
+}
+if [ "${1:-}" = --tests ] && ! python3 -c 'import kubernetes_validate' >/dev/null 2>&1; then
+    pip_install kubernetes-validate==1.37.0
+fi
+if [ "${1:-}" = --tests ] && ! python3 -c 'import pyflakes' >/dev/null 2>&1; then
+    pip_install pyflakes==3.2.0
 fi

@@ -98,8 +98,9 @@ public struct ChainState: Sendable, Equatable {
 
     /// `current_milestone_index` as the reference compares it: any number Python compares (an
     /// integer of any size, a float), a boolean, or a string of digits (the runner's status
-    /// program accepts the same, `ObservationScript.accepted`). Out of 64-bit range it saturates and
-    /// a fraction is floored: `floor(x) >= k` and `x >= k` agree for every integer `k`.
+    /// program accepts the same: `comparable` in RunnerProtocol's `status_read.py`). Out of 64-bit
+    /// range it saturates and a fraction is floored: `floor(x) >= k` and `x >= k` agree for every
+    /// integer `k`.
     static func comparableIndex(_ value: JSONValue) -> Int? {
         switch value {
         case .int(let number): return number

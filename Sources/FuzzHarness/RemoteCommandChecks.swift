@@ -1,4 +1,5 @@
 import FleetCore
+import RunnerProtocol
 import Transport
 
 /// Every builder of a remote command line, with the fields it takes from configuration, runner
@@ -63,8 +64,8 @@ public struct RemoteCommandTemplate: Sendable {
         .init("tmuxRestart", [.pathSegment, .pathSegment, .text]) {
             RemoteCommands.tmuxRestart(workspace: $0[0], spec: $0[1], session: $0[2])
         },
-        .init("runnerProbe", [.text]) { RemoteCommands.runnerProbe(session: $0[0]) },
-        .init("chainLogStat", [.pathSegment]) { RemoteCommands.chainLogStat(workspace: $0[0]) },
+        .init("runnerProbe", [.text]) { RemoteCommands.Probe.runner.command(["session": $0[0]]) },
+        .init("chainLogStat", [.pathSegment]) { RemoteCommands.Probe.chainLogStat.command(["log": $0[0]]) },
         .init("verifyHuman", [.pathSegment, .text]) {
             RemoteCommands.verifyHuman(workspace: $0[0], plan: $0[1])
         },
@@ -81,7 +82,8 @@ public struct RemoteCommandTemplate: Sendable {
         },
         .init("inContainer", [.text, .text]) {
             HostCommands.inContainer(
-                RemoteCommands.runnerProbe(session: $0[1]), container: $0[0], interactiveInput: true)
+                RemoteCommands.Probe.runner.command(["session": $0[1]]), container: $0[0],
+                interactiveInput: true)
         },
         .init("inLoginShell", [.pathSegment, .text]) {
             HostCommands.inLoginShell(RemoteCommands.planStatus(workspace: $0[0], plan: $0[1]))

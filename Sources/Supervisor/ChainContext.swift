@@ -1,4 +1,5 @@
 import FleetCore
+import RunnerProtocol
 
 /// Where a chain lives on its runner: the remote spec path (§5.1) and the workspace, tmux session
 /// and extra repositories resolved from state, marker and cloud.yaml (§5.3).
@@ -76,19 +77,5 @@ public struct ChainContext: Sendable, Equatable {
                 "extra_repos": .strings(extraRepoSources),
             ],
         ])
-    }
-}
-
-/// The extra repositories of §5.3 that do not come from the chain state: cloud.yaml's are merged
-/// before the state's, the marker's after (non-blank strings, in order, duplicates kept).
-struct RepoCandidates: Sendable, Equatable {
-    var beforeState: [String]
-    var afterState: [String]
-}
-
-extension RepoCandidates {
-    init(cloud: CloudSpec, marker: Marker?) {
-        beforeState = cloud.extraRepos.filter { !$0.isBlank }
-        afterState = (marker?.extraRepos ?? []).compactMap(\.stringValue).filter { !$0.isBlank }
     }
 }

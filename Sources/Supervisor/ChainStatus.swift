@@ -1,4 +1,5 @@
 import FleetCore
+import RunnerProtocol
 import Transport
 
 /// The chain status payload of §5.2 plus the typed facts the supervisor decides on.

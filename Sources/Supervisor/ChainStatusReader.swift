@@ -1,4 +1,5 @@
 import FleetCore
+import RunnerProtocol
 import Transport
 
 /// Reads a chain's status from its runner with one remote command (§5, batched).
@@ -78,7 +79,8 @@ public struct ChainStatusReader: Sendable {
             spec: spec,
             fallbackWorkspace: ChainContext.fallbackWorkspace(spec: spec, marker: marker, cloud: cloud).0,
             fallbackSession: ChainContext.fallbackSession(marker: marker, cloud: cloud).0,
-            mode: mode, probeTimeout: probeTimeout, probes: runnerProbes)
+            mode: mode, probeTimeout: probeTimeout, outputLimit: OutputLimits.remoteText, probes: runnerProbes
+        )
     }
 
     /// The time a remote command may take now (until the deadline), or nil without a deadline;
@@ -162,5 +164,12 @@ public enum ChainSummaryText {
             lines.append("  - [\(entry["status"]?.stringValue ?? "pending")] \(label) (index \(index))")
         }
         return lines.map { $0 + "\n" }.joined()
+    }
+}
+
+extension ObservationResult {
+    /// Decodes a run of the status program from the runner's output.
+    static func decode(_ output: RunnerOutput, host: String) throws(FleetError) -> ObservationResult {
+        try decode(status: output.status, stdout: output.stdout, stderr: output.stderr, host: host)
     }
 }

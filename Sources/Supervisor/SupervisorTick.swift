@@ -1,4 +1,5 @@
 import FleetCore
+import RunnerProtocol
 import Transport
 
 /// The outcome of one supervise tick: the report of §6.3 and what the tick did.

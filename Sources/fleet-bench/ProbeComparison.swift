@@ -1,6 +1,7 @@
 import BenchSupport
 import FleetCore
 import Foundation
+import RunnerProtocol
 import Supervisor
 
 /// The runner side of a tick with the runner's probes in process (the default) and as commands

@@ -3,6 +3,7 @@ import Foundation
 import Testing
 import Transport
 
+@testable import RunnerProtocol
 @testable import Supervisor
 
 /// The chain spec and state of the §5.8 example (index 1, plan `plan-for-m2`, m1 completed, PR 12

@@ -1,5 +1,6 @@
 import FleetCore
 import Foundation
+import RunnerProtocol
 import TestSupport
 import Testing
 import Transport

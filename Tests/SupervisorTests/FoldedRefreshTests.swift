@@ -5,6 +5,7 @@ import TestSupport
 import Testing
 import Transport
 
+@testable import RunnerProtocol
 @testable import Supervisor
 
 /// The folded tick: the runner builds the §6.4 refresh from the state it reads, and must build

@@ -2,6 +2,7 @@ import FleetCore
 import Testing
 import Transport
 
+@testable import RunnerProtocol
 @testable import Supervisor
 
 /// The status-read error quotes the runner's stderr up to 500 characters, before the line is

@@ -4,6 +4,7 @@ import TestSupport
 import Testing
 import Transport
 
+@testable import RunnerProtocol
 @testable import Supervisor
 
 /// The runner's status program calls megaplan in its own interpreter (`RunnerProbes.inProcess`)

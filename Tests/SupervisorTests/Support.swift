@@ -6,6 +6,7 @@ import TestSupport
 import Testing
 import Transport
 
+@testable import RunnerProtocol
 @testable import Supervisor
 
 #if canImport(Glibc)

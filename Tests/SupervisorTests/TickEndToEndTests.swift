@@ -5,6 +5,7 @@ import TestSupport
 import Testing
 import Transport
 
+@testable import RunnerProtocol
 @testable import Supervisor
 
 /// The status read alone: exactly one remote command.

@@ -1,10 +1,10 @@
 import FleetCore
 import Foundation
-import Synchronization
 import TestSupport
 import Testing
 import Transport
 
+@testable import RunnerProtocol
 @testable import Supervisor
 
 /// The §6.1a report: exactly these 11 keys and values, with the given reason.

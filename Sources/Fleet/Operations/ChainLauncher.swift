@@ -1,4 +1,5 @@
 import FleetCore
+import RunnerProtocol
 import Transport
 import Yams
 

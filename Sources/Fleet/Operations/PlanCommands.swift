@@ -1,4 +1,5 @@
 import FleetCore
+import RunnerProtocol
 import Transport
 
 /// `bootstrap` (§1.6) and `resume` (§1.12): start or continue a single plan on the runner.

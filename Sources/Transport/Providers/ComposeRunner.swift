@@ -1,4 +1,5 @@
 import FleetCore
+import RunnerProtocol
 
 #if canImport(Glibc)
     import Glibc

@@ -1,4 +1,5 @@
 import FleetCore
+import RunnerProtocol
 
 /// The command lines the `ssh` provider runs on the Docker host itself (cloud reference §7.4), with
 /// every value quoted, in one table that the shell property tests walk.

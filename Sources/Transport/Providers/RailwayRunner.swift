@@ -1,4 +1,5 @@
 import FleetCore
+import RunnerProtocol
 
 /// `provider: railway`: the runner is a Railway service reached through the `railway` CLI
 /// (cloud reference §7.2).

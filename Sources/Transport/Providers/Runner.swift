@@ -1,5 +1,6 @@
 import FleetCore
 import Locks
+import RunnerProtocol
 
 /// What one command run inside a runner returned.
 public struct RunnerOutput: Sendable, Equatable {
