@@ -6,8 +6,8 @@
 // Supervisor reads chain status and decides; Fleet schedules many projects; the executable
 // is only the command-line surface. The EmbedFiles plugin (+ embed-files) runs at build time
 // only. Development targets hang off the side and nothing in the product depends on them:
-// FuzzHarness (+ fuzz-fleetcore), BenchSupport (+ ssh-bench, fleet-bench, fleet-load),
-// TestSupport and the test targets.
+// FuzzHarness (+ fuzz-fleetcore), BenchSupport (the one sshd host harness, + ssh-bench,
+// fleet-bench, fleet-load, fleet-demo), TestSupport and the test targets.
 import PackageDescription
 
 let strictSettings: [SwiftSetting] = [
@@ -115,6 +115,16 @@ let package = Package(
             dependencies: ["BenchSupport", "Fleet", "Transport", "FleetCore"],
             swiftSettings: strictSettings
         ),
+        // The demo fleet of scripts/demo.sh and scripts/setup.sh: nine projects on three sshd
+        // hosts of BenchSupport's harness, ticked twice by the megaplan-fleet binary.
+        .executableTarget(
+            name: "fleet-demo",
+            dependencies: [
+                "BenchSupport", "FleetCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "TestSupport",
             dependencies: ["BenchSupport", "FleetCore", "Transport"],
@@ -124,7 +134,7 @@ let package = Package(
         .testTarget(
             name: "FleetCoreTests",
             dependencies: [
-                "FleetCore", "TestSupport", "FuzzHarness",
+                "FleetCore", "TestSupport", "BenchSupport", "FuzzHarness",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings

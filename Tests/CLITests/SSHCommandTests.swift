@@ -1,3 +1,4 @@
+import BenchSupport
 import FleetCore
 import Foundation
 import TestSupport
@@ -274,7 +275,7 @@ struct SSHCommandTests {
         expectError(policy, "invalid_args", "--host-key-policy must be strict or accept-new; got 'trust-all'")
 
         let text = try #require(FileSystem.readText(fixture.cloudYAML))
-        let closed = try TestSupport.SSHServer.freePort()
+        let closed = try SSHServer.freePort()
         try FileSystem.writeAtomically(
             fixture.cloudYAML,
             text: text.replacingOccurrences(of: "port: \(fixture.host.server.port)", with: "port: \(closed)"))

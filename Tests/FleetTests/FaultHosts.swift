@@ -1,3 +1,4 @@
+import BenchSupport
 import FleetCore
 import Foundation
 import Synchronization
@@ -33,7 +34,7 @@ final class FaultListener: Sendable {
     init(_ mode: Mode) throws {
         self.mode = mode
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SSHServerError("socket failed") }
+        guard fd >= 0 else { throw BenchError("socket failed") }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -43,7 +44,7 @@ final class FaultListener: Sendable {
         }
         guard bound == 0, listen(fd, 64) == 0 else {
             close(fd)
-            throw SSHServerError("bind/listen failed")
+            throw BenchError("bind/listen failed")
         }
         _ = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
@@ -53,7 +54,7 @@ final class FaultListener: Sendable {
         var pipeFDs: [Int32] = [0, 0]
         guard pipe(&pipeFDs) == 0 else {
             close(fd)
-            throw SSHServerError("pipe failed")
+            throw BenchError("pipe failed")
         }
         for descriptor in pipeFDs { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
         wake = (pipeFDs[0], pipeFDs[1])
