@@ -31,10 +31,7 @@ struct FleetDemo: ParsableCommand {
         let interrupts = [SIGINT, SIGTERM].map { (number: Int32) -> any DispatchSourceSignal in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                demo.remove()
-                Glibc.exit(128 + number)
-            }
+            source.setEventHandler { demo.remove(thenExit: 128 + number) }
             source.resume()
             return source
         }
@@ -155,21 +152,23 @@ final class DemoFleet: Sendable {
     }
 
     /// Stops the hosts (with their sessions' processes), ends the demo's tmux sessions and
-    /// removes the workspaces and the local files. Later calls do nothing.
-    func remove() {
-        guard
-            let hosts = servers.withLock({ list in
-                defer { list = nil }
-                return list
-            })
-        else { return }
-        for host in hosts { host.kill() }
-        _ = try? RunnerAccount.runScript(
-            """
-            tmux ls -F '#S' 2>/dev/null | grep '^demo-' | xargs -r -n1 tmux kill-session -t
-            rm -rf \(ShellQuote.quote(remoteRoot))
+    /// removes the workspaces and the local files; later calls do nothing. `thenExit` (a signal
+    /// handler's): the process ends with that status right after, before the main thread, which
+    /// waits for the lock, can go on with the demo or exit with a status of its own.
+    func remove(thenExit status: Int32? = nil) {
+        servers.withLock { list in
+            if let hosts = list {
+                list = nil
+                for host in hosts { host.kill() }
+                _ = try? RunnerAccount.runScript(
+                    """
+                    tmux ls -F '#S' 2>/dev/null | grep '^demo-' | xargs -r -n1 tmux kill-session -t
+                    rm -rf \(ShellQuote.quote(remoteRoot))
 
-            """, as: account)
-        TemporaryDirectory.remove(directory)
+                    """, as: account)
+                TemporaryDirectory.remove(directory)
+            }
+            if let status { _exit(status) }
+        }
     }
 }
