@@ -10,8 +10,8 @@
 // pthread lock, a locked box, a resume-once slot; no dependencies) sits beside them all and is
 // used by every layer. The EmbedFiles plugin (+ embed-files) runs at build time only.
 // Development targets hang off the side and nothing in the product depends on them:
-// FuzzHarness (+ fuzz-fleetcore), BenchSupport (+ ssh-bench, fleet-bench, fleet-load),
-// TestSupport and the test targets.
+// FuzzHarness (+ fuzz-fleetcore), BenchSupport (the one sshd host harness, + ssh-bench,
+// fleet-bench, fleet-load, fleet-demo), TestSupport and the test targets.
 import PackageDescription
 
 let strictSettings: [SwiftSetting] = [
@@ -146,6 +146,16 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The demo fleet of scripts/demo.sh and scripts/setup.sh: nine projects on three sshd
+        // hosts of BenchSupport's harness, ticked twice by the megaplan-fleet binary.
+        .executableTarget(
+            name: "fleet-demo",
+            dependencies: [
+                "BenchSupport", "FleetCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "TestSupport",
             dependencies: ["BenchSupport", "FleetCore", "Locks", "Transport"],
@@ -156,7 +166,7 @@ let package = Package(
         .testTarget(
             name: "FleetCoreTests",
             dependencies: [
-                "FleetCore", "TestSupport", "FuzzHarness",
+                "FleetCore", "TestSupport", "BenchSupport", "FuzzHarness",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings

@@ -38,7 +38,7 @@ public final class BenchFleet: Sendable {
         public var effectiveStatus: String { rawValue }
     }
 
-    public init(hosts: [BenchHost], ports: [String: [Int]], count: Int, workload: Workload = .running) throws
+    public init(hosts: [SSHServer], ports: [String: [Int]], count: Int, workload: Workload = .running) throws
     {
         directory = try TemporaryDirectory.make(prefix: "mpf-fleet-bench-")
         try FileSystem.makeDirectories(directory + "/home")
@@ -48,7 +48,7 @@ public final class BenchFleet: Sendable {
         var knownHosts: [String] = []
         for (index, host) in hosts.enumerated() {
             for label in ports.keys.sorted() {
-                knownHosts.append(host.knownHostsLine(port: ports[label]![index]))
+                knownHosts.append(try host.knownHostsLine(port: ports[label]![index]))
             }
         }
         try FileSystem.writeAtomically(
@@ -78,7 +78,7 @@ public final class BenchFleet: Sendable {
                     path,
                     text: Self.cloudYAML(
                         name: name, workspace: workspace, session: "mpf-bench-\(runID)-\(name)",
-                        port: hostPorts[hostIndex], user: BenchHost.account,
+                        port: hostPorts[hostIndex], user: RunnerAccount.name,
                         identityFile: hosts[hostIndex].clientKeyPath))
                 cloud[label] = path
             }
@@ -86,7 +86,7 @@ public final class BenchFleet: Sendable {
         }
         self.projects = projects
         // Every host logs in to the same account, so one script prepares every workspace.
-        try BenchHost.runScript(script)
+        try RunnerAccount.runScript(script)
     }
 
     /// Shell lines (for `set -e`) that make `workspace` a git repository with one empty commit, a
@@ -149,7 +149,7 @@ public final class BenchFleet: Sendable {
     }
 
     public func remove() {
-        _ = try? BenchHost.runScript("rm -rf \(ShellQuote.quote(remoteRoot))\n")
+        _ = try? RunnerAccount.runScript("rm -rf \(ShellQuote.quote(remoteRoot))\n")
         TemporaryDirectory.remove(directory)
     }
 }

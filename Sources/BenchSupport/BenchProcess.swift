@@ -24,20 +24,21 @@ public struct ChildUsage: Sendable {
 /// Child processes with posix_spawn: a chosen environment, output to files, and wait4 usage.
 public enum BenchProcess {
     /// Output files are truncated unless `append`; the same path for both streams shares one
-    /// descriptor. `newGroup`: the child leads a process group of its own.
+    /// descriptor; a nil path leaves the stream this process's own. `newGroup`: the child leads a
+    /// process group of its own.
     public static func spawn(
-        _ arguments: [String], environment: [String: String]? = nil, stdoutPath: String = "/dev/null",
-        stderrPath: String = "/dev/null", append: Bool = false, newGroup: Bool = false
+        _ arguments: [String], environment: [String: String]? = nil, stdoutPath: String? = "/dev/null",
+        stderrPath: String? = "/dev/null", append: Bool = false, newGroup: Bool = false
     ) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         let mode = O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC)
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, mode, 0o644)
-        if stderrPath == stdoutPath {
+        if let stdoutPath { posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, mode, 0o644) }
+        if let stderrPath, stderrPath == stdoutPath {
             posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        } else {
+        } else if let stderrPath {
             posix_spawn_file_actions_addopen(&actions, 2, stderrPath, mode, 0o644)
         }
         var attributes = posix_spawnattr_t()
@@ -107,8 +108,8 @@ public enum BenchProcess {
 
     /// Runs a program to completion and measures it.
     public static func measure(
-        _ arguments: [String], environment: [String: String]? = nil, stdoutPath: String = "/dev/null",
-        stderrPath: String = "/dev/null"
+        _ arguments: [String], environment: [String: String]? = nil, stdoutPath: String? = "/dev/null",
+        stderrPath: String? = "/dev/null"
     ) throws -> ChildUsage {
         let started = ContinuousClock.now
         let pid = try spawn(

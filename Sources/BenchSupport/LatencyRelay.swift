@@ -15,23 +15,9 @@ public final class LatencyRelay: Sendable {
     private let stopped = Atomic<Bool>(false)
 
     public init(targetPort: Int, oneWayDelay: Duration) throws {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard listener >= 0 else { throw BenchError("socket failed") }
+        let (listener, port) = try Loopback.bind()
         self.listener = listener
-        var one: Int32 = 1
-        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) }
-        }
-        guard bound == 0 else { throw BenchError("relay bind failed") }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
-        }
-        port = Int(UInt16(bigEndian: address.sin_port))
+        self.port = port
         listen(listener, 256)
         let delay = oneWayDelay
         Thread.detachNewThread { [self] in
@@ -41,19 +27,8 @@ public final class LatencyRelay: Sendable {
                     if self.stopped.load(ordering: .relaxed) { return }
                     continue
                 }
-                let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-                var target = sockaddr_in()
-                target.sin_family = sa_family_t(AF_INET)
-                target.sin_addr.s_addr = inet_addr("127.0.0.1")
-                target.sin_port = in_port_t(UInt16(targetPort).bigEndian)
-                let rc = withUnsafePointer(to: &target) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                    }
-                }
-                if rc != 0 {
+                guard let upstream = Loopback.connect(port: targetPort) else {
                     close(client)
-                    close(upstream)
                     continue
                 }
                 for fd in [client, upstream] {
@@ -142,18 +117,9 @@ public final class LatencyRelay: Sendable {
     /// at once), read the server banner, which comes back after one delayed leg plus the relay's
     /// local connect; reports twice the one-way delay seen.
     public func measureRTT() -> Double {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
         let start = ContinuousClock.now
-        _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
+        guard let fd = Loopback.connect(port: port) else { return .infinity }
+        defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: 256)
         _ = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         return (ContinuousClock.now - start).secondsDouble * 1000 * 2

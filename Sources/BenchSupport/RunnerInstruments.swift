@@ -52,13 +52,13 @@ public final class RunnerInstruments: Sendable {
         try FileSystem.writeAtomically(counter, text: "", mode: 0o666)
         let home = directory + "/home"
         try FileSystem.makeDirectories(home)
-        let shared = try BenchHost.accountHome()
+        let shared = try RunnerAccount.home()
         try FileSystem.writeAtomically(
             home + "/.profile",
             text:
                 "export PATH=\"\(directory)/bin:\(shared)/.local/bin:$PATH\"\nexport PYTHONPATH=\"\(directory)/python:\(shared)/.megaplan-stub/python\"\n",
             mode: 0o644)
-        if let entry = getpwnam(BenchHost.account) {
+        if let entry = getpwnam(RunnerAccount.name) {
             chown(home, entry.pointee.pw_uid, entry.pointee.pw_gid)
         }
         // Readable (and the counter writable) by the runner account.

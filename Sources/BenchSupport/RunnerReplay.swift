@@ -51,7 +51,7 @@ public final class RunnerReplay: Sendable {
             exit "$rc"
 
             """
-        try BenchHost.runScript(
+        try RunnerAccount.runScript(
             """
             set -e
             mkdir -p \(ShellQuote.quote(directory))
@@ -64,7 +64,7 @@ public final class RunnerReplay: Sendable {
 
     /// Switches from recording to replaying.
     public func replay() throws {
-        try BenchHost.runScript("printf replay > \(ShellQuote.quote(directory + "/mode"))\n")
+        try RunnerAccount.runScript("printf replay > \(ShellQuote.quote(directory + "/mode"))\n")
     }
 
     /// Switches to answering every command with `reply` (after the service time, exit 0): a
@@ -75,7 +75,7 @@ public final class RunnerReplay: Sendable {
         defer { TemporaryDirectory.remove(local) }
         try FileSystem.writeAtomically(local + "/reply", bytes: reply, mode: 0o644)
         chmod(local, 0o755)
-        try BenchHost.runScript(
+        try RunnerAccount.runScript(
             """
             set -e
             cp \(ShellQuote.quote(local + "/reply")) \(ShellQuote.quote(path))
@@ -107,11 +107,11 @@ extension RunnerReplay {
     {
         guard mode == .replay else { return nil }
         return try RunnerReplay(
-            directory: try BenchHost.accountHome()
+            directory: try RunnerAccount.home()
                 + "/fleet-bench/\(name)-\(UInt32.random(in: 0...UInt32.max))",
             serviceSeconds: Double(serviceMilliseconds) / 1000)
     }
 
     /// Deletes the recorded answers.
-    public func remove() { _ = try? BenchHost.runScript("rm -rf \(ShellQuote.quote(directory))\n") }
+    public func remove() { _ = try? RunnerAccount.runScript("rm -rf \(ShellQuote.quote(directory))\n") }
 }

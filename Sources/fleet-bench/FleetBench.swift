@@ -20,7 +20,7 @@ struct FleetBench {
         var paths: [(label: String, rtt: Int)] = [("direct", 0), ("relay", 50)]
         /// The loop is measured on the first `loopSample` projects and extrapolated beyond.
         var loopSample = 50
-        var fixtures = BenchHost.checkoutFixtures
+        var fixtures = RunnerAccount.checkoutFixtures
         var library = true
         var runners = RunnerMode.replay
         var serviceMilliseconds = 100
@@ -137,8 +137,8 @@ struct FleetBench {
     static func run(_ settings: Settings) async throws {
         let started = ContinuousClock.now
         let binary = try BenchProcess.siblingMegaplanFleet()
-        try BenchHost.prepareAccount()
-        try BenchHost.installStandIns(fixtures: settings.fixtures)
+        try RunnerAccount.prepare()
+        try RunnerAccount.installStandIns(fixtures: settings.fixtures)
         let replay = try RunnerReplay.make(
             for: settings.runners, serviceMilliseconds: settings.serviceMilliseconds, name: "replay")
         defer { replay?.remove() }
@@ -147,7 +147,7 @@ struct FleetBench {
             importCPUSeconds: settings.importCPU, fixtures: settings.fixtures)
         defer { instruments.remove() }
         let hosts = try (0..<3).map { _ in
-            try BenchHost(replay: replay, account: runnerCPU, instruments: instruments)
+            try SSHServer.runnerHost(replay: replay, instruments: instruments, cpu: runnerCPU)
         }
         defer { runnerCPU.remove() }
         defer { for host in hosts { host.stop() } }
@@ -166,7 +166,7 @@ struct FleetBench {
         ]
         let cores = sysconf(Int32(_SC_NPROCESSORS_ONLN))
         print(
-            "fleet-bench: \(fleet.projects.count) projects round-robin on 3 sshd hosts (127.0.0.1, account \(BenchHost.account)), \(cores) CPUs"
+            "fleet-bench: \(fleet.projects.count) projects round-robin on 3 sshd hosts (127.0.0.1, account \(RunnerAccount.name)), \(cores) CPUs"
         )
         print("binary: \(binary)")
         print(

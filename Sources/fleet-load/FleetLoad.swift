@@ -29,7 +29,7 @@ struct FleetLoad {
         var processes = true
         /// Instead of the load ticks: a healthy tick against ticks where every runner is hostile.
         var hostile = false
-        var fixtures = BenchHost.checkoutFixtures
+        var fixtures = RunnerAccount.checkoutFixtures
     }
 
     /// The command line (scripts/load.sh passes it through).
@@ -104,12 +104,12 @@ struct FleetLoad {
     static func run(_ settings: Settings) async throws -> Bool {
         let started = ContinuousClock.now
         let binary = try BenchProcess.siblingMegaplanFleet()
-        try BenchHost.prepareAccount()
-        try BenchHost.installStandIns(fixtures: settings.fixtures)
+        try RunnerAccount.prepare()
+        try RunnerAccount.installStandIns(fixtures: settings.fixtures)
         let replay = try RunnerReplay.make(
             for: settings.runners, serviceMilliseconds: settings.serviceMilliseconds, name: "load-replay")
         defer { replay?.remove() }
-        let hosts = try (0..<settings.hosts).map { _ in try BenchHost(replay: replay) }
+        let hosts = try (0..<settings.hosts).map { _ in try SSHServer.runnerHost(replay: replay) }
         defer { for host in hosts { host.stop() } }
         let setupStarted = ContinuousClock.now
         let fleet = try BenchFleet(
@@ -122,7 +122,7 @@ struct FleetLoad {
             "HOME": fleet.home, "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "NO_COLOR": "1",
         ]
         say(
-            "fleet-load: \(settings.projects) projects round-robin on \(settings.hosts) sshd hosts (127.0.0.1, account \(BenchHost.account)), \(sysconf(Int32(_SC_NPROCESSORS_ONLN))) CPUs; set up in \(format((ContinuousClock.now - setupStarted).secondsDouble, "%.1f")) s"
+            "fleet-load: \(settings.projects) projects round-robin on \(settings.hosts) sshd hosts (127.0.0.1, account \(RunnerAccount.name)), \(sysconf(Int32(_SC_NPROCESSORS_ONLN))) CPUs; set up in \(format((ContinuousClock.now - setupStarted).secondsDouble, "%.1f")) s"
         )
         say("binary: \(binary)")
         say(

@@ -23,12 +23,10 @@ struct SSHBench {
 
     static func main() async throws {
         let quick = Arguments.parseOrExit().quick
-        try BenchHost.prepareAccount()
-        let server = try BenchHost()
-        defer { server.stop() }
-        let knownHosts = server.directory + "/known_hosts"
-        try FileSystem.writeAtomically(knownHosts, text: server.knownHostsLine() + "\n")
-        print("sshd on 127.0.0.1:\(server.port) as \(BenchHost.account); libssh2 pool vs OpenSSH client")
+        let server = try SSHServer.runnerHost()
+        defer { server.kill() }
+        let knownHosts = server.knownHostsPath
+        print("sshd on 127.0.0.1:\(server.port) as \(RunnerAccount.name); libssh2 pool vs OpenSSH client")
         print("")
 
         let loopback = try await measureAll(
@@ -38,7 +36,8 @@ struct SSHBench {
         defer { relay.stop() }
         // The relay's port is another name for the same host key.
         try FileSystem.writeAtomically(
-            knownHosts, text: server.knownHostsLine() + "\n" + server.knownHostsLine(port: relay.port) + "\n")
+            knownHosts,
+            text: try server.knownHostsLine() + "\n" + server.knownHostsLine(port: relay.port) + "\n")
         let rtt = relay.measureRTT()
         print(String(format: "relay on port %d: measured TCP connect RTT %.1f ms", relay.port, rtt))
         let delayed = try await measureAll(
@@ -94,13 +93,13 @@ struct SSHBench {
     }
 
     static func measureAll(
-        label: String, server: BenchHost, knownHosts: String, port: Int, counts: (Int, Int, Int, Int),
+        label: String, server: SSHServer, knownHosts: String, port: Int, counts: (Int, Int, Int, Int),
         rttMs: Double? = nil
     ) async throws -> Figures {
         print("== \(label) ==")
         var figures = Figures()
         let endpoint = SSHEndpoint(
-            host: "127.0.0.1", port: port, user: BenchHost.account, identityFile: server.clientKeyPath)
+            host: "127.0.0.1", port: port, user: RunnerAccount.name, identityFile: server.clientKeyPath)
         var config = SSHConfiguration(knownHostsPath: knownHosts)
         config.hostKeyPolicy = .strict
 
@@ -112,7 +111,7 @@ struct SSHBench {
                 let status = try BenchProcess.measure([
                     "/usr/bin/ssh", "-o", "BatchMode=yes", "-o", "UserKnownHostsFile=\(knownHosts)",
                     "-o", "StrictHostKeyChecking=yes", "-o", "ControlMaster=no", "-o", "ControlPath=none",
-                    "-i", server.clientKeyPath, "-p", String(port), "\(BenchHost.account)@127.0.0.1", "true",
+                    "-i", server.clientKeyPath, "-p", String(port), "\(RunnerAccount.name)@127.0.0.1", "true",
                 ]).status
                 if status != 0 { print("  ssh exited \(status)") }
             }

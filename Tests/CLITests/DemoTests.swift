@@ -9,7 +9,8 @@ import Testing
 /// on every tick and still exited 0.)
 @Suite("Demo fleet")
 struct DemoTests {
-    static let checkout = PosixPath.dirname(PosixPath.dirname(PosixPath.dirname(BenchHost.checkoutFixtures)))
+    static let checkout = PosixPath.dirname(
+        PosixPath.dirname(PosixPath.dirname(RunnerAccount.checkoutFixtures)))
 
     @Test func theSecondTickLeavesEverythingAlone() async throws {
         let result = try await CLI.run(

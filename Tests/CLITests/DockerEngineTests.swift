@@ -1,3 +1,4 @@
+import BenchSupport
 import FleetCore
 import Foundation
 import TestSupport

@@ -64,7 +64,7 @@ struct LocalEngineTests {
         try FileSystem.makeDirectories(home)
         let project = "mpflocal\(UInt32.random(in: 0...UInt32.max))"
         let workspace = "/workspace/app"
-        let port = try BenchHost.freePort()
+        let port = try SSHServer.freePort()
         let cloudYAML = local + "/cloud.yaml"
         try write(
             cloudYAML,

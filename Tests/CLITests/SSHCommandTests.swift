@@ -1,3 +1,4 @@
+import BenchSupport
 import FleetCore
 import Foundation
 import TestSupport
@@ -278,7 +279,7 @@ struct SSHCommandTests {
                 && policy.stderr.contains("'strict' and 'accept-new'"), "\(policy)")
 
         let text = try #require(FileSystem.readText(fixture.cloudYAML))
-        let closed = try TestSupport.SSHServer.freePort()
+        let closed = try SSHServer.freePort()
         try FileSystem.writeAtomically(
             fixture.cloudYAML,
             text: text.replacingOccurrences(of: "port: \(fixture.host.server.port)", with: "port: \(closed)"))

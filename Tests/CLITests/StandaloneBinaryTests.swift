@@ -24,7 +24,8 @@ private let standaloneRootAvailable =
         if: standaloneRootAvailable,
         "needs root, debootstrap and unshare (scripts/install-deps.sh --tests)"))
 struct StandaloneBinaryTests {
-    static let checkout = PosixPath.dirname(PosixPath.dirname(PosixPath.dirname(BenchHost.checkoutFixtures)))
+    static let checkout = PosixPath.dirname(
+        PosixPath.dirname(PosixPath.dirname(RunnerAccount.checkoutFixtures)))
     static let fixtures = checkout + "/Tests/Fixtures/debian"
 
     /// Runs a program of this machine to completion without blocking the test's threads.

@@ -1,3 +1,4 @@
+import BenchSupport
 import TestSupport
 import Testing
 
@@ -103,7 +104,7 @@ import Testing
         var random = Generator(state: 20_261_204)
         let keys = [TestKeys.ed25519(1), TestKeys.ed25519(2), TestKeys.ecdsa256(3)]
         var template = Array("/tmp/knownhosts-diff-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw SSHServerError("mkdtemp failed") }
+        guard let made = mkdtemp(&template) else { throw BenchError("mkdtemp failed") }
         let directory = String(cString: made)
         defer { _ = try? SSHServer.run(["/bin/rm", "-rf", directory]) }
         var compared = 0

@@ -1,3 +1,4 @@
+import BenchSupport
 import FleetCore
 import Foundation
 import Synchronization
@@ -32,28 +33,17 @@ final class FaultListener: Sendable {
 
     init(_ mode: Mode) throws {
         self.mode = mode
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SSHServerError("socket failed") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-        }
-        guard bound == 0, listen(fd, 64) == 0 else {
+        let (fd, port) = try Loopback.bind()
+        guard listen(fd, 64) == 0 else {
             close(fd)
-            throw SSHServerError("bind/listen failed")
+            throw BenchError("listen failed")
         }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        port = Int(UInt16(bigEndian: address.sin_port))
+        self.port = port
         listener = fd
         var pipeFDs: [Int32] = [0, 0]
         guard pipe(&pipeFDs) == 0 else {
             close(fd)
-            throw SSHServerError("pipe failed")
+            throw BenchError("pipe failed")
         }
         for descriptor in pipeFDs { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
         wake = (pipeFDs[0], pipeFDs[1])
@@ -144,8 +134,7 @@ final class FaultListener: Sendable {
                     switch mode {
                     case .silent: links.append(Link(client: client, server: -1))
                     case .dropAfter(_, let targetPort):
-                        let server = Self.connectLoopback(targetPort)
-                        if server >= 0 {
+                        if let server = Loopback.connect(port: targetPort) {
                             links.append(Link(client: client, server: server))
                         } else {
                             close(client)
@@ -159,25 +148,6 @@ final class FaultListener: Sendable {
         close(wake.read)
         close(wake.write)
         finished.store(true, ordering: .releasing)
-    }
-
-    private static func connectLoopback(_ port: Int) -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return -1 }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        if rc != 0 {
-            close(fd)
-            return -1
-        }
-        return fd
     }
 }
 

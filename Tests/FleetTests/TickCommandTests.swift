@@ -1,3 +1,4 @@
+import BenchSupport
 import Fleet
 import FleetCore
 import Foundation

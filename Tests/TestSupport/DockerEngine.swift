@@ -43,7 +43,7 @@ public final class DockerEngine: Sendable {
             guard ContinuousClock.now < deadline, waitpid(daemon, &status, WNOHANG) == 0 else {
                 let log = FileSystem.readText(directory + "/dockerd.log") ?? ""
                 stop()
-                throw SSHServerError("dockerd did not start: \(log.suffix(2000))")
+                throw BenchError("dockerd did not start: \(log.suffix(2000))")
             }
             usleep(200_000)
         }
@@ -64,8 +64,8 @@ public final class DockerEngine: Sendable {
         let tarball = directory + "/runner-rootfs.tar"
         try BenchProcess.run(
             [
-                "/bin/sh", BenchHost.checkoutFixtures + "/../docker/runner-rootfs.sh",
-                BenchHost.checkoutFixtures,
+                "/bin/sh", RunnerAccount.checkoutFixtures + "/../docker/runner-rootfs.sh",
+                RunnerAccount.checkoutFixtures,
                 tarball,
             ] + (dockerfileBase ? ["dockerfile-base"] : []))
         defer { unlink(tarball) }

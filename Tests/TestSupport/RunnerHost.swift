@@ -14,26 +14,12 @@ public final class RunnerHost: Sendable {
     public let server: SSHServer
 
     /// The fixture directory in this checkout.
-    public static var fixtures: String { BenchHost.checkoutFixtures }
+    public static var fixtures: String { RunnerAccount.checkoutFixtures }
 
     public init(extraConfig: [String] = []) throws {
-        let account = try SSHServer.defaultAccount()
-        guard let entry = getpwnam(account), let dir = entry.pointee.pw_dir else {
-            throw SSHServerError("no passwd entry for \(account)")
-        }
-        let home = String(cString: dir)
-        let environment = [
-            "SetEnv PATH=\(home)/.local/bin:/usr/local/bin:/usr/bin:/bin PYTHONPATH=\(home)/.megaplan-stub/python"
-        ]
-        server = try SSHServer(
-            options: SSHServerOptions(extraConfig: environment + extraConfig, account: account))
-        try install()
-    }
-
-    /// Places the stand-ins in the account's home. Each file is written atomically and is the
-    /// same for every test, so suites running in parallel can share the account.
-    private func install() throws {
-        try BenchHost.installStandIns(fixtures: Self.fixtures, extraExecutables: ["docker", "tmux"])
+        server = try SSHServer.runnerHost(extraConfig: extraConfig)
+        try RunnerAccount.installStandIns(
+            fixtures: Self.fixtures, account: server.account, extraExecutables: ["docker", "tmux"])
     }
 
     /// Runs a shell command as the runner account (not through SSH): setup and assertions.

@@ -12,7 +12,7 @@ import Testing
 struct EmbeddedFilesTests {
     @Test func everyTemplateFileIsEmbeddedVerbatim() throws {
         let templates =
-            PosixPath.dirname(PosixPath.dirname(PosixPath.dirname(BenchHost.checkoutFixtures)))
+            PosixPath.dirname(PosixPath.dirname(PosixPath.dirname(RunnerAccount.checkoutFixtures)))
             + "/Sources/Transport/Templates"
         let files = try #require(FileManager.default.subpaths(atPath: templates))
             .filter { FileSystem.isRegularFile(templates + "/" + $0) }.sorted()

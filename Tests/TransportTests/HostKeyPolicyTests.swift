@@ -1,3 +1,4 @@
+import BenchSupport
 import FleetCore
 import Foundation
 import TestSupport
@@ -232,7 +233,7 @@ struct HostKeyPolicyTests {
         try await withSSHServer { server in
             let path = server.directory + "/foreign_known_hosts"
             try "# owned by the test account\n".write(toFile: path, atomically: true, encoding: .utf8)
-            let account = try #require(getpwnam(SSHServer.testAccount))
+            let account = try #require(getpwnam(RunnerAccount.test))
             #expect(chown(path, account.pointee.pw_uid, account.pointee.pw_gid) == 0)
             var config = server.configuration(hostKeyPolicy: .acceptNew)
             config.knownHostsPath = path
@@ -287,7 +288,7 @@ struct HostKeyPolicyTests {
         try await withSSHServer { server in
             let copy = server.directory + "/client_foreign"
             try FileManager.default.copyItem(atPath: server.clientKeyPath, toPath: copy)
-            let account = try #require(getpwnam(SSHServer.testAccount))
+            let account = try #require(getpwnam(RunnerAccount.test))
             #expect(chown(copy, account.pointee.pw_uid, account.pointee.pw_gid) == 0)
             #expect(chmod(copy, 0o644) == 0)
             var endpoint = server.endpoint
