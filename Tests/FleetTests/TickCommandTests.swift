@@ -331,11 +331,14 @@ extension RealHosts {
                 #expect(
                     samples["megaplan_fleet_effective_status{project=\"\(member.name)\",status=\"unknown\"}"]
                         == 0)
-                #expect(samples["megaplan_fleet_tick_error{project=\"\(member.name)\",kind=\"none\"}"] == 0)
+                #expect(samples["megaplan_fleet_up{project=\"\(member.name)\"}"] == 1)
                 #expect(samples["megaplan_fleet_tick_duration_seconds{project=\"\(member.name)\"}"] != nil)
             }
-            #expect((samples["megaplan_fleet_tick_wall_seconds"] ?? -1) >= 0)
-            #expect((samples["megaplan_fleet_last_tick_timestamp_seconds"] ?? 0) > 1_600_000_000)
+            // Only real error kinds have a series; the run's own series carry the shard.
+            #expect(!text.contains("megaplan_fleet_tick_error{"), "\(text)")
+            #expect((samples["megaplan_fleet_tick_wall_seconds{shard=\"0/1\"}"] ?? -1) >= 0)
+            #expect(
+                (samples["megaplan_fleet_last_tick_timestamp_seconds{shard=\"0/1\"}"] ?? 0) > 1_600_000_000)
             #expect(text.contains("# TYPE megaplan_fleet_effective_status gauge"))
             // Atomic write: no temporary left next to it.
             let siblings = try FileManager.default.contentsOfDirectory(atPath: PosixPath.dirname(prom))
