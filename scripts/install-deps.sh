@@ -4,10 +4,12 @@
 # python3 (the runner side of the tests and the demo). `--tests` adds docker.io and Debian's
 # docker-compose (the suite starts a private Docker engine for the ssh provider's docker runtime
 # and the local provider), debootstrap (a Debian 12 root file system without Swift, where the
-# release binary runs on its own), and kubernetes-validate (PyPI) checks the Kubernetes example.
+# release binary runs on its own), prometheus-node-exporter and prometheus (a real node_exporter
+# reads two shards' textfiles; promtool checks and unit-tests examples/prometheus/alerts.yaml),
+# and kubernetes-validate (PyPI) checks the Kubernetes example.
 set -euo pipefail
 packages=(libssh2-1-dev libssl-dev openssh-server openssh-client tmux git python3 ca-certificates procps)
-[ "${1:-}" = --tests ] && packages+=(docker.io docker-compose debootstrap)
+[ "${1:-}" = --tests ] && packages+=(docker.io docker-compose debootstrap prometheus-node-exporter prometheus)
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
 missing=()
