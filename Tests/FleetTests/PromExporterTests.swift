@@ -92,10 +92,18 @@ extension RealHosts {
                 var status: Int32 = 0
                 waitpid(pid, &status, 0)
             }
+            // A duplicate series does not set node_textfile_scrape_error: node_exporter logs
+            // "was collected before with the same name and label values" and counts a gathering
+            // error, seen from the next scrape on. So scrape twice and check all three.
+            _ = try await Self.scrape(port: port, log: log)
             let metrics = try await Self.scrape(port: port, log: log)
             let samples = Self.samples(metrics)
 
             #expect(samples["node_textfile_scrape_error"] == 0, "\(metrics)")
+            #expect(samples["promhttp_metric_handler_errors_total{cause=\"gathering\"}"] == 0, "\(metrics)")
+            #expect(
+                !(FileSystem.readText(log) ?? "").contains("collected before"),
+                "\(FileSystem.readText(log) ?? "")")
             for shard in shards {
                 let name = Self.fileName(shard.index, of: 2)
                 #expect(
