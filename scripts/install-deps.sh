@@ -4,11 +4,13 @@
 # python3 (the runner side of the tests and the demo). `--tests` adds docker.io and Debian's
 # docker-compose (the suite starts a private Docker engine for the ssh provider's docker runtime
 # and the local provider), debootstrap (a Debian 12 root file system without Swift, where the
-# release binary runs on its own), kubernetes-validate (PyPI) checks the Kubernetes example, and
-# pyflakes (PyPI) lints the runner's status-read program.
+# release binary runs on its own), prometheus-node-exporter and prometheus (a real node_exporter
+# reads two shards' textfiles; promtool checks and unit-tests examples/prometheus/alerts.yaml),
+# kubernetes-validate (PyPI) checks the Kubernetes example, and pyflakes (PyPI) lints the
+# runner's status-read program.
 set -euo pipefail
 packages=(libssh2-1-dev libssl-dev openssh-server openssh-client tmux git python3 ca-certificates procps)
-[ "${1:-}" = --tests ] && packages+=(docker.io docker-compose debootstrap)
+[ "${1:-}" = --tests ] && packages+=(docker.io docker-compose debootstrap prometheus-node-exporter prometheus)
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
 missing=()

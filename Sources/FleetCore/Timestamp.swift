@@ -35,4 +35,44 @@ public enum Timestamp {
         let fraction = microseconds ? "." + pad(Int32(micros), 6) : ""
         return "\(date)T\(time)\(fraction)+00:00"
     }
+
+    /// Seconds since the epoch of a timestamp in the format `format` writes (the fraction and the
+    /// offset optional), or nil when the text is not one.
+    public static func epochSeconds(_ text: String) -> Double? {
+        let bytes = Array(text.utf8)
+        func number(_ start: Int, _ width: Int) -> Int32? {
+            guard start + width <= bytes.count else { return nil }
+            var value: Int32 = 0
+            for byte in bytes[start..<start + width] {
+                guard byte >= 0x30, byte <= 0x39 else { return nil }
+                value = value * 10 + Int32(byte - 0x30)
+            }
+            return value
+        }
+        guard bytes.count >= 19, bytes[4] == 0x2D, bytes[7] == 0x2D, bytes[10] == 0x54, bytes[13] == 0x3A,
+            bytes[16] == 0x3A, let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
+            let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2)
+        else { return nil }
+        var fractionEnd = 19
+        var fraction = 0.0
+        if fractionEnd < bytes.count, bytes[fractionEnd] == 0x2E {
+            var scale = 0.1
+            fractionEnd += 1
+            while fractionEnd < bytes.count, bytes[fractionEnd] >= 0x30, bytes[fractionEnd] <= 0x39 {
+                fraction += Double(bytes[fractionEnd] - 0x30) * scale
+                scale /= 10
+                fractionEnd += 1
+            }
+        }
+        let rest = String(decoding: bytes[fractionEnd...], as: UTF8.self)
+        guard ["", "Z", "+00:00"].contains(rest) else { return nil }
+        var parts = tm()
+        parts.tm_year = year - 1900
+        parts.tm_mon = month - 1
+        parts.tm_mday = day
+        parts.tm_hour = hour
+        parts.tm_min = minute
+        parts.tm_sec = second
+        return Double(timegm(&parts)) + fraction
+    }
 }

@@ -332,11 +332,14 @@ extension RealHosts {
                 #expect(
                     samples["megaplan_fleet_effective_status{project=\"\(member.name)\",status=\"unknown\"}"]
                         == 0)
-                #expect(samples["megaplan_fleet_tick_error{project=\"\(member.name)\",kind=\"none\"}"] == 0)
+                #expect(samples["megaplan_fleet_up{project=\"\(member.name)\"}"] == 1)
                 #expect(samples["megaplan_fleet_tick_duration_seconds{project=\"\(member.name)\"}"] != nil)
             }
-            #expect((samples["megaplan_fleet_tick_wall_seconds"] ?? -1) >= 0)
-            #expect((samples["megaplan_fleet_last_tick_timestamp_seconds"] ?? 0) > 1_600_000_000)
+            // Only real error kinds have a series; the run's own series carry the shard.
+            #expect(!text.contains("megaplan_fleet_tick_error{"), "\(text)")
+            #expect((samples["megaplan_fleet_tick_wall_seconds{shard=\"0/1\"}"] ?? -1) >= 0)
+            #expect(
+                (samples["megaplan_fleet_last_tick_timestamp_seconds{shard=\"0/1\"}"] ?? 0) > 1_600_000_000)
             #expect(text.contains("# TYPE megaplan_fleet_effective_status gauge"))
             // Atomic write: no temporary left next to it.
             let siblings = try FileManager.default.contentsOfDirectory(atPath: PosixPath.dirname(prom))
@@ -546,10 +549,10 @@ extension RealHosts {
             // The textfile keeps every project: the five cut short are `interrupted` (they once
             // vanished from it, so a hung project stopped alerting), and it says the tick was.
             let text = try #require(FileSystem.readText(prom), "no Prometheus file")
-            #expect(text.contains("megaplan_fleet_tick_interrupted 1\n"), "\(text)")
+            #expect(text.contains("megaplan_fleet_tick_interrupted{shard=\"0/1\"} 1\n"), "\(text)")
             for member in fleet.members.prefix(3) {
-                #expect(
-                    text.contains("megaplan_fleet_tick_error{project=\"\(member.name)\",kind=\"none\"} 0"))
+                #expect(text.contains("megaplan_fleet_up{project=\"\(member.name)\"} 1\n"), "\(text)")
+                #expect(!text.contains("megaplan_fleet_tick_error{project=\"\(member.name)\","), "\(text)")
             }
             for name in fleet.members.suffix(3).map(\.name) + ["hung-0", "hung-1"] {
                 #expect(
@@ -592,7 +595,12 @@ extension RealHosts {
             #expect(line.json["report"]?["event"] == "supervisor_restarted", "\(line.raw)")
             #expect(line.json["report"]?["acted"] == .bool(true), "\(line.raw)")
             let text = try #require(FileSystem.readText(prom), "no Prometheus file")
-            #expect(text.contains("megaplan_fleet_tick_interrupted 1\n"), "\(text)")
+            #expect(text.contains("megaplan_fleet_tick_interrupted{shard=\"0/1\"} 1\n"), "\(text)")
+            // The restart the tick completed is in the textfile as an action taken.
+            #expect(
+                text.split(separator: "\n").contains {
+                    $0.hasPrefix("megaplan_fleet_acted{project=\"p-0\",action=") && $0.hasSuffix("} 1")
+                }, "\(text)")
             #expect(
                 text.contains(
                     "megaplan_fleet_effective_status{project=\"p-0\",status=\"stale_bookkeeping\"} 1"),

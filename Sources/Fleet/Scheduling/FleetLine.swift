@@ -24,6 +24,9 @@ public struct FleetLine: Sendable, Equatable {
     /// its last known one (from `StatusHistory`).
     public var statusSince: String?
     public var previousStatus: String?
+    /// The status observed, or on a line that could not observe it the last known one (from
+    /// `StatusHistory`); not printed (the line has `effective_status`), used by the metrics.
+    public var knownStatus: String?
     /// The status differs from the one the previous run recorded.
     public var changed = false
 

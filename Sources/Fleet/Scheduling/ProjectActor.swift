@@ -132,11 +132,13 @@ public actor ProjectActor {
         guard let status = line.effectiveStatus, line.outcome == .ok || line.outcome == .blocked,
             status != EffectiveStatus.unknown.rawValue
         else {
+            line.knownStatus = recorded?.status
             line.statusSince = recorded?.since
             line.previousStatus = recorded?.previousStatus
             return
         }
         let (history, changed) = StatusHistory.next(after: recorded, status: status, at: line.timestamp)
+        line.knownStatus = history.status
         line.statusSince = history.since
         line.previousStatus = history.previousStatus
         line.changed = changed

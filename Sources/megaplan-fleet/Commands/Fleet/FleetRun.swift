@@ -111,7 +111,7 @@ enum FleetRun {
         terminal.finish(summary, lines: lines)
         if let promFile = options.promFile {
             do {
-                try PromFile.write(promFile, lines: lines, summary: summary)
+                try PromFile.write(promFile, lines: lines, summary: summary, shard: shard)
             } catch {
                 Output.stderr("megaplan-fleet: \(error.message)\n")
             }
