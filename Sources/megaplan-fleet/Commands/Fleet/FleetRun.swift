@@ -29,7 +29,7 @@ enum FleetRun {
         let shard: FleetSelection.Shard?
         let configuration: SSHConfiguration
         do {
-            file = try FleetFile.load(path: options.fleetPath)
+            file = try options.loadFleet()
             clouds = file.loadClouds()
             try file.checkDistinctRunners(clouds)
             shard = try options.shard.map { (text) throws(FleetError) in
@@ -76,7 +76,7 @@ enum FleetRun {
         run.perHost = options.perHost ?? file.defaults.perHost
         run.deadline = .milliseconds(Int((options.deadline ?? file.defaults.deadlineSeconds) * 1000))
 
-        let terminal = TerminalOutput(format: options.format)
+        let terminal = TerminalOutput(format: options.format, filter: options.filter, dryRun: dryRun)
         let pool = SSHPool(configuration: configuration)
         let actors = projects.map {
             ProjectActor(project: $0, pool: pool, stateDirectory: stateDirectory, cloud: clouds[$0.name])
@@ -108,7 +108,7 @@ enum FleetRun {
         // The wall time of the whole run, connections closed included.
         summary.wallMilliseconds = Int((ContinuousClock.now - started) / .milliseconds(1))
         let lines = await collected.lines
-        terminal.finish(summary, lines: lines)
+        terminal.finish(summary, lines: lines, redactors: redactors)
         if let promFile = options.promFile {
             do {
                 try PromFile.write(promFile, lines: lines, summary: summary)
