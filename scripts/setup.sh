@@ -8,3 +8,5 @@ command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
 scripts/install-deps.sh
 binary=$(scripts/build-release.sh)
 scripts/demo.sh "$binary"
+# The man page and the shell completions, under PREFIX (default /usr/local; needs write access).
+scripts/install-docs.sh "$binary" "${PREFIX:-/usr/local}"

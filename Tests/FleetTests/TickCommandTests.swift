@@ -139,6 +139,19 @@ extension RealHosts {
             #expect(lostLine.json["error_kind"] == "unreachable")
             #expect(lines.filter { $0.json["outcome"] == "ok" }.count == 2)
 
+            // Filters choose the JSON lines; the summary line still counts the whole tick.
+            for arguments in [["--outcome", "error"], ["--quiet"], ["--status", "unknown"]] {
+                let filtered = try await fleet.run(["status", "--all"] + arguments, fleet: file)
+                #expect(filtered.status == 1, "\(filtered)")
+                let printed = try filtered.lines()
+                #expect(
+                    printed.filter { !$0.isSummary }.map { $0.json["project"] } == ["lost"], "\(arguments)")
+                #expect(printed.last?.json["summary"]?["projects"] == 3, "\(filtered)")
+            }
+            let complete = try await fleet.run(
+                ["status", "--all", "--status", "complete", "--outcome", "ok"], fleet: file)
+            #expect(try complete.lines().filter { !$0.isSummary }.map { $0.json["project"] } == ["p-1"])
+
             // A corrupt runner state is an error too.
             let corrupt = try await Fleet([.corruptState], prefix: "c", host: fleet.host)
             defer { for member in corrupt.members { member.project.removeEverywhere() } }

@@ -50,6 +50,12 @@ public struct FleetTable: Sendable {
     /// A narrow terminal still gets whole rows: below this the table is cut at this width.
     static let minimumWidth = 20
 
+    /// Colour (and the progress line) only on a terminal, and never when `NO_COLOR` is set to
+    /// anything but the empty string (no-color.org).
+    public static func usesColour(terminal: Bool, environment: [String: String]) -> Bool {
+        terminal && (environment["NO_COLOR"] ?? "").isEmpty
+    }
+
     public static func isProblem(_ line: FleetLine) -> Bool {
         line.outcome == .error || line.outcome == .blocked
     }
@@ -99,7 +105,7 @@ public struct FleetTable: Sendable {
     func footer(shown: Int, summary: FleetSummary) -> String {
         let verb = summary.operation == .supervise ? "ticked" : "observed"
         let seconds = "\(summary.wallMilliseconds / 1000).\(summary.wallMilliseconds % 1000 / 100)"
-        let counts = FleetLine.Outcome.allCases.compactMap { outcome -> String? in
+        let counts = [FleetLine.Outcome.error, .blocked, .ok, .skipped].compactMap { outcome -> String? in
             let count = summary.outcomes[outcome.rawValue] ?? 0
             guard count > 0 else { return nil }
             return outcome == .error ? Self.counted(count, "error") : "\(count) \(outcome.rawValue)"
@@ -131,9 +137,12 @@ public struct FleetTable: Sendable {
         }
     }
 
-    /// What the tick did (`restart`, `advance`), or under a dry run what it would do.
+    /// What the tick did (`restart`, `advance`), or under a dry run what it would do (`would
+    /// restart`, `would do nothing`).
     func action(_ line: FleetLine) -> String {
         let report = line.report
+        // An error or a skipped tick decided nothing.
+        guard line.outcome == .ok || line.outcome == .blocked else { return "-" }
         if dryRun {
             guard report["would_act"] == .bool(true) else { return "would do nothing" }
             return "would " + (report["next_action"]?.stringValue ?? "act")

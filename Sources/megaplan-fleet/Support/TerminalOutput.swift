@@ -19,10 +19,12 @@ struct TerminalOutput: Sendable {
     init(format requested: FleetOptions.Format?, filter: FleetLineFilter, dryRun: Bool) {
         let stdoutTerminal = isatty(STDOUT_FILENO) == 1
         let stderrTerminal = isatty(STDERR_FILENO) == 1
-        let noColour = !(ProcessEnvironment.current["NO_COLOR"] ?? "").isEmpty
+        let environment = ProcessEnvironment.current
         format = requested ?? (stdoutTerminal ? .table : .jsonl)
-        progress = format == .table && stdoutTerminal && stderrTerminal && !noColour
-        colour = stdoutTerminal && !noColour
+        progress =
+            format == .table && stderrTerminal
+            && FleetTable.usesColour(terminal: stdoutTerminal, environment: environment)
+        colour = FleetTable.usesColour(terminal: stdoutTerminal, environment: environment)
         self.filter = filter
         self.dryRun = dryRun
     }

@@ -130,6 +130,9 @@ actor LineCollector {
 struct Tick: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Supervise every selected chain of a fleet in parallel: one JSON line per project.",
+        usage: """
+            megaplan-fleet tick (--all | --project <name>... | --tag <tag>... | --shard <K/N>) [--dry-run] [--format jsonl|table] [--outcome <outcome>...] [--status <status>...] [--quiet] [--fleet <path>] [<fleet-options>]
+            """,
         discussion: """
             Meant for cron: `megaplan-fleet tick --all`. Each line is printed as soon as its \
             project finishes, then a summary line. Exit status: 0 when every project was observed \
