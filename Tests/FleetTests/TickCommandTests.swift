@@ -300,6 +300,28 @@ extension RealHosts {
             #expect(capped.json["outcome"] == "ok")
         }
 
+        /// An unknown cloud.yaml key is accepted, and a fleet tick names it once per file on stderr,
+        /// whatever the number of times the file is read.
+        @Test(.timeLimit(.minutes(1)))
+        func unknownCloudKeysAreWarnedOncePerFile() async throws {
+            let fleet = try await Fleet([.running, .running]) { _ in "retries: 3\n" }
+            defer { fleet.cleanUp() }
+            let result = try await fleet.run(["tick", "--all"])
+            #expect(result.status == 0, "\(result)")
+            let warnings = result.stderr.split(separator: "\n").filter {
+                $0.contains("unknown key 'retries'")
+            }
+            #expect(warnings.count == fleet.members.count, "\(result.stderr)")
+            for member in fleet.members {
+                let path = member.project.cloudYAMLPath
+                #expect(
+                    warnings.filter {
+                        $0.hasPrefix("warning: \(path):") && $0.contains("at the top level is ignored")
+                    }
+                    .count == 1, "\(result.stderr)")
+            }
+        }
+
         @Test(.timeLimit(.minutes(1)))
         func tableOnlyWhenAskedAndPromFile() async throws {
             let fleet = try await Fleet([.running, .complete, .awaitingMerge])

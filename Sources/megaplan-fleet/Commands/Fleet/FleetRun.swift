@@ -140,7 +140,10 @@ struct Tick: AsyncParsableCommand {
             fleet file is invalid or nothing matched, 75 when another tick on the same fleet file \
             (and shard) holds the fleet lock, 128+N after signal N. A closed stdout (`| head -1`) \
             does not stop the run: every project is still ticked, the Prometheus file is written, \
-            and the exit status is the same.
+            and the exit status is the same. On a terminal (or with --format table): a table \
+            instead, errors first, then blocked chains oldest first, with what each tick did \
+            (under --dry-run, what it would do) and why. --outcome, --status and --quiet choose \
+            the project lines printed in either format; the summary counts every project.
             """)
 
     @OptionGroup var fleet: FleetOptions
