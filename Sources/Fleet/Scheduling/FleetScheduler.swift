@@ -75,11 +75,10 @@ public struct FleetScheduler: Sendable {
         case interrupted(project: String)
     }
 
-    /// The project's run, or a `timeout` line when its deadline (the project's own from the fleet
-    /// file, else the run's) passes first. At the deadline
-    /// the run is cancelled (which cancels its pending SSH requests) and left to unwind on its
-    /// own: the line does not wait for it. Its remote commands end by then too (see
-    /// `ChainStatusReader.deadline`).
+    /// The project's run, or a `timeout` line when its deadline (the project's own `deadline:` from
+    /// the fleet file, else the run's) passes first. At the deadline the run is cancelled (which
+    /// cancels its pending SSH requests) and left to unwind on its own: the line does not wait for
+    /// it. Its remote commands end by then too (see `ChainStatusReader.deadline`).
     ///
     /// When the whole fleet run is cancelled (SIGTERM), only the project's work is: its pending
     /// requests fail at once, and a restart already sent runs to its end, so the race below (a
