@@ -10,3 +10,5 @@ binary=$(scripts/build-release.sh)
 # The same flags as build-release.sh, so nothing built there is built again.
 swift build -c release --static-swift-stdlib --product fleet-demo >&2
 scripts/demo.sh "$binary"
+# The man page and the shell completions, under PREFIX (default /usr/local; needs write access).
+scripts/install-docs.sh "$binary" "${PREFIX:-/usr/local}"

@@ -27,6 +27,9 @@ esac
 
 scripts/install-deps.sh --tests
 swift build --build-tests
+# swift-argument-parser's man page generator, which InstallDocsTests hands to scripts/install-docs.sh
+# (a `swift build` nested in `swift test` would wait on the build directory's lock).
+swift build --product generate-manual
 # The release binary and the Debian root (without Swift) that the standalone test runs it in;
 # StandaloneBinaryTests makes both itself when missing, making them first keeps that time out of
 # the tests' own (the root is cached across runs).

@@ -139,9 +139,12 @@ public struct CloudSpec: Sendable, Equatable {
 }
 
 extension CloudSpec {
-    /// Loads and validates a cloud.yaml. `path` should already be resolved (§0.6).
+    /// Loads and validates a cloud.yaml. `path` should already be resolved (§0.6). Unknown keys
+    /// are warned about on stderr (once per process each), before validation, so that a typo is
+    /// named even when it makes the file invalid.
     public static func load(path: String) throws(FleetError) -> CloudSpec {
         let reader = try YAMLReader(path: path)
+        for warning in unknownKeyWarnings(reader) { Diagnostics.warn(warning) }
         return try parse(reader)
     }
 

@@ -10,6 +10,8 @@ public struct FleetFile: Sendable, Equatable {
         public var cloudYAML: String
         public var remoteSpec: String?
         public var tags: [String]
+        /// Seconds this project's tick may take, instead of the run's deadline.
+        public var deadlineSeconds: Double? = nil
     }
 
     public struct Defaults: Sendable, Equatable {
@@ -54,11 +56,16 @@ public struct FleetFile: Sendable, Equatable {
         "concurrency", "connections_per_host", "per_host", "deadline", "known_hosts", "host_key_policy",
         "state_dir",
     ]
-    static let projectKeys = ["name", "cloud_yaml", "remote_spec", "tags"]
+    static let projectKeys = ["name", "cloud_yaml", "remote_spec", "tags", "deadline"]
 
     /// Loads and validates `path` (resolved). Project cloud.yaml files must exist; their content is
-    /// validated separately (`validate --fleet`, and each tick reports `invalid_config`).
-    public static func load(path: String) throws(FleetError) -> FleetFile {
+    /// validated separately (`validate --fleet`, and each tick reports `invalid_config`). A missing
+    /// file says `fleet file not found`, then `origin` (how the path was chosen), when given.
+    public static func load(path: String, origin: String? = nil) throws(FleetError) -> FleetFile {
+        guard FileSystem.exists(path) else {
+            throw FleetError(
+                .invalidFleet, "fleet file not found: \(path)" + (origin.map { " (\($0))" } ?? ""))
+        }
         let reader = try YAMLReader(path: path, code: .invalidFleet, pyYAML: false)
         return try parse(reader)
     }
@@ -93,6 +100,20 @@ public struct FleetFile: Sendable, Equatable {
             return value
         }
 
+        /// A YAML number only: a quoted '30' is a string, as for the integer fields.
+        func deadline(_ mapping: Node.Mapping, label: String) throws(FleetError) -> Double? {
+            guard let node = mapping.value(for: "deadline"), !node.isNull else { return nil }
+            let seconds =
+                node.integerScalar.map(Double.init)
+                ?? (node.tag == Tag(.float) ? node.scalarText.flatMap { Double($0) } : nil)
+            guard let seconds, Limits.acceptsDeadline(seconds) else {
+                throw fail(
+                    "`\(label)` must be a number of seconds above 0 and at most \(Int(Limits.maximumDeadline)); got \(node.pythonValue)",
+                    node)
+            }
+            return seconds
+        }
+
         let top = try reader.rootMapping(kind: "fleet file", code: .invalidFleet)
         try checkKeys(top, allowed: topKeys, label: "the fleet file")
         if let version = top.value(for: "version"), version.integerScalar != 1 {
@@ -115,18 +136,8 @@ public struct FleetFile: Sendable, Equatable {
             defaults.perHost =
                 try boundedInt(mapping, "per_host", label: "defaults.per_host", range: Limits.perHost)
                 ?? defaults.perHost
-            if let deadline = mapping.value(for: "deadline"), !deadline.isNull {
-                // A YAML number only: a quoted '30' is a string, as for the integer fields.
-                let seconds =
-                    deadline.integerScalar.map(Double.init)
-                    ?? (deadline.tag == Tag(.float) ? deadline.scalarText.flatMap { Double($0) } : nil)
-                guard let seconds, Limits.acceptsDeadline(seconds) else {
-                    throw fail(
-                        "`defaults.deadline` must be a number of seconds above 0 and at most \(Int(Limits.maximumDeadline)); got \(deadline.pythonValue)",
-                        deadline)
-                }
-                defaults.deadlineSeconds = seconds
-            }
+            defaults.deadlineSeconds =
+                try deadline(mapping, label: "defaults.deadline") ?? defaults.deadlineSeconds
             if let node = mapping.value(for: "state_dir"), !node.isNull {
                 guard let text = node.stringScalar, !text.isBlank else {
                     throw fail("`defaults.state_dir` must be a non-empty string", node)
@@ -209,7 +220,10 @@ public struct FleetFile: Sendable, Equatable {
                     tags.append(text)
                 }
             }
-            projects.append(Project(name: name, cloudYAML: cloudPath, remoteSpec: remoteSpec, tags: tags))
+            projects.append(
+                Project(
+                    name: name, cloudYAML: cloudPath, remoteSpec: remoteSpec, tags: tags,
+                    deadlineSeconds: try deadline(mapping, label: "\(label).deadline")))
         }
         return FleetFile(path: reader.path, defaults: defaults, projects: projects)
     }

@@ -76,3 +76,42 @@ public enum Timestamp {
         return Double(timegm(&parts)) + fraction
     }
 }
+
+extension Timestamp {
+    /// Seconds since the epoch of a timestamp this tool wrote (`format`: `YYYY-MM-DDTHH:MM:SS`,
+    /// an optional fraction, then `+00:00` or `Z`); nil for anything else.
+    public static func seconds(from text: String) -> Double? {
+        let scalars = Array(text.utf8)
+        guard scalars.count >= 20, scalars[4] == UInt8(ascii: "-"), scalars[7] == UInt8(ascii: "-"),
+            scalars[10] == UInt8(ascii: "T"), scalars[13] == UInt8(ascii: ":"),
+            scalars[16] == UInt8(ascii: ":")
+        else { return nil }
+        func number(_ range: Range<Int>) -> Int32? {
+            Int32(String(decoding: scalars[range], as: UTF8.self))
+        }
+        var rest = String(decoding: scalars[19...], as: UTF8.self)
+        if rest.hasSuffix("+00:00") {
+            rest.removeLast(6)
+        } else if rest.hasSuffix("Z") {
+            rest.removeLast()
+        } else {
+            return nil
+        }
+        var fraction = 0.0
+        if !rest.isEmpty {
+            guard rest.first == ".", let value = Double("0" + rest) else { return nil }
+            fraction = value
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+            let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19)
+        else { return nil }
+        var parts = tm()
+        parts.tm_year = year - 1900
+        parts.tm_mon = month - 1
+        parts.tm_mday = day
+        parts.tm_hour = hour
+        parts.tm_min = minute
+        parts.tm_sec = second
+        return Double(timegm(&parts)) + fraction
+    }
+}

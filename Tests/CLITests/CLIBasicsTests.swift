@@ -285,6 +285,84 @@ struct CLIBasicsTests {
         }
     }
 
+    /// `tick` and `status` show their real invocations, not `<options>`.
+    @Test func tickAndStatusHelpShowTheirUsage() async throws {
+        let directory = try scratchDirectory()
+        defer { TemporaryDirectory.remove(directory) }
+        let tick = try await CLI.run(["tick", "--help"], home: directory, cwd: directory)
+        #expect(tick.status == 0, "\(tick)")
+        #expect(!tick.stdout.contains("<options>"), "\(tick.stdout)")
+        #expect(
+            tick.stdout.contains(
+                "USAGE: megaplan-fleet tick (--all | --project <name>... | --tag <tag>... | --shard <K/N>) [--dry-run]"
+            ), "\(tick.stdout)")
+        let status = try await CLI.run(["status", "--help"], home: directory, cwd: directory)
+        #expect(status.status == 0, "\(status)")
+        #expect(!status.stdout.contains("<options>"), "\(status.stdout)")
+        for usage in [
+            "megaplan-fleet status [--plan <plan>]", "megaplan-fleet status --chain [--remote-spec <path>]",
+            "megaplan-fleet status (--all | --project <name>...",
+        ] {
+            #expect(status.stdout.contains(usage), "\(status.stdout)")
+        }
+    }
+
+    /// An unknown key is accepted as the reference accepts it, with one warning naming the key, the
+    /// file and the line; a key that looks like a token is redacted in the warning.
+    @Test func unknownCloudKeysAreWarnedAbout() async throws {
+        let directory = try scratchDirectory()
+        defer { TemporaryDirectory.remove(directory) }
+        let token = "ghp_" + String(repeating: "Zx9", count: 12)
+        try write(
+            directory + "/typo.yaml",
+            "provider: ssh\nrepo:\n  url: https://example.invalid/a.git\nssh:\n  host: runner\n  identity_fil: ~/.ssh/id\n  proxy_jump: bastion\n\(token): 1\n"
+        )
+        let result = try await CLI.run(
+            ["validate", "--cloud-yaml", "typo.yaml"], home: directory, cwd: directory)
+        #expect(result.status == 0, "\(result)")
+        let path = "\(directory)/typo.yaml"
+        let known = "host, user, port, identity_file, remote_dir, container, runtime"
+        #expect(
+            result.stderr.contains(
+                "warning: \(path):6:3: unknown key 'identity_fil' under `ssh` is ignored; known keys: \(known)\n"
+            ),
+            "\(result.stderr)")
+        #expect(
+            result.stderr.contains(
+                "warning: \(path):7:3: unknown key 'proxy_jump' under `ssh` is ignored; known keys: \(known)\n"
+            ),
+            "\(result.stderr)")
+        #expect(result.stderr.contains("warning: \(path):8:1: unknown key '***REDACTED***' at the top level"))
+        #expect(!result.stderr.contains(token))
+        #expect(result.stderr.hasSuffix("valid: \(path) (cloud_yaml)\n"))
+        // One line per key.
+        #expect(result.stderr.split(separator: "\n").count == 4, "\(result.stderr)")
+    }
+
+    /// A missing fleet file names its path and how the path was chosen.
+    @Test func missingFleetFileSaysHowItsPathWasChosen() async throws {
+        let directory = try scratchDirectory()
+        defer { TemporaryDirectory.remove(directory) }
+        let byDefault = try await CLI.run(["tick", "--all"], home: directory, cwd: directory)
+        #expect(byDefault.status == 2, "\(byDefault)")
+        #expect(
+            byDefault.stderr
+                == "megaplan-fleet: fleet file not found: \(directory)/fleet.yaml (the default, fleet.yaml in the current directory; choose another with --fleet or $MEGAPLAN_FLEET)\n"
+        )
+        let fromEnvironment = try await CLI.run(
+            ["status", "--all"], home: directory, cwd: directory,
+            environment: ["MEGAPLAN_FLEET": directory + "/env.yaml"])
+        #expect(
+            fromEnvironment.stderr
+                == "megaplan-fleet: fleet file not found: \(directory)/env.yaml (from $MEGAPLAN_FLEET)\n")
+        let fromOption = try await CLI.run(
+            ["tick", "--all", "--fleet", "opt.yaml"], home: directory, cwd: directory,
+            environment: ["MEGAPLAN_FLEET": directory + "/env.yaml"])
+        #expect(
+            fromOption.stderr
+                == "megaplan-fleet: fleet file not found: \(directory)/opt.yaml (from --fleet)\n")
+    }
+
     @Test func preludeErrors() async throws {
         let directory = try scratchDirectory()
         defer { TemporaryDirectory.remove(directory) }

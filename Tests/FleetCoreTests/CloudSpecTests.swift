@@ -629,3 +629,46 @@ private let cloudErrorCases: [YAMLErrorCase] = [
         #expect(chain.chain == CloudSpec.Chain(spec: "/workspace/chain.yaml", chainSession: nil))
     }
 }
+
+/// Unknown keys are accepted (§2.1) and named, one warning each, in file order.
+@Suite("cloud.yaml unknown keys")
+struct CloudSpecUnknownKeyTests {
+    @Test func eachUnknownKeyIsNamedWithItsPlace() throws {
+        let text = """
+            provider: ssh
+            repo:
+              url: u
+              brnch: dev
+            ssh:
+              host: h
+              identity_fil: ~/.ssh/id
+            favourite: 1
+            toolchains:
+              - name: x
+                install: y
+                versoin: 2
+            agents:
+              default: codex
+            """
+        let reader = try YAMLReader(path: "/p/cloud.yaml", text: text)
+        #expect(
+            CloudSpec.unknownKeyWarnings(reader) == [
+                "/p/cloud.yaml:4:3: unknown key 'brnch' under `repo` is ignored; known keys: url, branch, workspace",
+                "/p/cloud.yaml:7:3: unknown key 'identity_fil' under `ssh` is ignored; known keys: host, user, port, identity_file, remote_dir, container, runtime",
+                "/p/cloud.yaml:8:1: unknown key 'favourite' at the top level is ignored; known keys: provider, repo, codex, mode, agents, megaplan, resources, railway, local, ssh, auto, chain, extra_repos, secrets, toolchains",
+                "/p/cloud.yaml:12:5: unknown key 'versoin' under `toolchains[0]` is ignored; known keys: name, install",
+            ])
+        // Still accepted, as the reference accepts it.
+        #expect(try CloudSpec.parse(text: text, path: "/p/cloud.yaml").ssh?.host == "h")
+    }
+
+    /// A key is quoted as Python would (escapes shown) and cut: the warning stays one short line.
+    @Test func hostileKeysStayOneShortLine() throws {
+        let long = String(repeating: "word ", count: 150)
+        let reader = try YAMLReader(path: "/p/c.yaml", text: "\"a\\nb\\u001b[2J\": 1\n\"\(long)\": 2\n")
+        let warnings = CloudSpec.unknownKeyWarnings(reader)
+        #expect(warnings.count == 2)
+        #expect(warnings.allSatisfy { !$0.contains("\n") && !$0.contains("\u{1B}") && $0.count < 400 })
+        #expect(warnings[0].hasPrefix("/p/c.yaml:1:1: unknown key 'a\\nb\\x1b[2J' at the top level"))
+    }
+}

@@ -22,11 +22,11 @@ private let fleetErrorCases: [YAMLErrorCase] = [
         "unknown key '1' in defaults; expected one of: \(defaultKeys)", code: .invalidFleet),
     .init(
         "unknown project key", project + "    cloud: x\n", "4:5",
-        "unknown key 'cloud' in projects[0]; expected one of: name, cloud_yaml, remote_spec, tags",
+        "unknown key 'cloud' in projects[0]; expected one of: name, cloud_yaml, remote_spec, tags, deadline",
         code: .invalidFleet),
     .init(
         "unknown key in second project", project + "  - name: b\n    cloud_yaml: a.yaml\n    tag: x\n", "6:5",
-        "unknown key 'tag' in projects[1]; expected one of: name, cloud_yaml, remote_spec, tags",
+        "unknown key 'tag' in projects[1]; expected one of: name, cloud_yaml, remote_spec, tags, deadline",
         code: .invalidFleet),
 
     // version
@@ -84,6 +84,19 @@ private let fleetErrorCases: [YAMLErrorCase] = [
     .init(
         "deadline list", "defaults:\n  deadline: [1]\n" + project, "2:13",
         "`defaults.deadline` must be a number of seconds above 0 and at most 86400; got a list",
+        code: .invalidFleet),
+    // a project's own deadline: the same rule, named by its place
+    .init(
+        "project deadline zero", project + "    deadline: 0\n", "4:15",
+        "`projects[0].deadline` must be a number of seconds above 0 and at most 86400; got 0",
+        code: .invalidFleet),
+    .init(
+        "project deadline quoted", project + "    deadline: '5'\n", "4:15",
+        "`projects[0].deadline` must be a number of seconds above 0 and at most 86400; got '5'",
+        code: .invalidFleet),
+    .init(
+        "project deadline over a day", project + "    deadline: 86401\n", "4:15",
+        "`projects[0].deadline` must be a number of seconds above 0 and at most 86400; got 86401",
         code: .invalidFleet),
     // ranges: huge, NaN and infinite numbers are errors before any lock is taken, never a crash
     .init(
@@ -232,7 +245,10 @@ private let fleetErrorCases: [YAMLErrorCase] = [
         let path = dir.path + "/fleet.yaml"
         #expect(
             failure { try FleetFile.load(path: path) }
-                == FleetError(.invalidFleet, "spec file not found: \(path)"))
+                == FleetError(.invalidFleet, "fleet file not found: \(path)"))
+        #expect(
+            failure { try FleetFile.load(path: path, origin: "from --fleet") }
+                == FleetError(.invalidFleet, "fleet file not found: \(path) (from --fleet)"))
     }
 
     @Test func yamlSyntaxError() throws {
@@ -264,6 +280,7 @@ private let fleetErrorCases: [YAMLErrorCase] = [
                 cloud_yaml: alpha/cloud.yaml
                 remote_spec: /workspace/app/chain.yaml
                 tags: [prod, eu]
+                deadline: 5
               - name: Beta_2.x-y
                 cloud_yaml: \(beta)
                 tags: ~
@@ -285,7 +302,7 @@ private let fleetErrorCases: [YAMLErrorCase] = [
             fleet.projects == [
                 FleetFile.Project(
                     name: "alpha", cloudYAML: alpha, remoteSpec: "/workspace/app/chain.yaml",
-                    tags: ["prod", "eu"]),
+                    tags: ["prod", "eu"], deadlineSeconds: 5),
                 FleetFile.Project(name: "Beta_2.x-y", cloudYAML: beta, remoteSpec: nil, tags: []),
                 FleetFile.Project(name: "9gamma", cloudYAML: gamma, remoteSpec: nil, tags: []),
             ])

@@ -140,6 +140,19 @@ extension RealHosts {
             #expect(lostLine.json["error_kind"] == "unreachable")
             #expect(lines.filter { $0.json["outcome"] == "ok" }.count == 2)
 
+            // Filters choose the JSON lines; the summary line still counts the whole tick.
+            for arguments in [["--outcome", "error"], ["--quiet"], ["--status", "unknown"]] {
+                let filtered = try await fleet.run(["status", "--all"] + arguments, fleet: file)
+                #expect(filtered.status == 1, "\(filtered)")
+                let printed = try filtered.lines()
+                #expect(
+                    printed.filter { !$0.isSummary }.map { $0.json["project"] } == ["lost"], "\(arguments)")
+                #expect(printed.last?.json["summary"]?["projects"] == 3, "\(filtered)")
+            }
+            let complete = try await fleet.run(
+                ["status", "--all", "--status", "complete", "--outcome", "ok"], fleet: file)
+            #expect(try complete.lines().filter { !$0.isSummary }.map { $0.json["project"] } == ["p-1"])
+
             // A corrupt runner state is an error too.
             let corrupt = try await Fleet([.corruptState], prefix: "c", host: fleet.host)
             defer { for member in corrupt.members { member.project.removeEverywhere() } }
@@ -286,6 +299,28 @@ extension RealHosts {
             #expect(keyOrder(capped.json) == Self.lineKeys)
             #expect(capped.raw.contains(#""truncated":true"#))
             #expect(capped.json["outcome"] == "ok")
+        }
+
+        /// An unknown cloud.yaml key is accepted, and a fleet tick names it once per file on stderr,
+        /// whatever the number of times the file is read.
+        @Test(.timeLimit(.minutes(1)))
+        func unknownCloudKeysAreWarnedOncePerFile() async throws {
+            let fleet = try await Fleet([.running, .running]) { _ in "retries: 3\n" }
+            defer { fleet.cleanUp() }
+            let result = try await fleet.run(["tick", "--all"])
+            #expect(result.status == 0, "\(result)")
+            let warnings = result.stderr.split(separator: "\n").filter {
+                $0.contains("unknown key 'retries'")
+            }
+            #expect(warnings.count == fleet.members.count, "\(result.stderr)")
+            for member in fleet.members {
+                let path = member.project.cloudYAMLPath
+                #expect(
+                    warnings.filter {
+                        $0.hasPrefix("warning: \(path):") && $0.contains("at the top level is ignored")
+                    }
+                    .count == 1, "\(result.stderr)")
+            }
         }
 
         @Test(.timeLimit(.minutes(1)))

@@ -75,10 +75,10 @@ public struct FleetScheduler: Sendable {
         case interrupted(project: String)
     }
 
-    /// The project's run, or a `timeout` line when the deadline passes first. At the deadline
-    /// the run is cancelled (which cancels its pending SSH requests) and left to unwind on its
-    /// own: the line does not wait for it. Its remote commands end by then too (see
-    /// `ChainStatusReader.deadline`).
+    /// The project's run, or a `timeout` line when its deadline (the project's own `deadline:` from
+    /// the fleet file, else the run's) passes first. At the deadline the run is cancelled (which
+    /// cancels its pending SSH requests) and left to unwind on its own: the line does not wait for
+    /// it. Its remote commands end by then too (see `ChainStatusReader.deadline`).
     ///
     /// When the whole fleet run is cancelled (SIGTERM), only the project's work is: its pending
     /// requests fail at once, and a restart already sent runs to its end, so the race below (a
@@ -94,9 +94,11 @@ public struct FleetScheduler: Sendable {
         }
         let started = ContinuousClock.now
         let timestamp = Timestamp.now()
+        let deadline =
+            actor.project.deadlineSeconds.map { Duration.milliseconds(Int($0 * 1000)) } ?? options.deadline
         let work = Task {
             await actor.run(
-                options.operation, dryRun: options.dryRun, tick: tick, deadline: started + options.deadline)
+                options.operation, dryRun: options.dryRun, tick: tick, deadline: started + deadline)
         }
         let race = Task { () async -> Race in
             await withTaskGroup(of: Race.self) { group in
@@ -105,7 +107,7 @@ public struct FleetScheduler: Sendable {
                     return .cancelled
                 }
                 group.addTask {
-                    await DeadlineTimer.wait(options.deadline) ? .deadline : .cancelled
+                    await DeadlineTimer.wait(deadline) ? .deadline : .cancelled
                 }
                 let first = await group.next() ?? .cancelled
                 group.cancelAll()
@@ -134,7 +136,7 @@ public struct FleetScheduler: Sendable {
         let commands = await actor.lastCommandCount
         var provider: String?
         if case .success(let spec) = actor.cloud { provider = spec.provider.rawValue }
-        let seconds = options.deadline.secondsDouble
+        let seconds = deadline.secondsDouble
         let line = FleetLine(
             tick: tick, timestamp: timestamp, project: actor.project.name, provider: provider,
             host: actor.hostKey,

@@ -10,6 +10,11 @@ import Supervisor
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show a plan's or chain's status on the runner, or the whole fleet's with --all.",
+        usage: """
+            megaplan-fleet status [--plan <plan>] [--cloud-yaml <path>] [<host-key-options>]
+            megaplan-fleet status --chain [--remote-spec <path>] [--cloud-yaml <path>] [<host-key-options>]
+            megaplan-fleet status (--all | --project <name>... | --tag <tag>... | --shard <K/N>) [--format jsonl|table] [--outcome <outcome>...] [--status <status>...] [--quiet] [<fleet-options>]
+            """,
         discussion: """
             Without --chain: the runner's `megaplan status` JSON. With --chain: the chain status \
             payload on stdout and a readable summary on stderr. With --all (or --project/--tag): \

@@ -57,6 +57,8 @@ struct FleetMember: Sendable {
     /// nil: the project succeeds (ok or blocked, from its shape).
     var expectedErrorKind: String?
     var shape: ChainShape = .running
+    /// The project's own `deadline:` in the fleet file, in seconds.
+    var deadline: Double?
 }
 
 /// A directory holding a fleet file, a combined known_hosts file and a private HOME.
@@ -93,6 +95,7 @@ final class FleetDirectory: Sendable {
         for member in members {
             text += "  - name: \(member.name)\n    cloud_yaml: \(member.project.cloudYAMLPath)\n"
             if !member.tags.isEmpty { text += "    tags: [\(member.tags.joined(separator: ", "))]\n" }
+            if let deadline = member.deadline { text += "    deadline: \(deadline)\n" }
         }
         let target = path + "/" + name
         try FileSystem.writeAtomically(target, text: text)

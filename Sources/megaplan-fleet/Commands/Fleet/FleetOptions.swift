@@ -1,6 +1,7 @@
 import ArgumentParser
 import Fleet
 import FleetCore
+import Supervisor
 
 /// Choosing and running a fleet: shared by `tick` and `status --all`.
 struct FleetOptions: ParsableArguments {
@@ -46,6 +47,21 @@ struct FleetOptions: ParsableArguments {
             "Output: jsonl (one JSON line per project) or table (for people).", valueName: "format"))
     var format: Format?
 
+    @Option(
+        help: ArgumentHelp(
+            "Print only projects with this outcome (repeatable; the summary still counts every project).",
+            valueName: "outcome"))
+    var outcome: [FleetLine.Outcome] = []
+
+    @Option(
+        help: ArgumentHelp(
+            "Print only projects with this effective status (repeatable; an error counts as unknown).",
+            valueName: "status"))
+    var status: [EffectiveStatus] = []
+
+    @Flag(help: "Print only problems: errors and blocked chains.")
+    var quiet = false
+
     @Option(help: ArgumentHelp("Also write a Prometheus textfile here, atomically.", valueName: "path"))
     var promFile: String?
 
@@ -84,9 +100,27 @@ struct FleetOptions: ParsableArguments {
             fleetDefault: file.defaults.stateDirectory)
     }
 
-    /// `--fleet`, else `$MEGAPLAN_FLEET`, else `./fleet.yaml`.
-    var fleetPath: String {
+    /// The project lines to print, in either format.
+    var filter: FleetLineFilter {
+        FleetLineFilter(
+            outcomes: Set(outcome), statuses: Set(status.map(\.rawValue)), problemsOnly: quiet)
+    }
+
+    /// `--fleet`, else `$MEGAPLAN_FLEET`, else `./fleet.yaml`; when it is missing, the message says
+    /// which of the three chose the path.
+    func loadFleet() throws(FleetError) -> FleetFile {
         let environment = ProcessEnvironment.current["MEGAPLAN_FLEET"].flatMap { $0.isEmpty ? nil : $0 }
-        return FileSystem.resolve(fleet ?? environment ?? "fleet.yaml")
+        let origin =
+            fleet != nil
+            ? "from --fleet"
+            : environment != nil
+                ? "from $MEGAPLAN_FLEET"
+                : "the default, fleet.yaml in the current directory; choose another with --fleet or $MEGAPLAN_FLEET"
+        return try FleetFile.load(
+            path: FileSystem.resolve(fleet ?? environment ?? "fleet.yaml"), origin: origin)
     }
 }
+
+// The fixed sets of `--outcome` and `--status`: completion and help list their values.
+extension FleetLine.Outcome: ExpressibleByArgument {}
+extension EffectiveStatus: ExpressibleByArgument {}

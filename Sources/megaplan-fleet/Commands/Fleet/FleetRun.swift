@@ -29,7 +29,7 @@ enum FleetRun {
         let shard: FleetSelection.Shard?
         let configuration: SSHConfiguration
         do {
-            file = try FleetFile.load(path: options.fleetPath)
+            file = try options.loadFleet()
             clouds = file.loadClouds()
             try file.checkDistinctRunners(clouds)
             shard = try options.shard.map { (text) throws(FleetError) in
@@ -76,7 +76,7 @@ enum FleetRun {
         run.perHost = options.perHost ?? file.defaults.perHost
         run.deadline = .milliseconds(Int((options.deadline ?? file.defaults.deadlineSeconds) * 1000))
 
-        let terminal = TerminalOutput(format: options.format)
+        let terminal = TerminalOutput(format: options.format, filter: options.filter, dryRun: dryRun)
         let pool = SSHPool(configuration: configuration)
         let actors = projects.map {
             ProjectActor(project: $0, pool: pool, stateDirectory: stateDirectory, cloud: clouds[$0.name])
@@ -108,7 +108,7 @@ enum FleetRun {
         // The wall time of the whole run, connections closed included.
         summary.wallMilliseconds = Int((ContinuousClock.now - started) / .milliseconds(1))
         let lines = await collected.lines
-        terminal.finish(summary, lines: lines)
+        terminal.finish(summary, lines: lines, redactors: redactors)
         if let promFile = options.promFile {
             do {
                 try PromFile.write(promFile, lines: lines, summary: summary, shard: shard)
@@ -130,6 +130,9 @@ actor LineCollector {
 struct Tick: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Supervise every selected chain of a fleet in parallel: one JSON line per project.",
+        usage: """
+            megaplan-fleet tick (--all | --project <name>... | --tag <tag>... | --shard <K/N>) [--dry-run] [--format jsonl|table] [--outcome <outcome>...] [--status <status>...] [--quiet] [--fleet <path>] [<fleet-options>]
+            """,
         discussion: """
             Meant for cron: `megaplan-fleet tick --all`. Each line is printed as soon as its \
             project finishes, then a summary line. Exit status: 0 when every project was observed \
@@ -137,7 +140,10 @@ struct Tick: AsyncParsableCommand {
             fleet file is invalid or nothing matched, 75 when another tick on the same fleet file \
             (and shard) holds the fleet lock, 128+N after signal N. A closed stdout (`| head -1`) \
             does not stop the run: every project is still ticked, the Prometheus file is written, \
-            and the exit status is the same.
+            and the exit status is the same. On a terminal (or with --format table): a table \
+            instead, errors first, then blocked chains oldest first, with what each tick did \
+            (under --dry-run, what it would do) and why. --outcome, --status and --quiet choose \
+            the project lines printed in either format; the summary counts every project.
             """)
 
     @OptionGroup var fleet: FleetOptions

@@ -57,7 +57,7 @@ struct Validate: AsyncParsableCommand {
     static func checkFleet(_ path: String) -> [ValidationResult] {
         let file: FleetFile
         do {
-            file = try FleetFile.load(path: path)
+            file = try FleetFile.load(path: path, origin: "from --fleet")
         } catch {
             return [ValidationResult(path: path, kind: "fleet", error: error)]
         }

@@ -7,8 +7,8 @@
 /// every control character (C0, DEL, C1) except line breaks and tabs is shown in caret notation,
 /// like `cat -v`. Invisible format characters, bidirectional controls among them, which reorder
 /// or hide what a person reads, are shown as `<U+202E>` (see `isInvisibleFormat`).
-enum TerminalText {
-    static func sanitize(_ text: String, keepLineBreaks: Bool = true) -> String {
+public enum TerminalText {
+    public static func sanitize(_ text: String, keepLineBreaks: Bool = true) -> String {
         var out = String.UnicodeScalarView()
         for scalar in text.unicodeScalars {
             switch scalar.value {
@@ -33,7 +33,7 @@ enum TerminalText {
     /// Format characters (bidirectional controls such as U+202E and U+2066, zero-width spaces,
     /// tag characters, the byte-order mark) and the line and paragraph separators change what a
     /// person reads without showing themselves. The two joiners stay: scripts and emoji need them.
-    static func isInvisibleFormat(_ scalar: Unicode.Scalar) -> Bool {
+    public static func isInvisibleFormat(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
         case 0x200C, 0x200D: false
         case 0x2028, 0x2029: true
@@ -41,5 +41,5 @@ enum TerminalText {
         }
     }
 
-    static func isTerminal(_ descriptor: Int32) -> Bool { isatty(descriptor) == 1 }
+    public static func isTerminal(_ descriptor: Int32) -> Bool { isatty(descriptor) == 1 }
 }
