@@ -6,7 +6,7 @@ import Testing
 /// The table for people (`FleetTable`): its exact text at two widths, its order, its filters.
 @Suite("Fleet table")
 struct FleetTableTests {
-    static let now = Timestamp.seconds(from: "2026-12-04T12:00:00+00:00")!
+    static let now = Timestamp.epochSeconds("2026-12-04T12:00:00+00:00")!
 
     static func line(
         _ project: String, _ outcome: FleetLine.Outcome, status: String? = nil, ago seconds: Double? = nil,
@@ -173,7 +173,7 @@ struct FleetTableTests {
         #expect(FleetTable.age(since: Timestamp.format(now - 86_400 * 40), now: now) == "40d")
         #expect(FleetTable.age(since: Timestamp.format(now + 30), now: now) == "0s")
         #expect(FleetTable.age(since: "yesterday", now: now) == nil)
-        #expect(Timestamp.seconds(from: "2026-12-04T12:00:00.250000+00:00") == now + 0.25)
-        #expect(Timestamp.seconds(from: "2026-12-04T12:00:00Z") == now)
+        #expect(Timestamp.epochSeconds("2026-12-04T12:00:00.250000+00:00") == now + 0.25)
+        #expect(Timestamp.epochSeconds("2026-12-04T12:00:00Z") == now)
     }
 }

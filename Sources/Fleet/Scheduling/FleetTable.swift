@@ -64,7 +64,7 @@ public struct FleetTable: Sendable {
     public static func ordered(_ lines: [FleetLine]) -> [FleetLine] {
         func rank(_ line: FleetLine) -> Int { line.outcome == .error ? 0 : line.outcome == .blocked ? 1 : 2 }
         func since(_ line: FleetLine) -> Double {
-            line.outcome == .blocked ? line.statusSince.flatMap(Timestamp.seconds(from:)) ?? .infinity : 0
+            line.outcome == .blocked ? line.statusSince.flatMap(Timestamp.epochSeconds) ?? .infinity : 0
         }
         return lines.sorted {
             (rank($0), since($0), $0.project) < (rank($1), since($1), $1.project)
@@ -163,7 +163,7 @@ public struct FleetTable: Sendable {
 
     /// `45s`, `12m`, `5h`, `3d`: the largest whole unit.
     static func age(since: String?, now: Double) -> String? {
-        guard let since, let start = Timestamp.seconds(from: since) else { return nil }
+        guard let since, let start = Timestamp.epochSeconds(since) else { return nil }
         let seconds = Int(max(0, now - start))
         switch seconds {
         case ..<60: return "\(seconds)s"
