@@ -1,5 +1,6 @@
 #!/bin/sh
-# Makes (once) a minimal Debian 12 root file system without Swift, with only libssh2-1 added, for
+# Makes (once) a minimal Debian 12 root file system without Swift, with only libssh2-1 and libcurl4
+# (Foundation's URLSession, for notification webhooks) added, for
 # the test that runs the release binary on its own. It is cached at a fixed path (first argument,
 # default /var/cache/megaplan-fleet-test-rootfs) so reruns cost nothing: debootstrap writes into a
 # temporary folder beside it, renamed into place when complete, under a lock so concurrent runs
@@ -10,15 +11,15 @@ mirror=${MEGAPLAN_FLEET_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 mkdir -p "$(dirname "$root")"
 exec 9>"$root.lock"
 flock 9
-if [ ! -x "$root/usr/bin/dpkg" ] || [ ! -e "$root/.megaplan-fleet-rootfs-complete" ]; then
+if [ ! -x "$root/usr/bin/dpkg" ] || [ ! -e "$root/.megaplan-fleet-rootfs-complete-curl" ]; then
     partial="$root.partial"
     rm -rf "$partial" "$root"
-    debootstrap --variant=minbase --include=libssh2-1 bookworm "$partial" "$mirror" >"$root.log" 2>&1 || {
+    debootstrap --variant=minbase --include=libssh2-1,libcurl4 bookworm "$partial" "$mirror" >"$root.log" 2>&1 || {
         tail -20 "$root.log" >&2
         exit 1
     }
     rm -rf "$partial/var/cache/apt/archives/"*.deb
-    touch "$partial/.megaplan-fleet-rootfs-complete"
+    touch "$partial/.megaplan-fleet-rootfs-complete-curl"
     mv "$partial" "$root"
 fi
 printf '%s\n' "$root"
