@@ -4,6 +4,10 @@ import Supervisor
 import TestSupport
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// fleet.yaml `notify:` as cron runs it: the built binary ticking real sshd hosts, a real HTTP
 /// server on loopback receiving the webhooks, a real program receiving the command's stdin.
 extension RealHosts {
@@ -120,6 +124,32 @@ extension RealHosts {
 
             let third = try await fleet.run(["tick", "--all"], fleet: file)
             #expect(try Self.notifications(third) == ["sent": 0, "failed": 0], "\(third)")
+        }
+
+        /// A command that never ends is killed at the deadline and reaped before the run exits,
+        /// reported, and run again next tick.
+        @Test(.timeLimit(.minutes(2)))
+        func aHangingCommandIsKilledAndReapedAtTheDeadline() async throws {
+            let fleet = try await Fleet([.awaitingMerge])
+            defer { fleet.cleanUp() }
+            let pidFile = fleet.directory.path + "/command.pid"
+            let file = try Self.fleetFile(
+                fleet, notify: "  - command: [/bin/sh, -c, 'echo $$ > \"$0\"; exec sleep 3600', \(pidFile)]\n"
+            )
+            let first = try await fleet.run(["tick", "--all", "--deadline", "6"], fleet: file)
+            #expect(first.status == 0, "\(first)")
+            #expect(try Self.notifications(first) == ["sent": 0, "failed": 1], "\(first)")
+            #expect(
+                first.stderr.contains("via command /bin/sh: no answer before the tick's deadline"),
+                "\(first.stderr)")
+            let pid = try #require(FileSystem.readText(pidFile).flatMap { Int32($0.trimmed) })
+            // Reaped by the run itself: no process, not even a zombie, is left with that pid.
+            #expect(kill(pid, 0) == -1 && errno == ESRCH, "the command (pid \(pid)) outlived the run")
+
+            try FileSystem.writeAtomically(pidFile, text: "")
+            let second = try await fleet.run(["tick", "--all", "--deadline", "6"], fleet: file)
+            #expect(try Self.notifications(second) == ["sent": 0, "failed": 1], "\(second)")
+            #expect(FileSystem.readText(pidFile)?.trimmed.isEmpty == false, "the command was run again")
         }
 
         /// A secret in the reason of an error line never reaches the server; the `command` target
