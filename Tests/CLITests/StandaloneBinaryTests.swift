@@ -14,7 +14,7 @@ private let standaloneRootAvailable =
 
 /// The release binary installed on its own (issue 16): built as `scripts/build-release.sh` builds
 /// it, copied alone into a minimal Debian 12 root file system that has no Swift (debootstrap's
-/// minbase plus libssh2-1 and libcurl4, cached under /var/cache/megaplan-fleet-test-rootfs by
+/// minbase plus libssh2-1 and libcurl4, cached under /var/cache/megaplan-fleet-test-rootfs-curl by
 /// Tests/Fixtures/debian/rootfs.sh), and run there in a chroot against the suite's loopback sshd
 /// runner host: every library it loads comes from that root, and the deploy templates from the
 /// binary itself.
