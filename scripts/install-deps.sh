@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages megaplan-fleet builds and tests with: libssh2 (the SSH transport),
+# libcurl (Foundation's URLSession links it: notification webhooks; the static release build needs
+# its -dev package, the binary libcurl4 at run time),
 # OpenSSL headers (digests), OpenSSH server and client (test hosts, key generation), tmux, git and
 # python3 (the runner side of the tests and the demo). `--tests` adds docker.io and Debian's
 # docker-compose (the suite starts a private Docker engine for the ssh provider's docker runtime
@@ -9,7 +11,7 @@
 # kubernetes-validate (PyPI) checks the Kubernetes example, and pyflakes (PyPI) lints the
 # runner's status-read program.
 set -euo pipefail
-packages=(libssh2-1-dev libssl-dev openssh-server openssh-client tmux git python3 ca-certificates procps)
+packages=(libssh2-1-dev libssl-dev libcurl4-openssl-dev openssh-server openssh-client tmux git python3 ca-certificates procps)
 [ "${1:-}" = --tests ] && packages+=(docker.io docker-compose debootstrap prometheus-node-exporter prometheus)
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"

@@ -50,8 +50,10 @@ public struct FleetFile: Sendable, Equatable {
     public var path: String
     public var defaults: Defaults
     public var projects: [Project]
+    /// Where changes of status are sent (`notify:`), in file order.
+    public var notify: [NotifyTarget] = []
 
-    static let topKeys = ["version", "defaults", "projects"]
+    static let topKeys = ["version", "defaults", "projects", "notify"]
     static let defaultKeys = [
         "concurrency", "connections_per_host", "per_host", "deadline", "known_hosts", "host_key_policy",
         "state_dir",
@@ -225,7 +227,11 @@ public struct FleetFile: Sendable, Equatable {
                     name: name, cloudYAML: cloudPath, remoteSpec: remoteSpec, tags: tags,
                     deadlineSeconds: try deadline(mapping, label: "\(label).deadline")))
         }
-        return FleetFile(path: reader.path, defaults: defaults, projects: projects)
+        var file = FleetFile(path: reader.path, defaults: defaults, projects: projects)
+        if let node = top.value(for: "notify"), !node.isNull {
+            file.notify = try NotifyTarget.parseList(node, reader: reader)
+        }
+        return file
     }
 
     private static func isNameCharacter(_ scalar: Unicode.Scalar) -> Bool {

@@ -12,7 +12,7 @@ private let fleetErrorCases: [YAMLErrorCase] = [
     // unknown keys, at each level, with the expected keys
     .init(
         "unknown top-level key", "colour: red\n" + project, "1:1",
-        "unknown key 'colour' in the fleet file; expected one of: version, defaults, projects",
+        "unknown key 'colour' in the fleet file; expected one of: version, defaults, projects, notify",
         code: .invalidFleet),
     .init(
         "unknown defaults key", "defaults:\n  parallel: 3\n" + project, "2:3",

@@ -75,6 +75,9 @@ public struct FleetSummary: Sendable, Equatable {
     public var handshakes = 0
     public var remoteCommands = 0
     public var interrupted = false
+    /// Notifications delivered and failed after the lines (fleet.yaml `notify:`).
+    public var notificationsSent = 0
+    public var notificationsFailed = 0
     /// Selected projects without a line because the run was cancelled (SIGTERM) first: in flight
     /// and not completed, or not started. Sorted.
     public var interruptedProjects: [String] = []
@@ -106,6 +109,7 @@ public struct FleetSummary: Sendable, Equatable {
                 "ssh_handshakes": .int(handshakes),
                 "remote_commands": .int(remoteCommands),
                 "interrupted": .bool(interrupted),
+                "notifications": ["sent": .int(notificationsSent), "failed": .int(notificationsFailed)],
             ],
             "wall_ms": .int(wallMilliseconds),
         ])

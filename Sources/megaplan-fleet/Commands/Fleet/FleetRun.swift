@@ -108,6 +108,15 @@ enum FleetRun {
         // The wall time of the whole run, connections closed included.
         summary.wallMilliseconds = Int((ContinuousClock.now - started) / .milliseconds(1))
         let lines = await collected.lines
+        if operation == .supervise, !dryRun, !file.notify.isEmpty, Interrupts.exitStatus == nil {
+            // After the lines, before the summary that counts them; bounded by the tick's deadline.
+            let report = await Notifier(
+                targets: file.notify, stateDirectory: stateDirectory, environment: ProcessEnvironment.current
+            ).deliver(lines, projects: projects, redactors: redactors, until: .now + settings.deadline)
+            for failure in report.failures { Output.stderr("megaplan-fleet: \(failure)\n") }
+            summary.notificationsSent = report.sent
+            summary.notificationsFailed = report.failed
+        }
         terminal.finish(summary, lines: lines, redactors: redactors)
         if let promFile = options.promFile {
             do {
