@@ -4,10 +4,12 @@
 # python3 (the runner side of the tests and the demo). `--tests` adds docker.io and Debian's
 # docker-compose (the suite starts a private Docker engine for the ssh provider's docker runtime
 # and the local provider), debootstrap (a Debian 12 root file system without Swift, where the
-# release binary runs on its own), and kubernetes-validate (PyPI) checks the Kubernetes example.
+# release binary runs on its own), tini (the container image's process 1, copied into the test's
+# base image), systemd (systemd-analyze checks examples/systemd), and kubernetes-validate (PyPI)
+# checks the Kubernetes example.
 set -euo pipefail
 packages=(libssh2-1-dev libssl-dev openssh-server openssh-client tmux git python3 ca-certificates procps)
-[ "${1:-}" = --tests ] && packages+=(docker.io docker-compose debootstrap)
+[ "${1:-}" = --tests ] && packages+=(docker.io docker-compose debootstrap tini systemd)
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
 missing=()
