@@ -13,7 +13,7 @@
 # digest); RUNTIME_PACKAGES are installed with apt-get in the runtime stage (empty: the base
 # image already has them); BINARY_STAGE is `build` (compile here) or `prebuilt` (copy the context's
 # megaplan-fleet). With BuildKit only the stages the runtime needs are built.
-ARG SWIFT_IMAGE=swift:6.3-bookworm
+ARG SWIFT_IMAGE=swift:6.3.1-bookworm
 ARG RUNTIME_IMAGE=debian:bookworm-slim
 ARG BINARY_STAGE=build
 
