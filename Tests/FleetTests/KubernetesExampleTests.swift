@@ -39,6 +39,8 @@ struct KubernetesExampleTests {
         case bool
         case any
         case literal(String)
+        /// One of a closed set of strings (the API's enums, which kubernetes-validate does not check).
+        case oneOf([String])
         case list(Schema)
         case object(required: [String: Schema], optional: [String: Schema])
         case map(Schema)
@@ -62,6 +64,10 @@ struct KubernetesExampleTests {
             case .literal(let expected):
                 guard value as? String == expected else {
                     throw SchemaError(path: path, problem: "expected \(expected), got \(value)")
+                }
+            case .oneOf(let allowed):
+                guard let text = value as? String, allowed.contains(text) else {
+                    throw SchemaError(path: path, problem: "expected one of \(allowed), got \(value)")
                 }
             case .list(let item):
                 guard let list = value as? [Any] else {
@@ -129,8 +135,25 @@ struct KubernetesExampleTests {
                             required: ["claimName": .string], optional: ["readOnly": .bool]),
                     ])),
             "securityContext": .map(.any), "serviceAccountName": .string, "nodeSelector": .map(.string),
-            "tolerations": .any, "imagePullSecrets": .any,
+            "tolerations": .any, "imagePullSecrets": .any, "automountServiceAccountToken": .bool,
         ])
+
+    /// A Job's podFailurePolicy (batch/v1), with its enums.
+    static let podFailurePolicy = Schema.object(
+        required: [
+            "rules": .list(
+                .object(
+                    required: ["action": .oneOf(["FailJob", "FailIndex", "Ignore", "Count"])],
+                    optional: [
+                        "onExitCodes": .object(
+                            required: ["operator": .oneOf(["In", "NotIn"]), "values": .list(.int)],
+                            optional: ["containerName": .string]),
+                        "onPodConditions": .list(
+                            .object(
+                                required: ["type": .string, "status": .oneOf(["True", "False", "Unknown"])],
+                                optional: [:])),
+                    ]))
+        ], optional: [:])
 
     static let cronJob = Schema.object(
         required: [
@@ -148,6 +171,7 @@ struct KubernetesExampleTests {
                                 ],
                                 optional: [
                                     "backoffLimit": .int, "backoffLimitPerIndex": .int,
+                                    "maxFailedIndexes": .int, "podFailurePolicy": podFailurePolicy,
                                     "activeDeadlineSeconds": .int,
                                     "ttlSecondsAfterFinished": .int,
                                 ])
@@ -278,12 +302,18 @@ struct KubernetesExampleTests {
 
     /// Every manifest against the Kubernetes API's own schema (kubernetes-validate, strict: an
     /// unknown field fails), installed by `scripts/install-deps.sh --tests`.
+    /// 1.33: the first release where backoffLimitPerIndex and podFailurePolicy are GA.
     @Test func manifestsPassTheKubernetesSchema() throws {
-        for name in ["cronjob.yaml", "configmap.yaml", "secret.yaml", "state.yaml"] {
+        let names = try FileManager.default.contentsOfDirectory(atPath: Self.directory).filter {
+            $0.hasSuffix(".yaml")
+        }
+        #expect(
+            Set(names) == ["cronjob.yaml", "configmap.yaml", "secret.yaml", "state.yaml", "metrics.yaml"])
+        for name in names {
             let path = ShellQuote.quote(Self.directory + "/" + name)
             let output = try BenchProcess.run([
                 "/bin/sh", "-c",
-                "python3 -m kubernetes_validate -k 1.30.0 --strict --quiet \(path) 2>&1; echo \"exit=$?\"",
+                "python3 -m kubernetes_validate -k 1.33.0 --strict --quiet \(path) 2>&1; echo \"exit=$?\"",
             ])
             #expect(output.hasSuffix("exit=0\n"), "\(name): \(output)")
         }
@@ -333,5 +363,135 @@ struct KubernetesExampleTests {
         }
         let ssh = try #require(documents.first?["stringData"] as? [String: String])
         #expect(Set(ssh.keys) == ["id_ed25519", "known_hosts"])
+    }
+
+    // MARK: failures, lock-down, metrics
+
+    /// The Job's spec, its pod's spec and the tick container of cronjob.yaml.
+    static func tickJob() throws -> (job: [String: Any], pod: [String: Any], container: [String: Any]) {
+        let cronJob = try #require(try documents("cronjob.yaml").first)
+        let job = try #require(
+            ((cronJob["spec"] as? [String: Any])?["jobTemplate"] as? [String: Any])?["spec"] as? [String: Any]
+        )
+        let pod = try #require((job["template"] as? [String: Any])?["spec"] as? [String: Any])
+        let container = try #require((pod["containers"] as? [[String: Any]])?.first)
+        return (job, pod, container)
+    }
+
+    /// The podFailurePolicy evaluated as the Job controller does (the first rule that matches a
+    /// failed pod decides; none matching means `Count`): exit 1 (project errors) and 75 (the
+    /// fleet lock held) end that shard's index without a retry and leave the other shards
+    /// running; 2 (invalid fleet) stops the Job; a crash is counted against the per-index retry;
+    /// an eviction is retried without counting. No Job-wide backoffLimit can fail every shard.
+    @Test func failurePolicyKeepsAShardsProjectErrorsToThatShard() throws {
+        let (job, _, container) = try Self.tickJob()
+        #expect(job["backoffLimit"] == nil)
+        #expect(job["maxFailedIndexes"] == nil)
+        let perIndex = try #require(job["backoffLimitPerIndex"] as? Int)
+        #expect(perIndex >= 1, "a crashed shard is retried")
+        let policy = try #require(job["podFailurePolicy"] as? [String: Any])
+        try Self.podFailurePolicy.check(policy, at: "podFailurePolicy")
+        let rules = try #require(policy["rules"] as? [[String: Any]])
+        let name = try #require(container["name"] as? String)
+
+        func action(exitCode: Int? = nil, condition: String? = nil) -> String {
+            for rule in rules {
+                if let exits = rule["onExitCodes"] as? [String: Any], let exitCode {
+                    let named = exits["containerName"] as? String
+                    guard named == nil || named == name else { continue }
+                    let values = exits["values"] as? [Int] ?? []
+                    let matches = (exits["operator"] as? String == "In") == values.contains(exitCode)
+                    if matches { return rule["action"] as? String ?? "" }
+                }
+                if let conditions = rule["onPodConditions"] as? [[String: Any]], let condition,
+                    conditions.contains(where: {
+                        $0["type"] as? String == condition && $0["status"] as? String == "True"
+                    })
+                {
+                    return rule["action"] as? String ?? ""
+                }
+            }
+            return "Count"
+        }
+        #expect(action(exitCode: 1) == "FailIndex")
+        #expect(action(exitCode: 75) == "FailIndex")
+        #expect(action(exitCode: 2) == "FailJob")
+        #expect(action(exitCode: 137) == "Count")
+        #expect(action(exitCode: 143) == "Count")
+        #expect(action(condition: "DisruptionTarget") == "Ignore")
+    }
+
+    /// No service account token, the runtime's seccomp profile, a non-root user (the image's
+    /// own, from the Dockerfile), no privilege escalation, a read-only root and no capabilities.
+    @Test func podIsLockedDown() throws {
+        let (_, pod, container) = try Self.tickJob()
+        #expect(pod["automountServiceAccountToken"] as? Bool == false)
+        let podSecurity = try #require(pod["securityContext"] as? [String: Any])
+        #expect((podSecurity["seccompProfile"] as? [String: Any])?["type"] as? String == "RuntimeDefault")
+        #expect(podSecurity["runAsNonRoot"] as? Bool == true)
+        let user = try #require(podSecurity["runAsUser"] as? Int)
+        let dockerfile = try #require(FileSystem.readText(Self.directory + "/../../Dockerfile"))
+        #expect(dockerfile.contains("\nUSER \(user):\(podSecurity["runAsGroup"] as? Int ?? -1)\n"))
+        let security = try #require(container["securityContext"] as? [String: Any])
+        #expect(security["allowPrivilegeEscalation"] as? Bool == false)
+        #expect(security["readOnlyRootFilesystem"] as? Bool == true)
+        #expect((security["capabilities"] as? [String: Any])?["drop"] as? [String] == ["ALL"])
+        // The image's entry point is the tool, so the container gives only its arguments.
+        #expect(container["command"] == nil)
+        #expect(dockerfile.contains(#"ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/megaplan-fleet"]"#))
+    }
+
+    /// Every shard writes its own textfile (the completion index in its name) into the claim's
+    /// directory that metrics.yaml's node_exporter reads, read-only, with only the textfile
+    /// collector on.
+    @Test func everyShardsTextfileReachesTheExporter() throws {
+        let (_, pod, container) = try Self.tickJob()
+        let args = try #require(container["args"] as? [String])
+        let flag = try #require(args.firstIndex(of: "--prom-file"))
+        try #require(flag + 1 < args.count)
+        let promFile = args[flag + 1]
+        #expect(PosixPath.basename(promFile).contains("$(JOB_COMPLETION_INDEX)"))
+        let mount = try #require(
+            (container["volumeMounts"] as? [[String: Any]])?.first {
+                $0["mountPath"] as? String == PosixPath.dirname(promFile)
+            })
+        #expect(mount["readOnly"] == nil)
+        let claim = try #require(
+            ((pod["volumes"] as? [[String: Any]])?.first {
+                $0["name"] as? String == mount["name"] as? String
+            }?[
+                "persistentVolumeClaim"] as? [String: Any])?["claimName"] as? String)
+
+        let documents = try Self.documents("metrics.yaml")
+        let deployment = try #require(documents.first { $0["kind"] as? String == "Deployment" })
+        let service = try #require(documents.first { $0["kind"] as? String == "Service" })
+        let exporterPod = try #require(
+            ((deployment["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any]
+        )
+        #expect(exporterPod["automountServiceAccountToken"] as? Bool == false)
+        let exporter = try #require((exporterPod["containers"] as? [[String: Any]])?.first)
+        let exporterArgs = try #require(exporter["args"] as? [String])
+        #expect(exporterArgs.contains("--collector.disable-defaults"))
+        #expect(exporterArgs.contains("--collector.textfile"))
+        let directory = try #require(
+            exporterArgs.first { $0.hasPrefix("--collector.textfile.directory=") }?.split(
+                separator: "=", maxSplits: 1
+            ).last.map(String.init))
+        let exporterMount = try #require(
+            (exporter["volumeMounts"] as? [[String: Any]])?.first { $0["mountPath"] as? String == directory })
+        #expect(exporterMount["readOnly"] as? Bool == true)
+        #expect(exporterMount["subPath"] as? String == mount["subPath"] as? String)
+        #expect(mount["subPath"] != nil)
+        let exporterClaim =
+            ((exporterPod["volumes"] as? [[String: Any]])?.first {
+                $0["name"] as? String == exporterMount["name"] as? String
+            }?["persistentVolumeClaim"] as? [String: Any])?["claimName"] as? String
+        #expect(exporterClaim == claim)
+        // The Service selects the exporter's pods.
+        let selector = (service["spec"] as? [String: Any])?["selector"] as? [String: String]
+        let labels =
+            (((deployment["spec"] as? [String: Any])?["template"] as? [String: Any])?["metadata"]
+            as? [String: Any])?["labels"] as? [String: String]
+        #expect(selector != nil && selector == labels)
     }
 }
