@@ -26,6 +26,12 @@ struct HostKeyOptions: ParsableArguments {
             valueName: "policy"))
     var hostKeyPolicy: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "OpenSSH client configuration to read instead of ~/.ssh/config and /etc/ssh/ssh_config (default: the fleet file's defaults.ssh_config); none reads neither.",
+            valueName: "path"))
+    var sshConfig: String?
+
     func configuration(fleetDefaults: FleetFile.Defaults? = nil) throws(FleetError) -> SSHConfiguration {
         var configuration = SSHConfiguration()
         let environment = ProcessEnvironment.current["MEGAPLAN_FLEET_KNOWN_HOSTS"].flatMap {
@@ -33,7 +39,12 @@ struct HostKeyOptions: ParsableArguments {
         }
         if let path = knownHosts ?? environment ?? fleetDefaults?.knownHosts {
             configuration.knownHostsPath = FileSystem.resolve(path)
+            configuration.knownHostsChosen = true
         }
+        configuration.clientConfigFiles =
+            SSHConfigResolver.standard(path: sshConfig ?? fleetDefaults?.sshConfig).files
+        configuration.hostKeyPolicyChosen =
+            hostKeyPolicy != nil || fleetDefaults?.hostKeyPolicyIsExplicit == true
         let policyName = hostKeyPolicy ?? fleetDefaults?.hostKeyPolicy ?? "strict"
         guard let policy = HostKeyPolicy(rawValue: policyName) else {
             throw FleetError(
