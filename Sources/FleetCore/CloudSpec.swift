@@ -64,6 +64,8 @@ public struct CloudSpec: Sendable, Equatable {
         public var host: String = "localhost"
         public var user: String?
         public var port: Int = 22
+        /// Whether cloud.yaml set `ssh.port` (it then wins over ssh_config, as `ssh -p` does).
+        public var portIsExplicit = false
         public var identityFile: String?
         public var remoteDir: String = "/tmp/megaplan-cloud"
         public var container: String = "megaplan-cloud-agent"
@@ -289,6 +291,7 @@ extension CloudSpec {
                 throw rules.fail("`ssh.port` must be a port number from 1 to 65535", at: portNode)
             }
             ssh.port = port
+            ssh.portIsExplicit = true
         }
         ssh.identityFile = try rules.optionalString(node, "identity_file", label: "ssh.identity_file")
         ssh.remoteDir = try rules.absolute(

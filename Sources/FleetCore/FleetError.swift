@@ -22,6 +22,8 @@ public struct FleetError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let unknownProfile = Code(rawValue: "unknown_profile")
         public static let invalidFleet = Code(rawValue: "invalid_fleet")
         public static let ioError = Code(rawValue: "io_error")
+        /// An OpenSSH client configuration file ssh_config(5) would reject, or one the tool refuses.
+        public static let invalidSSHConfig = Code(rawValue: "invalid_ssh_config")
     }
 
     public var code: Code

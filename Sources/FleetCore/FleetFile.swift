@@ -25,6 +25,12 @@ public struct FleetFile: Sendable, Equatable {
         public var deadlineSeconds = 60.0
         public var knownHosts: String?
         public var hostKeyPolicy = HostKeyPolicy.strict
+        /// Whether the fleet file set `host_key_policy` (it then wins over ssh_config's
+        /// `StrictHostKeyChecking`).
+        public var hostKeyPolicyIsExplicit = false
+        /// `ssh_config`: the OpenSSH client configuration to read instead of `~/.ssh/config` and
+        /// `/etc/ssh/ssh_config` (resolved against the fleet file's directory), or `none`.
+        public var sshConfig: String?
         /// Where fleet runs keep what they remember (resolved against the fleet file's directory).
         public var stateDirectory: String?
     }
@@ -56,7 +62,7 @@ public struct FleetFile: Sendable, Equatable {
     static let topKeys = ["version", "defaults", "projects", "notify"]
     static let defaultKeys = [
         "concurrency", "connections_per_host", "per_host", "deadline", "known_hosts", "host_key_policy",
-        "state_dir",
+        "state_dir", "ssh_config",
     ]
     static let projectKeys = ["name", "cloud_yaml", "remote_spec", "tags", "deadline"]
 
@@ -159,6 +165,15 @@ public struct FleetFile: Sendable, Equatable {
                         node)
                 }
                 defaults.hostKeyPolicy = policy
+                defaults.hostKeyPolicyIsExplicit = true
+            }
+            if let node = mapping.value(for: "ssh_config"), !node.isNull {
+                guard let text = node.stringScalar, !text.isBlank else {
+                    throw fail("`defaults.ssh_config` must be a non-empty string (a path, or none)", node)
+                }
+                defaults.sshConfig =
+                    text == "none"
+                    ? text : FileSystem.resolve(text, relativeTo: PosixPath.dirname(reader.path))
             }
         }
 

@@ -31,8 +31,9 @@ public enum HostPatterns {
     }
 
     /// `pattern,!pattern,...` against an already lowercased host, in order: a negated match ends the
-    /// search at once, an over-long subpattern makes the whole list not match.
-    public static func matchList(_ list: [UInt8], host: [UInt8]) -> ListMatch {
+    /// search at once, an over-long subpattern makes the whole list not match. `foldCase: false`
+    /// compares subpatterns as written (ssh_config's `Match user`).
+    public static func matchList(_ list: [UInt8], host: [UInt8], foldCase: Bool = true) -> ListMatch {
         var positive = false
         var index = 0
         while index < list.count {
@@ -44,7 +45,7 @@ public enum HostPatterns {
             var end = index
             while end < list.count, list[end] != UInt8(ascii: ",") { end += 1 }
             if end - index >= subpatternLimit { return .none }
-            let subpattern = list[index..<end].map(lowercased)
+            let subpattern = foldCase ? list[index..<end].map(lowercased) : Array(list[index..<end])
             index = end < list.count ? end + 1 : end
             if glob(subpattern, host) {
                 if negated { return .negated }

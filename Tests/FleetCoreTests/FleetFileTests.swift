@@ -6,7 +6,7 @@ import Testing
 private let project = "projects:\n  - name: alpha\n    cloud_yaml: a.yaml\n"
 
 private let defaultKeys =
-    "concurrency, connections_per_host, per_host, deadline, known_hosts, host_key_policy, state_dir"
+    "concurrency, connections_per_host, per_host, deadline, known_hosts, host_key_policy, state_dir, ssh_config"
 
 private let fleetErrorCases: [YAMLErrorCase] = [
     // unknown keys, at each level, with the expected keys
@@ -297,6 +297,7 @@ private let fleetErrorCases: [YAMLErrorCase] = [
         defaults.deadlineSeconds = 90.5
         defaults.knownHosts = dir.path + "/conf/hosts/known_hosts"
         defaults.hostKeyPolicy = .acceptNew
+        defaults.hostKeyPolicyIsExplicit = true
         #expect(fleet.defaults == defaults)
         #expect(
             fleet.projects == [

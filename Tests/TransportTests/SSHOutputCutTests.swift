@@ -29,7 +29,7 @@ import Testing
                       identity_file: \(endpoint.identityFile ?? "")
                       runtime: host
                     """, path: "/tmp/cloud.yaml")
-            let runner = SSHRunner(spec: spec, pool: pool)
+            let runner = try SSHRunner(spec: spec, pool: pool)
             // 990 bytes of words, then the secret across the 1000-byte cap, on both streams.
             let words = String(repeating: "word ", count: 198)
             var message = ""

@@ -13,7 +13,7 @@ public enum RunnerFactory {
         switch spec.provider {
         case .railway: return try RailwayRunner(spec: spec, sessionOverride: sessionOverride)
         case .local: return try ComposeRunner(spec: spec, home: home)
-        case .ssh: return SSHRunner(spec: spec, pool: pool())
+        case .ssh: return try SSHRunner(spec: spec, pool: pool())
         }
     }
 }

@@ -17,13 +17,13 @@ public struct SSHRunner: Runner {
     let cloudPath: String
     private let counter = CommandCounter()
 
-    public init(spec: CloudSpec, pool: SSHPool) {
+    /// Fails when the pool's ssh_config files are invalid or route the host in a way the tool
+    /// does not support (see `SSHEndpoint.resolving`).
+    public init(spec: CloudSpec, pool: SSHPool) throws(FleetError) {
         let ssh = spec.ssh ?? CloudSpec.SSH()
         self.ssh = ssh
         self.pool = pool
-        endpoint = SSHEndpoint(
-            host: ssh.host, port: ssh.port, user: ssh.user,
-            identityFile: ssh.identityFile.map { FileSystem.resolve($0) })
+        endpoint = try SSHEndpoint.resolving(ssh, configuration: pool.configuration)
         workspace = spec.repo.workspace
         port = spec.resources.port
         cloudPath = spec.path

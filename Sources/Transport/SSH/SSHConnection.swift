@@ -319,8 +319,11 @@ final class SSHConnectionWorker {
 
     // MARK: connect, handshake, host key, auth
 
+    /// ssh_config's `ConnectTimeout` for this host, else the pool's.
+    private var connectTimeout: Duration { endpoint.connectTimeout ?? config.connectTimeout }
+
     private func establish() throws {
-        let deadline = ContinuousClock.now + config.connectTimeout
+        let deadline = ContinuousClock.now + connectTimeout
         sock = try connectSocket(deadline: deadline)
         guard let session = mpf_session_init_counted(counters) else {
             throw SSHError(
@@ -355,7 +358,8 @@ final class SSHConnectionWorker {
             )
         }
         try SSHKnownHosts.verify(
-            session: session, endpoint: endpoint, path: config.knownHostsPath, policy: config.hostKeyPolicy)
+            session: session, endpoint: endpoint, path: endpoint.knownHostsPath ?? config.knownHostsPath,
+            policy: endpoint.hostKeyPolicy ?? config.hostKeyPolicy)
         try authenticate(deadline: deadline)
     }
 
@@ -448,7 +452,7 @@ final class SSHConnectionWorker {
             if remaining <= .zero {
                 throw SSHError(
                     kind: timeoutKind, host: hostPort,
-                    message: "\(phase) with \(hostPort) timed out after \(Self.format(config.connectTimeout))"
+                    message: "\(phase) with \(hostPort) timed out after \(Self.format(connectTimeout))"
                 )
             }
             var fds = [

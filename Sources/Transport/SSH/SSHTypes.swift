@@ -11,6 +11,12 @@ public struct SSHEndpoint: Hashable, Sendable, CustomStringConvertible {
     /// Private key to authenticate with; `nil` means ssh-agent, then ~/.ssh/id_ed25519, ~/.ssh/id_ecdsa.
     public var identityFile: String?
 
+    /// Per-host settings from ssh_config (`UserKnownHostsFile`, `StrictHostKeyChecking`,
+    /// `ConnectTimeout`); `nil` uses the pool's configuration.
+    public var knownHostsPath: String?
+    public var hostKeyPolicy: HostKeyPolicy?
+    public var connectTimeout: Duration?
+
     public init(host: String, port: Int = 22, user: String? = nil, identityFile: String? = nil) {
         self.host = host
         self.port = port
@@ -54,6 +60,13 @@ public struct SSHConfiguration: Sendable {
     /// Per-stream cap (stdout and stderr separately) when `run` is called without `outputLimit`:
     /// more output fails the call (`commandFailed`) and stops the command.
     public var defaultOutputLimit: Int
+    /// OpenSSH client configuration files read for every SSH runner (none by default; the CLI
+    /// gives `~/.ssh/config` and `/etc/ssh/ssh_config`, or `--ssh-config`).
+    public var clientConfigFiles: [SSHConfigResolver.File] = []
+    /// The tool's own options chose the known_hosts file / host key policy: they then win over
+    /// ssh_config's `UserKnownHostsFile` / `StrictHostKeyChecking`, as `ssh -o` does.
+    public var knownHostsChosen = false
+    public var hostKeyPolicyChosen = false
 
     public init(
         knownHostsPath: String = SSHConfiguration.defaultKnownHostsPath,

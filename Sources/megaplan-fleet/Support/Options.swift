@@ -29,6 +29,12 @@ struct HostKeyOptions: ParsableArguments {
             valueName: "policy"))
     var hostKeyPolicy: HostKeyPolicy?
 
+    @Option(
+        help: ArgumentHelp(
+            "OpenSSH client configuration to read instead of ~/.ssh/config and /etc/ssh/ssh_config (default: the fleet file's defaults.ssh_config); none reads neither.",
+            valueName: "path"))
+    var sshConfig: String?
+
     func configuration(fleetDefaults: FleetFile.Defaults? = nil) -> SSHConfiguration {
         var configuration = SSHConfiguration()
         let environment = ProcessEnvironment.current["MEGAPLAN_FLEET_KNOWN_HOSTS"].flatMap {
@@ -36,7 +42,12 @@ struct HostKeyOptions: ParsableArguments {
         }
         if let path = knownHosts ?? environment ?? fleetDefaults?.knownHosts {
             configuration.knownHostsPath = FileSystem.resolve(path)
+            configuration.knownHostsChosen = true
         }
+        configuration.clientConfigFiles =
+            SSHConfigResolver.standard(path: sshConfig ?? fleetDefaults?.sshConfig).files
+        configuration.hostKeyPolicyChosen =
+            hostKeyPolicy != nil || fleetDefaults?.hostKeyPolicyIsExplicit == true
         configuration.hostKeyPolicy = hostKeyPolicy ?? fleetDefaults?.hostKeyPolicy ?? .strict
         if let defaults = fleetDefaults { configuration.connectionsPerHost = defaults.connectionsPerHost }
         return configuration
