@@ -65,7 +65,10 @@ struct HungResolverTests {
         let status = await running.wait(timeout: .seconds(90))
         let elapsed = clock.now - signalled
         if status == nil { running.forceStop() }
-        #expect(status == 143, "exit \(String(describing: status)) after \(elapsed); \(running.stderrSoFar)")
+        #expect(
+            status == 143,
+            "exit \(String(describing: status)) after \(elapsed); stdout: \(running.stdoutSoFar) stderr: \(running.stderrSoFar)"
+        )
         #expect(elapsed < .seconds(20), "took \(elapsed) after SIGTERM")
     }
 
@@ -87,7 +90,10 @@ struct HungResolverTests {
             let status = await running.wait(timeout: .seconds(60))
             let elapsed = clock.now - signalled
             if status == nil { running.forceStop() }
-            #expect(status == 143, "attempt \(attempt): exit \(String(describing: status)) after \(elapsed)")
+            #expect(
+                status == 143,
+                "attempt \(attempt): exit \(String(describing: status)) after \(elapsed); stdout: \(running.stdoutSoFar) stderr: \(running.stderrSoFar)"
+            )
             #expect(elapsed < .seconds(20), "attempt \(attempt): took \(elapsed) after SIGTERM")
         }
     }
