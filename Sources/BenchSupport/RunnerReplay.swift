@@ -5,7 +5,7 @@ import Foundation
 /// shares this machine's CPUs with the client, so a fleet of N live runners measures the
 /// machine, not the fleet. With a replay, sshd runs every command through a script (ForceCommand)
 /// that, while recording, runs it for real and keeps its output and status under a key of the
-/// exact command text; while replaying, it answers a recorded command after a fixed service time
+/// command text (without a status read's deadline); while replaying, it answers a recorded command after a fixed service time
 /// (a sleep, no CPU) and runs anything new for real, counting it as a miss.
 public final class RunnerReplay: Sendable {
     public let directory: String
@@ -23,7 +23,17 @@ public final class RunnerReplay: Sendable {
             #!/bin/sh
             # fleet-bench runner replay (see RunnerReplay.swift).
             c="$FLEET_BENCH_CACHE"
-            k=$(printf '%s' "$SSH_ORIGINAL_COMMAND" | sha256sum)
+            # A status read's deadline (` --deadline BUDGET UNTIL`) changes at every tick, its
+            # answer does not: the key leaves the two numbers out.
+            cmd=$SSH_ORIGINAL_COMMAND
+            case $cmd in
+              *' --deadline '*)
+                t=${cmd#*' --deadline '}
+                lead=${t%%[!0-9.e+\\ -]*}
+                cmd="${cmd%%' --deadline '*} --deadline${t#"$lead"}"
+                ;;
+            esac
+            k=$(printf '%s' "$cmd" | sha256sum)
             k=${k%% *}
             mode=
             read -r mode < "$c/mode"

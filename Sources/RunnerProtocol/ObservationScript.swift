@@ -24,6 +24,25 @@ public enum ObservationScript {
         case observeAndRefresh(RepoCandidates, specDigest: String?)
     }
 
+    /// The end of a run. It travels as two plain arguments after the program (`--deadline BUDGET
+    /// UNTIL`), not inside it, so the program's text stays the same at every tick of an unchanged
+    /// chain (a replayed runner keys its answers on that text, `RunnerReplay`).
+    public struct Deadline: Sendable, Equatable {
+        /// Seconds the whole run may take (the project's deadline, less a margin). Past it the
+        /// program stops its probe (the probe's whole process group), runs no refresh, and exits
+        /// 124.
+        public var budget: Double
+        /// The same end as a wall-clock time (seconds since 1970), so time the command spent
+        /// waiting for a connection is not granted twice; used only when the runner's clock
+        /// makes it fall within `budget`.
+        public var until: Double
+
+        public init(budget: Double, until: Double) {
+            self.budget = budget
+            self.until = until
+        }
+    }
+
     /// Arguments for one run, serialized as a JSON literal inside the program.
     public struct Request: Sendable {
         public var spec: String
@@ -34,14 +53,8 @@ public enum ObservationScript {
         /// The most bytes of a file or a probe's output the program sends back (the client's
         /// limit on remote text).
         public var outputLimit: Int
-        /// Seconds the whole run may take (the project's deadline, less a margin), or nil: no
-        /// bound but each probe's. Past it the program stops its probe (the probe's whole
-        /// process group), runs no refresh, and exits 124.
-        public var budget: Double? = nil
-        /// The same end as a wall-clock time (seconds since 1970), so time the command spent
-        /// waiting for a connection is not granted twice; used only when the runner's clock
-        /// makes it fall within `budget`.
-        public var until: Double? = nil
+        /// The project's deadline, or nil: no bound but each probe's.
+        public var deadline: Deadline? = nil
         public var probes = RunnerProbes.inProcess
 
         public init(
@@ -78,8 +91,6 @@ public enum ObservationScript {
                 "refresh": .optional(refresh),
                 "fold": fold,
                 "timeout": .int(probeTimeout),
-                "budget": budget.map(JSONValue.double) ?? .null,
-                "until": until.map(JSONValue.double) ?? .null,
                 "in_process": .bool(probes == .inProcess),
                 "limit": .int(outputLimit),
                 "probes": RemoteCommands.Probe.templates,
@@ -111,11 +122,16 @@ public enum ObservationScript {
         // wrapped (`bash -lc`, `timeout … sh -c`), where every wrapping multiplies the quotes of
         // a program text, which then outgrew what sshd takes in one request.
         guard let packed = Deflate.zlib(Array(program.utf8)) else {
-            return "python3 -c \(ShellQuote.quote(program))"
+            return "python3 -c \(ShellQuote.quote(program))" + deadlineArguments(request.deadline)
         }
         let loader =
             "import base64, zlib; exec(zlib.decompress(base64.b64decode('\(Base64.encode(packed))')))"
-        return "python3 -c \(ShellQuote.quote(loader))"
+        return "python3 -c \(ShellQuote.quote(loader))" + deadlineArguments(request.deadline)
+    }
+
+    /// ` --deadline BUDGET UNTIL` (Python reads both with `float`), or nothing.
+    static func deadlineArguments(_ deadline: Deadline?) -> String {
+        deadline.map { " --deadline \($0.budget) \($0.until)" } ?? ""
     }
 }
 

@@ -104,8 +104,7 @@ public struct ChainStatusReader: Sendable {
         if let budget {
             let own = budget - Self.deadlineMargin
             let seconds = max(0, own.secondsDouble)
-            request.budget = seconds
-            request.until = Timestamp.wallClock() + seconds
+            request.deadline = .init(budget: seconds, until: Timestamp.wallClock() + seconds)
         }
         let output = try await runner.run(
             ObservationScript.command(request), stdin: nil, deadline: budget,

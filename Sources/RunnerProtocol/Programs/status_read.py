@@ -8,12 +8,14 @@ import base64, hashlib, inspect, json, os, re, shlex, shutil, signal, subprocess
 a = json.loads(base64.b64decode('@ARGS@'))
 q = shlex.quote
 LIMIT = a['limit']
-# The project's deadline on this clock: the budget from now, or the wall-clock end when
-# this clock puts it sooner (the command waited for a connection) but not in the past.
+# The project's deadline (`--deadline BUDGET UNTIL` after the program) on this clock: the
+# budget from now, or the wall-clock end when this clock puts it sooner (the command waited
+# for a connection) but not in the past.
 END = None
-if a.get('budget') is not None:
-    w = a['until'] - time.time() if a.get('until') is not None else a['budget']
-    END = time.monotonic() + (w if 0 < w < a['budget'] else a['budget'])
+if sys.argv[1:2] == ['--deadline']:
+    budget, until = float(sys.argv[2]), float(sys.argv[3])
+    w = until - time.time()
+    END = time.monotonic() + (w if 0 < w < budget else budget)
 # A refresh needs about a second: with less left, it is skipped rather than cut.
 REFRESH_RESERVE = 1.0
 class Late(Exception):
