@@ -163,7 +163,7 @@ extension RealHosts {
             }
 
             // The alert rules, evaluated by promtool over series taken from the files just scraped.
-            try Self.testAlertRules(
+            try await Self.testAlertRules(
                 blocked: try #require(
                     Self.series(
                         in: metrics, "megaplan_fleet_status_since_timestamp_seconds", "awaiting_pr_merge")),
@@ -190,9 +190,9 @@ extension RealHosts {
             }
         }
 
-        @Test func alertRulesPassPromtoolCheck() throws {
+        @Test func alertRulesPassPromtoolCheck() async throws {
             try Self.requireTool(Self.promtool)
-            let output = try BenchProcess.run([Self.promtool, "check", "rules", Self.alerts])
+            let output = try await onOwnThread { try BenchProcess.run([Self.promtool, "check", "rules", Self.alerts]) }
             #expect(output.contains("SUCCESS: 4 rules found"), "\(output)")
         }
 
@@ -260,7 +260,7 @@ extension RealHosts {
         /// (not at 14 minutes, at 16) beside one that keeps ticking.
         static func testAlertRules(
             blocked: String, failing: String, recovering: String, stoppedShard: String, tickingShard: String
-        ) throws {
+        ) async throws {
             func labels(_ series: String) -> String {
                 let open = series.firstIndex(of: "{")!
                 let inner = series[series.index(after: open)..<series.index(before: series.endIndex)]
@@ -333,7 +333,7 @@ extension RealHosts {
             try FileSystem.writeAtomically(path, text: test)
             let output: String
             do {
-                output = try BenchProcess.run([promtool, "test", "rules", path])
+                output = try await onOwnThread { try BenchProcess.run([promtool, "test", "rules", path]) }
             } catch {
                 output = "\(error)"
             }

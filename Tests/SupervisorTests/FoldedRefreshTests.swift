@@ -50,14 +50,14 @@ struct FoldedRefreshTests {
 
         /// Runs the folded script on `state`; returns its result and the client's status read
         /// (nil when the client rejects it).
-        func fold(state: JSONObject, marker: Marker, cloudRepos: [String]) throws -> (
+        func fold(state: JSONObject, marker: Marker, cloudRepos: [String]) async throws -> (
             ObservationResult, ChainStatus?
         ) {
-            try fold(stateText: JSONValue.object(state).serialized(), marker: marker, cloudRepos: cloudRepos)
+            try await fold(stateText: JSONValue.object(state).serialized(), marker: marker, cloudRepos: cloudRepos)
         }
 
         /// The same, with the state file's text as given (numbers JSONValue cannot hold).
-        func fold(stateText: String, marker: Marker, cloudRepos: [String]) throws -> (
+        func fold(stateText: String, marker: Marker, cloudRepos: [String]) async throws -> (
             ObservationResult, ChainStatus?
         ) {
             let cloudYAML =
@@ -71,9 +71,8 @@ struct FoldedRefreshTests {
             let request = reader.request(
                 spec: spec, marker: marker,
                 mode: .observeAndRefresh(RepoCandidates(cloud: cloud, marker: marker), specDigest: digest))
-            let output = try BenchProcess.run([
-                "/bin/sh", "-c", ObservationScript.command(request) + " 2>/dev/null",
-            ])
+            let command = ObservationScript.command(request) + " 2>/dev/null"
+            let output = try await onOwnThread { try BenchProcess.run(["/bin/sh", "-c", command]) }
             let result = try ObservationResult.decode(
                 RunnerOutput(status: 0, stdout: output, stderr: ""), host: "local")
             return (result, try? reader.status(of: result.observation, spec: spec, marker: marker))
@@ -93,11 +92,11 @@ struct FoldedRefreshTests {
         ["pr_number": " +7 ", "resolved_workspace": "/srv/$(id) `x`", "extra_repos": []],
         ["pr_number": 1, "resolved_workspace": "//srv/./app//"],
     ])
-    func ordinaryStatesAreFolded(_ state: JSONObject) throws {
+    func ordinaryStatesAreFolded(_ state: JSONObject) async throws {
         let chain = try LocalChain()
         defer { TemporaryDirectory.remove(chain.root) }
         let marker = Marker(["extra_repos": ["/srv/marker", "/srv/shared"]])
-        let (result, status) = try chain.fold(state: state, marker: marker, cloudRepos: ["/srv/cloud"])
+        let (result, status) = try await chain.fold(state: state, marker: marker, cloudRepos: ["/srv/cloud"])
         let client = try #require(status)
         #expect(result.refresh?.command == client.syncRefreshCommand)
         // The state's workspace is a remote path like any other: normalized on both sides (§0.6).
@@ -111,10 +110,10 @@ struct FoldedRefreshTests {
     @Test(arguments: [
         "1180591620717411303424", "-1180591620717411303424", "\"99999999999999999999999\"", "1e300",
     ])
-    func hugeMilestoneIndexIsFolded(_ index: String) throws {
+    func hugeMilestoneIndexIsFolded(_ index: String) async throws {
         let chain = try LocalChain()
         defer { TemporaryDirectory.remove(chain.root) }
-        let (result, status) = try chain.fold(
+        let (result, status) = try await chain.fold(
             stateText: #"{"pr_number": 42, "current_milestone_index": "# + index + "}",
             marker: Marker(["extra_repos": []]), cloudRepos: [])
         let client = try #require(status)
@@ -124,12 +123,12 @@ struct FoldedRefreshTests {
 
     /// A state nested deeper than the client's JSON reader allows fails the status read there, so
     /// the runner must not refresh it either.
-    @Test func tooDeepAStateIsNotRefreshed() throws {
+    @Test func tooDeepAStateIsNotRefreshed() async throws {
         let chain = try LocalChain()
         defer { TemporaryDirectory.remove(chain.root) }
         var deep: JSONValue = 1
         for _ in 0..<600 { deep = [deep] }
-        let (result, status) = try chain.fold(
+        let (result, status) = try await chain.fold(
             state: ["pr_number": 1, "notes": deep], marker: Marker(["extra_repos": []]), cloudRepos: [])
         #expect(status == nil)
         #expect(result.observation != nil && result.refresh == nil)
@@ -166,7 +165,7 @@ struct FoldedRefreshTests {
             let described =
                 "state \(JSONValue.object(state).serialized()), marker \(markerFields), cloud \(cloudRepos)"
             do {
-                let (result, status) = try chain.fold(
+                let (result, status) = try await chain.fold(
                     state: state, marker: Marker(markerFields), cloudRepos: cloudRepos)
                 if let status {
                     if let ran = result.refresh {

@@ -77,10 +77,10 @@ struct RunnerProbesTests {
 
     /// The same comparison on a private copy of the stand-ins.
     @Test(arguments: localScenarios)
-    func bothPathsAnswerAlikeLocally(_ scenario: Scenario) throws {
+    func bothPathsAnswerAlikeLocally(_ scenario: Scenario) async throws {
         let runner = try LocalRunner(state: scenario.state, stubs: scenario.stubs)
         defer { runner.remove() }
-        expectAlike(try runner.run(.inProcess), try runner.run(.command), scenario)
+        expectAlike(try await runner.run(.inProcess), try await runner.run(.command), scenario)
     }
 
     /// The re-read reuses the plan status and verification list read a moment before. The command
@@ -104,12 +104,12 @@ struct RunnerProbesTests {
     }
 
     /// A chain that moved to another plan while the refresh ran has that plan read.
-    @Test func rereadProbesANewPlan() throws {
+    @Test func rereadProbesANewPlan() async throws {
         let runner = try LocalRunner(
             state: ["current_milestone_index": 0, "current_plan_name": "plan-m1"],
             stubs: ["refresh_sets.json": #"{"current_plan_name": "plan-m2"}"#])
         defer { runner.remove() }
-        _ = try runner.run(.inProcess)
+        _ = try await runner.run(.inProcess)
         #expect(
             planProbes(runner.calls())
                 == ["status plan-m1", "verify-human plan-m1", "status plan-m2", "verify-human plan-m2"])
@@ -120,12 +120,12 @@ struct RunnerProbesTests {
     /// probe, with the command's answer; a workspace holding a `megaplan` of its own has the
     /// refresh run as a command (python3 there would import that one).
     @Test(arguments: LocalRunner.Variant.allCases.filter { $0 != .standard })
-    func megaplanOfAnotherShapeRunsTheCommands(_ variant: LocalRunner.Variant) throws {
+    func megaplanOfAnotherShapeRunsTheCommands(_ variant: LocalRunner.Variant) async throws {
         let runner = try LocalRunner(
             state: ["current_milestone_index": 0, "current_plan_name": "plan-m1"], variant: variant)
         defer { runner.remove() }
-        let inProcess = try runner.run(.inProcess)
-        let command = try runner.run(.command)
+        let inProcess = try await runner.run(.inProcess)
+        let command = try await runner.run(.command)
         let observed = try #require(inProcess.observation)
         let megaplanInProcess = variant == .workspaceMegaplan
         #expect(observed.planStatus?.mode == (megaplanInProcess ? .inProcess : .command))
@@ -243,7 +243,7 @@ struct LocalRunner {
     }
 
     /// Runs the folded status program on a fresh copy of the state.
-    func run(_ probes: RunnerProbes) throws -> ObservationResult {
+    func run(_ probes: RunnerProbes) async throws -> ObservationResult {
         let state = ChainPaths.stateFile(spec: spec)
         let original = try #require(FileSystem.readText(state + ".original") ?? FileSystem.readText(state))
         try FileSystem.writeAtomically(state + ".original", text: original)
@@ -258,7 +258,8 @@ struct LocalRunner {
                 specDigest: ValidatedSpec(spec: spec, text: text).sha256))
         let environment =
             "cd / && PATH=\(ShellQuote.quote(root + "/bin")):/usr/local/bin:/usr/bin:/bin PYTHONPATH=\(ShellQuote.quote(root + "/python")) "
-        let output = try BenchProcess.run(["/bin/sh", "-c", environment + ObservationScript.command(request)])
+        let command = environment + ObservationScript.command(request)
+        let output = try await onOwnThread { try BenchProcess.run(["/bin/sh", "-c", command]) }
         return try ObservationResult.decode(
             RunnerOutput(status: 0, stdout: output, stderr: ""), host: "local")
     }

@@ -1,6 +1,7 @@
 import BenchSupport
 import FleetCore
 import Foundation
+import TestSupport
 import Testing
 import Transport
 
@@ -24,21 +25,27 @@ struct StatusProgramTests {
         "line\nbreak", "--json", "A=B", "back\\slash", "&&",
     ]
 
-    @Test func programCompilesAndPassesTheLinter() throws {
+    @Test func programCompilesAndPassesTheLinter() async throws {
         // The compiled file goes to a directory of the test's own, not beside the source (where
         // the build would embed it).
         let cache = try TemporaryDirectory.make(prefix: "mpf-pycache-")
         defer { TemporaryDirectory.remove(cache) }
-        _ = try BenchProcess.run([
-            "/usr/bin/env", "python3", "-X", "pycache_prefix=" + cache, "-m", "py_compile", Self.programFile,
-        ])
-        guard (try? BenchProcess.run(["/usr/bin/env", "python3", "-c", "import pyflakes"])) != nil else {
+        let file = Self.programFile
+        let report = try await onOwnThread { () throws -> String? in
+            _ = try BenchProcess.run([
+                "/usr/bin/env", "python3", "-X", "pycache_prefix=" + cache, "-m", "py_compile", file,
+            ])
+            guard (try? BenchProcess.run(["/usr/bin/env", "python3", "-c", "import pyflakes"])) != nil else {
+                return nil
+            }
+            return try BenchProcess.run(["/usr/bin/env", "python3", "-m", "pyflakes", file])
+        }
+        guard let report else {
             Issue.record(
                 "pyflakes is missing for python3: run scripts/install-deps.sh --tests (it installs pyflakes from PyPI)"
             )
             return
         }
-        let report = try BenchProcess.run(["/usr/bin/env", "python3", "-m", "pyflakes", Self.programFile])
         #expect(report.trimmed.isEmpty, "pyflakes: \(report)")
     }
 
@@ -126,7 +133,7 @@ struct StatusProgramTests {
 
     /// A probe that outlives its timeout answers with the one "probe timed out" text, naming the
     /// command line the client would have built (the runner probe here, run as a command).
-    @Test func probeTimeoutNamesTheTableCommand() throws {
+    @Test func probeTimeoutNamesTheTableCommand() async throws {
         let root = try TemporaryDirectory.make(prefix: "mpf-program-")
         defer { TemporaryDirectory.remove(root) }
         let bin = root + "/bin"
@@ -146,10 +153,8 @@ struct StatusProgramTests {
             spec: spec, fallbackWorkspace: root + "/ws", fallbackSession: "chain", mode: .observe,
             probeTimeout: 1,
             outputLimit: OutputLimits.remoteText, probes: .command)
-        let output = try BenchProcess.run([
-            "/bin/sh", "-c",
-            "PATH=\(ShellQuote.quote(bin)):$PATH " + ObservationScript.command(request) + " 2>/dev/null",
-        ])
+        let command = "PATH=\(ShellQuote.quote(bin)):$PATH " + ObservationScript.command(request) + " 2>/dev/null"
+        let output = try await onOwnThread { try BenchProcess.run(["/bin/sh", "-c", command]) }
         let result = try ObservationResult.decode(
             RunnerOutput(status: 0, stdout: output, stderr: ""), host: "local")
         let runner = try #require(result.observation?.runner)
