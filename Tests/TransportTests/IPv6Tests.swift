@@ -35,6 +35,17 @@ struct IPv6Tests {
                 """), pool: pool)
     }
 
+    /// An endpoint keeps the literal without brackets (what getaddrinfo and known_hosts expect)
+    /// and shows it with them.
+    @Test(arguments: ["::1", "[::1]", "[0:0::1]"])
+    func endpointSpelling(_ host: String) {
+        let endpoint = SSHEndpoint(host: host, port: 22, user: "ci")
+        #expect(endpoint.host == "::1")
+        #expect(endpoint.hostPort == "[::1]:22")
+        #expect(endpoint.description == "ci@[::1]:22")
+        #expect(SSHEndpoint(host: "runner", port: 2222).hostPort == "runner:2222")
+    }
+
     @Test(arguments: ["::1", "[::1]"])
     func bracketedOrNotTheHostIsReachedAndShownBracketed(_ host: String) async throws {
         try await withSSHServer(Self.onIPv6) { server in
