@@ -11,7 +11,7 @@ extension RealHosts {
     struct IPv6TickTests {
         @Test(.timeLimit(.minutes(1)))
         func bothSpellingsTickAndShowTheBracketedHost() async throws {
-            let host = try RunnerHost(listenAddress: "::1")
+            let host = try await onOwnThread { try RunnerHost(listenAddress: "::1") }
             let fleet = try await TickCommandTests.Fleet([.running, .complete], prefix: "six", host: host)
             defer { fleet.cleanUp() }
             let second = fleet.members[1].project.cloudYAMLPath

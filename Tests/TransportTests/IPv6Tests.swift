@@ -89,16 +89,22 @@ struct IPv6Tests {
             await pool.shutdown()
             let text = try String(contentsOfFile: configuration.knownHostsPath, encoding: .utf8)
             #expect(text == (try server.knownHostsLine()) + "\n")
-            let found = try SSHServer.run([
-                "/usr/bin/ssh-keygen", "-F", "[::1]:\(server.port)", "-f", configuration.knownHostsPath,
-            ])
+            let knownHosts = configuration.knownHostsPath
+            let (found, reply) = try await onOwnThread {
+                (
+                    try SSHServer.run([
+                        "/usr/bin/ssh-keygen", "-F", "[::1]:\(server.port)", "-f", knownHosts,
+                    ]),
+                    try SSHServer.run([
+                        "/usr/bin/ssh", "-F", "none", "-o", "BatchMode=yes", "-o",
+                        "StrictHostKeyChecking=yes",
+                        "-o", "UserKnownHostsFile=\(knownHosts)", "-o", "IdentitiesOnly=yes",
+                        "-i", server.clientKeyPath, "-p", String(server.port), "\(server.account)@::1",
+                        "echo openssh",
+                    ])
+                )
+            }
             #expect(found.contains("ssh-ed25519"))
-            let reply = try SSHServer.run([
-                "/usr/bin/ssh", "-F", "none", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
-                "-o", "UserKnownHostsFile=\(configuration.knownHostsPath)", "-o", "IdentitiesOnly=yes",
-                "-i", server.clientKeyPath, "-p", String(server.port), "\(server.account)@::1",
-                "echo openssh",
-            ])
             #expect(reply.contains("openssh"), "\(reply)")
         }
     }
