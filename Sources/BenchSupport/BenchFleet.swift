@@ -105,7 +105,7 @@ public final class BenchFleet: Sendable {
     /// cloud.yaml of a chain project on an sshd runner host at 127.0.0.1:`port`.
     public static func cloudYAML(
         name: String, workspace: String, session: String, port: Int, user: String, identityFile: String,
-        runtime: String = "host"
+        runtime: String = "host", host: String = "127.0.0.1"
     ) -> String {
         """
         provider: ssh
@@ -117,7 +117,7 @@ public final class BenchFleet: Sendable {
           spec: \(workspace)/chain.yaml
           chain_session: \(session)
         ssh:
-          host: 127.0.0.1
+          host: "\(host)"
           port: \(port)
           user: \(user)
           identity_file: \(identityFile)

@@ -4,37 +4,39 @@ import Foundation
     import Glibc
 #endif
 
-/// TCP sockets on 127.0.0.1 for the harness: its sshd ports, the latency relay, the tests'
-/// misbehaving listeners. Every descriptor is close-on-exec, so spawned programs do not hold it.
+/// TCP sockets on loopback (127.0.0.1, or ::1 for IPv6 tests) for the harness: its sshd ports,
+/// the latency relay, the tests' misbehaving listeners. Every descriptor is close-on-exec, so
+/// spawned programs do not hold it.
 public enum Loopback {
-    /// A socket bound to 127.0.0.1 on a port the kernel picked (not listening yet), and its port.
-    public static func bind() throws -> (descriptor: Int32, port: Int) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw BenchError("socket failed") }
-        var address = address(port: 0)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, length) }
+    /// A socket bound to `host` on a port the kernel picked (not listening yet), and its port.
+    public static func bind(host: String = "127.0.0.1") throws -> (descriptor: Int32, port: Int) {
+        guard let (fd, address, addressLength) = socket(host: host, port: 0) else {
+            throw BenchError("socket failed")
         }
-        guard bound == 0 else {
+        var bound = address
+        var length = addressLength
+        let ok = withUnsafeMutablePointer(to: &bound) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard ok else {
             close(fd)
-            throw BenchError("bind to 127.0.0.1 failed")
+            throw BenchError("bind to \(host) failed")
         }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        // sin_port and sin6_port sit at the same offset.
+        let port = withUnsafePointer(to: &bound) {
+            $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_port }
         }
-        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+        return (fd, Int(UInt16(bigEndian: port)))
     }
 
-    /// A socket connected to 127.0.0.1:`port`, or nil when nothing accepts there.
-    public static func connect(port: Int) -> Int32? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        var target = address(port: port)
+    /// A socket connected to `host`:`port`, or nil when nothing accepts there.
+    public static func connect(port: Int, host: String = "127.0.0.1") -> Int32? {
+        guard let (fd, address, length) = socket(host: host, port: port) else { return nil }
+        var target = address
         let connected = withUnsafePointer(to: &target) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }
         }
         guard connected == 0 else {
             close(fd)
@@ -43,26 +45,36 @@ public enum Loopback {
         return fd
     }
 
-    private static func address(port: Int) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        return address
+    /// A TCP socket of `host`'s family (a numeric address) and the address with `port`.
+    private static func socket(host: String, port: Int) -> (Int32, sockaddr_storage, socklen_t)? {
+        var hints = addrinfo()
+        hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>? = nil
+        guard getaddrinfo(host, String(port), &hints, &list) == 0, let list else { return nil }
+        defer { freeaddrinfo(list) }
+        let info = list.pointee
+        guard let raw = info.ai_addr else { return nil }
+        var address = sockaddr_storage()
+        withUnsafeMutableBytes(of: &address) {
+            $0.copyMemory(from: UnsafeRawBufferPointer(start: raw, count: Int(info.ai_addrlen)))
+        }
+        let fd = Glibc.socket(info.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        return fd >= 0 ? (fd, address, info.ai_addrlen) : nil
     }
 }
 
 extension SSHServer {
-    /// A port on 127.0.0.1 that was free a moment ago.
-    public static func freePort() throws -> Int {
-        let socket = try Loopback.bind()
+    /// A port on `host` that was free a moment ago.
+    public static func freePort(host: String = "127.0.0.1") throws -> Int {
+        let socket = try Loopback.bind(host: host)
         close(socket.descriptor)
         return socket.port
     }
 
-    /// Whether something accepts TCP connections on 127.0.0.1:`port`.
-    public static func portAccepts(_ port: Int) -> Bool {
-        guard let fd = Loopback.connect(port: port) else { return false }
+    /// Whether something accepts TCP connections on `host`:`port`.
+    public static func portAccepts(_ port: Int, host: String = "127.0.0.1") -> Bool {
+        guard let fd = Loopback.connect(port: port, host: host) else { return false }
         close(fd)
         return true
     }

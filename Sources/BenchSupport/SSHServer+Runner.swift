@@ -7,7 +7,7 @@ extension SSHServer {
     /// benchmarks, the load run and the demo start their runners here.
     public static func runnerHost(
         account: String? = nil, replay: RunnerReplay? = nil, instruments: RunnerInstruments? = nil,
-        cpu: CPUAccount? = nil, extraConfig: [String] = []
+        cpu: CPUAccount? = nil, extraConfig: [String] = [], listenAddress: String = "127.0.0.1"
     ) throws -> SSHServer {
         let account = try account ?? defaultAccount()
         try RunnerAccount.prepare(account)
@@ -19,6 +19,7 @@ extension SSHServer {
         var lines = ["SetEnv \(environment)", "MaxStartups 100"]
         if let replay { lines.append("ForceCommand /bin/sh \(replay.script)") }
         return try SSHServer(
-            options: SSHServerOptions(extraConfig: lines + extraConfig, account: account, cpu: cpu))
+            options: SSHServerOptions(
+                extraConfig: lines + extraConfig, account: account, cpu: cpu, listenAddress: listenAddress))
     }
 }

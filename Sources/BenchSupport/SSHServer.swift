@@ -17,21 +17,25 @@ public struct SSHServerOptions: Sendable {
     public var hostKeyType: String
     /// The CPU account the listener joins, with every session it starts (benchmarks).
     public var cpu: CPUAccount?
+    /// The numeric loopback address sshd listens on: `127.0.0.1`, or `::1` for IPv6 tests.
+    public var listenAddress: String
 
     public init(
         extraConfig: [String] = [], account: String? = nil, hostKeyType: String = "ed25519",
-        cpu: CPUAccount? = nil
+        cpu: CPUAccount? = nil, listenAddress: String = "127.0.0.1"
     ) {
         self.extraConfig = extraConfig
         self.account = account
         self.hostKeyType = hostKeyType
         self.cpu = cpu
+        self.listenAddress = listenAddress
     }
 }
 
-/// A real OpenSSH sshd on 127.0.0.1 with its own temp directory, host key, client key,
-/// authorized_keys and known_hosts, spawned with posix_spawn (Foundation `Process` hangs here):
-/// the one sshd harness of the tests (TestSupport), the benchmarks, the load run and the demo.
+/// A real OpenSSH sshd on 127.0.0.1 (or ::1: `SSHServerOptions.listenAddress`) with its own temp
+/// directory, host key, client key, authorized_keys and known_hosts, spawned with posix_spawn
+/// (Foundation `Process` hangs here): the one sshd harness of the tests (TestSupport), the
+/// benchmarks, the load run and the demo.
 ///
 /// - Account: `RunnerAccount.name` unless the options name one (when the tests run as root, the
 ///   login account `mpfleet-test`, made once, so commands do not pay for root's shell start-up).
@@ -42,13 +46,15 @@ public struct SSHServerOptions: Sendable {
 /// - Everything is removed in `deinit`; prefer `withSSHServer { }` which also stops the server.
 public final class SSHServer: Sendable {
     public let directory: String
+    /// The address it listens on (`SSHServerOptions.listenAddress`).
+    public let host: String
     public let port: Int
     public let account: String
     /// The account's home directory on the "remote" side.
     public let homeDirectory: String
     /// ed25519 client key authorised for `account`.
     public let clientKeyPath: String
-    /// A known_hosts file holding the server's current host key as `[127.0.0.1]:PORT`.
+    /// A known_hosts file holding the server's current host key as `[127.0.0.1]:PORT` (`[::1]:PORT`).
     public let knownHostsPath: String
     public let configPath: String
     public let logPath: String
@@ -67,7 +73,8 @@ public final class SSHServer: Sendable {
         guard let made = mkdtemp(&template) else { throw BenchError("mkdtemp failed") }
         directory = String(cString: made)
         chmod(directory, 0o755)  // sshd reads authorized_keys as the account
-        port = try Self.freePort()
+        host = options.listenAddress
+        port = try Self.freePort(host: host)
         clientKeyPath = directory + "/client_ed25519"
         knownHostsPath = directory + "/known_hosts"
         configPath = directory + "/sshd_config"
@@ -104,13 +111,13 @@ public final class SSHServer: Sendable {
         ])
     }
 
-    /// `[127.0.0.1]:PORT TYPE BASE64` for the current host key, on this server's port or another
-    /// name for it (a relay in front of it).
+    /// `[127.0.0.1]:PORT TYPE BASE64` for the current host key, as OpenSSH writes it, on this
+    /// server's port or another name for it (a relay in front of it).
     public func knownHostsLine(port: Int? = nil) throws -> String {
         let pub = try String(contentsOfFile: hostKeyPath + ".pub", encoding: .utf8)
         let parts = pub.split(separator: " ")
         guard parts.count >= 2 else { throw BenchError("bad host key file") }
-        return "[127.0.0.1]:\(port ?? self.port) \(parts[0]) \(parts[1])"
+        return "\(HostPatterns.hostField(host: host, port: port ?? self.port)) \(parts[0]) \(parts[1])"
     }
 
     /// The host key's blob (base64) for fingerprint checks.
@@ -163,7 +170,7 @@ public final class SSHServer: Sendable {
     private func writeConfig() throws {
         var lines = [
             "Port \(port)",
-            "ListenAddress 127.0.0.1",
+            "ListenAddress \(host)",
             "HostKey \(hostKeyPath)",
             "AuthorizedKeysFile \(directory)/authorized_keys",
             "UsePAM no",
@@ -197,7 +204,7 @@ public final class SSHServer: Sendable {
         options.cpu?.add(child)
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
-            if Self.portAccepts(port) { return }
+            if Self.portAccepts(port, host: host) { return }
             var status: Int32 = 0
             if waitpid(child, &status, WNOHANG) == child {
                 pid.withLock { $0 = 0 }

@@ -279,7 +279,17 @@ extension CloudSpec {
         -> SSH
     {
         var ssh = SSH()
-        ssh.host = try rules.string(node, "host", label: "ssh.host", anchor: anchor)
+        let hostNode = node.value(for: "host")
+        if let hostNode, hostNode.sequence != nil {
+            throw rules.fail("`ssh.host` must be a string (quote an IPv6 literal: \"[::1]\")", at: hostNode)
+        }
+        let host = try rules.string(node, "host", label: "ssh.host", anchor: anchor)
+        guard let canonical = HostAddress.canonical(host) else {
+            throw rules.fail(
+                "`ssh.host` '\(host)' is not a host name or IPv6 address (an IPv6 literal is written ::1 or [::1], the port goes in ssh.port)",
+                at: hostNode)
+        }
+        ssh.host = canonical
         ssh.user = try rules.optionalString(node, "user", label: "ssh.user")
         if let portNode = node.value(for: "port"), !portNode.isNull {
             guard let port = portNode.integerScalar, port > 0 else {

@@ -6,7 +6,7 @@ extension CloudSpec {
         switch provider {
         case .ssh:
             let ssh = ssh ?? SSH()
-            let host = "\(Self.comparableHost(ssh.host)):\(ssh.port)"
+            let host = HostAddress.display(host: Self.comparableHost(ssh.host), port: ssh.port)
             switch ssh.runtime {
             case .docker:
                 // Docker and the file system are host-wide: the SSH user does not separate them.
@@ -34,10 +34,10 @@ extension CloudSpec {
         }
     }
 
-    /// Host names compare case-insensitively, with IPv6 brackets and a final dot dropped.
+    /// Host names compare case-insensitively, with a final dot dropped (IPv6 literals are already
+    /// in one spelling: `HostAddress.canonical`, applied when cloud.yaml is read).
     static func comparableHost(_ host: String) -> String {
         var name = host.lowercased()
-        if name.hasPrefix("["), name.hasSuffix("]") { name = String(name.dropFirst().dropLast()) }
         if name.hasSuffix("."), name.count > 1 { name.removeLast() }
         return name
     }

@@ -200,6 +200,33 @@ private let cloudErrorCases: [YAMLErrorCase] = [
     .init("ssh.host null", repo + "ssh:\n  host: ~\n", "4:3", "`ssh.host` is required"),
     .init("ssh.host number", repo + "ssh:\n  host: 5\n", "4:9", "`ssh.host` must be a non-empty string"),
     .init(
+        "ssh.host bracket not closed", repo + "ssh:\n  host: '[::1'\n", "4:9",
+        "`ssh.host` '[::1' is not a host name or IPv6 address (an IPv6 literal is written ::1 or [::1], the port goes in ssh.port)"
+    ),
+    .init(
+        "ssh.host bracket not opened", repo + "ssh:\n  host: '::1]'\n", "4:9",
+        "`ssh.host` '::1]' is not a host name or IPv6 address (an IPv6 literal is written ::1 or [::1], the port goes in ssh.port)"
+    ),
+    .init(
+        "ssh.host with a port", repo + "ssh:\n  host: '[::1]:22'\n", "4:9",
+        "`ssh.host` '[::1]:22' is not a host name or IPv6 address (an IPv6 literal is written ::1 or [::1], the port goes in ssh.port)"
+    ),
+    .init(
+        "ssh.host brackets around a name", repo + "ssh:\n  host: '[box]'\n", "4:9",
+        "`ssh.host` '[box]' is not a host name or IPv6 address (an IPv6 literal is written ::1 or [::1], the port goes in ssh.port)"
+    ),
+    .init(
+        "ssh.host name with a port", repo + "ssh:\n  host: box:22\n", "4:9",
+        "`ssh.host` 'box:22' is not a host name or IPv6 address (an IPv6 literal is written ::1 or [::1], the port goes in ssh.port)"
+    ),
+    .init(
+        "ssh.host not an IPv6 address", repo + "ssh:\n  host: '::g'\n", "4:9",
+        "`ssh.host` '::g' is not a host name or IPv6 address (an IPv6 literal is written ::1 or [::1], the port goes in ssh.port)"
+    ),
+    .init(
+        "ssh.host unquoted brackets (a YAML list)", repo + "ssh:\n  host: [fe80::1]\n", "4:9",
+        "`ssh.host` must be a string (quote an IPv6 literal: \"[::1]\")"),
+    .init(
         "ssh.user number", repo + "ssh:\n  host: h\n  user: 5\n", "5:9",
         "`ssh.user` must be a non-empty string"),
     .init(
@@ -529,6 +556,17 @@ private let cloudErrorCases: [YAMLErrorCase] = [
         let sshUnderRailway = try load(repo + "ssh:\n  host: box\n  runtime: docker\n")
         #expect(sshUnderRailway.ssh?.host == "box")
         #expect(sshUnderRailway.provider == .railway)
+    }
+
+    /// An IPv6 literal, bracketed or not, is kept in one spelling (issue 11).
+    @Test(arguments: [
+        ("::1", "::1"), ("\"::1\"", "::1"), ("'[::1]'", "::1"), ("\"[0:0:0:0:0:0:0:1]\"", "::1"),
+        ("'[2001:DB8::1]'", "2001:db8::1"), ("127.0.0.1", "127.0.0.1"), ("box", "box"),
+    ])
+    func sshHostIPv6Literals(_ written: String, _ kept: String) throws {
+        let spec = try load("provider: ssh\n" + repo + "ssh:\n  host: \(written)\n")
+        #expect(spec.ssh?.host == kept)
+        #expect(spec.providerIdentity == kept)
     }
 
     @Test func agentsVariants() throws {

@@ -35,6 +35,11 @@ import Testing
             second: "provider: ssh\nssh:\n  host: runner\n  container: a\n  remote_dir: /srv/b\n",
             claim: "container a on host runner:22"),
         .init(
+            label: "same container, IPv6 literal spelled differently",
+            first: "provider: ssh\nssh:\n  host: \"::1\"\n  container: a\n  remote_dir: /srv/a\n",
+            second: "provider: ssh\nssh:\n  host: \"[0:0::1]\"\n  container: a\n  remote_dir: /srv/b\n",
+            claim: "container a on host [::1]:22"),
+        .init(
             label: "same remote directory, other container",
             first: "provider: ssh\nssh:\n  host: runner\n  container: a\n  remote_dir: /srv/x/\n",
             second: "provider: ssh\nssh:\n  host: runner\n  container: b\n  remote_dir: /srv//x\n",

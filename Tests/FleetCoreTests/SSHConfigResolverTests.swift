@@ -42,6 +42,26 @@ import Testing
                 == directory.path + "/home/.ssh/from-user-include")
     }
 
+    /// An IPv6 literal (cloud.yaml's `ssh.host`, brackets already dropped) matches `Host`
+    /// patterns and is what `%h` expands to; a bracketed `HostName` is reported as written. Each
+    /// value is the one `ssh -G` prints for this file.
+    @Test func anIPv6LiteralMatchesHostPatternsAndExpandsAsPercentH() throws {
+        let directory = TempDir()
+        let resolver = Self.resolver(
+            directory,
+            user: "Host ::1\n  Port 2222\nHost *:*\n  HostName %h\n  UserKnownHostsFile ~/.ssh/known_%h\n"
+                + "Host six\n  HostName [::1]\n")
+        let settings = try resolver.resolve(host: "::1")
+        #expect(settings.port == 2222)
+        #expect(settings.effectiveHostName == "::1")
+        let knownHosts = try #require(settings.userKnownHostsFiles?.first)
+        #expect(
+            try settings.expandPath(
+                knownHosts, keyword: "UserKnownHostsFile", context: Self.context(directory))
+                == directory.path + "/home/.ssh/known_::1")
+        #expect(try resolver.resolve(host: "six").effectiveHostName == "[::1]")
+    }
+
     @Test func aSystemFileMayNotIncludeFromTheHomeDirectory() throws {
         let directory = TempDir()
         let resolver = Self.resolver(directory, user: "", system: "\n  Include ~/x.conf\n")

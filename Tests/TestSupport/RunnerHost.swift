@@ -16,8 +16,9 @@ public final class RunnerHost: Sendable {
     /// The fixture directory in this checkout.
     public static var fixtures: String { RunnerAccount.checkoutFixtures }
 
-    public init(extraConfig: [String] = []) throws {
-        server = try SSHServer.runnerHost(extraConfig: extraConfig)
+    /// `listenAddress` `::1` puts its sshd on IPv6 loopback (and its projects' `ssh.host` with it).
+    public init(extraConfig: [String] = [], listenAddress: String = "127.0.0.1") throws {
+        server = try SSHServer.runnerHost(extraConfig: extraConfig, listenAddress: listenAddress)
         try RunnerAccount.installStandIns(
             fixtures: Self.fixtures, account: server.account, extraExecutables: ["docker", "tmux"])
     }
@@ -43,7 +44,7 @@ public final class RunnerHost: Sendable {
         let cloudYAML =
             BenchFleet.cloudYAML(
                 name: name, workspace: workspace, session: session, port: server.port, user: server.account,
-                identityFile: server.clientKeyPath, runtime: runtime) + extraYAML
+                identityFile: server.clientKeyPath, runtime: runtime, host: server.host) + extraYAML
         try FileSystem.writeAtomically(local + "/cloud.yaml", text: cloudYAML)
         let project = TestProject(
             host: self, name: name, workspace: workspace, session: session, localDirectory: local,

@@ -5,7 +5,7 @@ import Transport
 /// Transport's view of BenchSupport's sshd harness, for the tests.
 extension SSHServer {
     public var endpoint: SSHEndpoint {
-        SSHEndpoint(host: "127.0.0.1", port: port, user: account, identityFile: clientKeyPath)
+        SSHEndpoint(host: host, port: port, user: account, identityFile: clientKeyPath)
     }
 
     /// A pool configuration pointing at this server's known_hosts file.

@@ -35,7 +35,7 @@ public actor ProjectActor {
     public nonisolated var hostKey: String {
         guard case .success(let spec) = cloud else { return "invalid" }
         switch spec.provider {
-        case .ssh: return "\(spec.ssh?.host ?? "localhost"):\(spec.ssh?.port ?? 22)"
+        case .ssh: return HostAddress.display(host: spec.ssh?.host ?? "localhost", port: spec.ssh?.port ?? 22)
         case .local: return "local"
         case .railway: return "railway:\(spec.railway.service)"
         }

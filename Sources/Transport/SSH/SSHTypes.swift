@@ -17,15 +17,17 @@ public struct SSHEndpoint: Hashable, Sendable, CustomStringConvertible {
     public var hostKeyPolicy: HostKeyPolicy?
     public var connectTimeout: Duration?
 
+    /// `host` may be an IPv6 literal with or without brackets: it is kept in its canonical form
+    /// (`HostAddress.canonical`), the one name resolution and known_hosts lookups expect.
     public init(host: String, port: Int = 22, user: String? = nil, identityFile: String? = nil) {
-        self.host = host
+        self.host = HostAddress.canonical(host) ?? host
         self.port = port
         self.user = user
         self.identityFile = identityFile
     }
 
-    /// `host:port`, the form used in every error message.
-    public var hostPort: String { "\(host):\(port)" }
+    /// `host:port` (`[::1]:22` for an IPv6 literal), the form used in every error message.
+    public var hostPort: String { HostAddress.display(host: host, port: port) }
 
     public var description: String {
         (user.map { "\($0)@" } ?? "") + hostPort
@@ -123,7 +125,7 @@ public struct SSHError: Error, Sendable, CustomStringConvertible {
     }
 
     public var kind: Kind
-    /// `host:port`.
+    /// `host:port` (`SSHEndpoint.hostPort`).
     public var host: String
     /// One line that names the host.
     public var message: String
