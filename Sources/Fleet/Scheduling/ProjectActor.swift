@@ -66,14 +66,18 @@ public actor ProjectActor {
         state = .running(tick)
         defer { state = .idle }
 
-        switch cloud {
-        case .failure(let error):
-            line.errorKind = "invalid_config"
-            line.report = ["error": .string(error.code.rawValue), "message": .string(error.message)]
-        case .success(let spec):
+        let result = await ProjectOperation(
+            fleet: operation, dryRun: dryRun, remoteSpecOverride: project.remoteSpec, state: stateDirectory,
+            deadline: deadline
+        ).run(cloud: cloud, pool: pool, home: home)
+        lastCommandCount = result.remoteCommands
+        line.outcome = result.outcome
+        line.errorKind = result.errorKind
+        line.report = .object(result.report)
+        line.effectiveStatus = result.effectiveStatus
+        if case .success(let spec) = cloud {
             line.provider = spec.provider.rawValue
             line.host = hostKey
-            await perform(operation, spec: spec, dryRun: dryRun, deadline: deadline, into: &line)
             recordHistory(spec: spec, into: &line)
         }
         line.durationMilliseconds = Int((ContinuousClock.now - started) / .milliseconds(1))
@@ -82,46 +86,6 @@ public actor ProjectActor {
 
     /// Remote commands issued by the last run (for the summary and benchmarks).
     public private(set) var lastCommandCount = 0
-
-    private func perform(
-        _ operation: FleetLine.Operation, spec: CloudSpec, dryRun: Bool, deadline: ContinuousClock.Instant?,
-        into line: inout FleetLine
-    ) async {
-        let runner: any Runner
-        do {
-            runner = try RunnerFactory.make(for: spec, pool: pool, home: home)
-        } catch {
-            line.errorKind = "invalid_config"
-            line.report = ["error": .string(error.code.rawValue), "message": .string(error.message)]
-            return
-        }
-        defer { lastCommandCount = runner.commandCount }
-        var reader = ChainStatusReader(
-            cloud: spec, runner: runner, remoteSpecOverride: project.remoteSpec, state: stateDirectory)
-        reader.deadline = deadline
-        switch operation {
-        case .status:
-            do {
-                let status = try await reader.read()
-                line.report = .object(status.payload)
-                line.effectiveStatus = status.effectiveStatus.rawValue
-                line.outcome = Self.blockedStatuses.contains(status.effectiveStatus) ? .blocked : .ok
-            } catch {
-                line.errorKind = error.kind ?? SupervisorTick.kind(for: error)
-                line.report = ["error": .string(error.code.rawValue), "message": .string(error.message)]
-            }
-        case .supervise:
-            let result = await SupervisorTick(reader: reader, dryRun: dryRun).run()
-            line.report = .object(result.report)
-            line.effectiveStatus = result.effectiveStatus
-            line.errorKind = result.errorKind
-            line.outcome =
-                result.skipped
-                ? .skipped
-                : !result.success
-                    ? .error : result.report["event"]?.stringValue == "supervisor_blocked" ? .blocked : .ok
-        }
-    }
 
     /// Adds the status history to the line and records an observed status. The write happens under
     /// the chain's lock, so it never races a tick of another process; when another holds it, that
@@ -149,8 +113,4 @@ public actor ProjectActor {
         defer { lock.release() }
         try? history.write(in: directory, below: stateDirectory.checkedBelow)
     }
-
-    static let blockedStatuses: Set<EffectiveStatus> = [
-        .humanPrerequisite, .qualityGate, .awaitingPRMerge, .awaitingHumanVerify,
-    ]
 }
