@@ -4,35 +4,34 @@ import Transport
 
 /// Owns one cloud.yaml: its spec, runner, marker and lock. Every operation on the project goes
 /// through this actor, one at a time; a second request while one runs is refused as `locked`.
-public actor ProjectActor {
+actor ProjectActor {
     private enum State {
         case idle
         case running(String)
     }
 
-    public nonisolated let project: FleetFile.Project
-    public nonisolated let cloud: Result<CloudSpec, FleetError>
+    nonisolated let project: FleetFile.Project
+    nonisolated let cloud: Result<CloudSpec, FleetError>
     private let pool: SSHPool
     private let home: String
     /// Where the project's marker, lock, validated spec and status history are kept.
     private let stateDirectory: StateDirectory
     private var state = State.idle
 
-    /// `stateDirectory` defaults to `<home>/.megaplan`; `cloud`, the project's cloud.yaml when the
-    /// caller has loaded it already (`FleetFile.loadClouds`), else it is loaded here.
-    public init(
-        project: FleetFile.Project, pool: SSHPool, home: String = FileSystem.homeDirectory(),
-        stateDirectory: StateDirectory? = nil, cloud: Result<CloudSpec, FleetError>? = nil
+    /// `cloud` is the project's cloud.yaml as `FleetRun` loaded it (`FleetFile.loadClouds`).
+    init(
+        project: FleetFile.Project, pool: SSHPool, home: String, stateDirectory: StateDirectory,
+        cloud: Result<CloudSpec, FleetError>
     ) {
         self.project = project
         self.pool = pool
         self.home = home
-        self.stateDirectory = stateDirectory ?? StateDirectory(home: home)
-        self.cloud = cloud ?? Result { () throws(FleetError) in try CloudSpec.load(path: project.cloudYAML) }
+        self.stateDirectory = stateDirectory
+        self.cloud = cloud
     }
 
     /// The host this project's runner is reached through (the per-host limit's key).
-    public nonisolated var hostKey: String {
+    nonisolated var hostKey: String {
         guard case .success(let spec) = cloud else { return "invalid" }
         switch spec.provider {
         case .ssh: return "\(spec.ssh?.host ?? "localhost"):\(spec.ssh?.port ?? 22)"
@@ -41,15 +40,9 @@ public actor ProjectActor {
         }
     }
 
-    /// The redactor for this project's secrets (shape-only when the spec is invalid).
-    public nonisolated var redactor: Redactor {
-        guard case .success(let spec) = cloud else { return .shapesOnly }
-        return Redactor(secretNames: spec.secrets, environment: ProcessEnvironment.current)
-    }
-
     /// One status read or supervise tick, reported as a fleet line. With a `deadline`, every
     /// remote command is bounded to end before it (see `ChainStatusReader.deadline`).
-    public func run(
+    func run(
         _ operation: FleetLine.Operation, dryRun: Bool, tick: String, deadline: ContinuousClock.Instant? = nil
     ) async -> FleetLine {
         let started = ContinuousClock.now
@@ -85,7 +78,7 @@ public actor ProjectActor {
     }
 
     /// Remote commands issued by the last run (for the summary and benchmarks).
-    public private(set) var lastCommandCount = 0
+    private(set) var lastCommandCount = 0
 
     /// Adds the status history to the line and records an observed status. The write happens under
     /// the chain's lock, so it never races a tick of another process; when another holds it, that

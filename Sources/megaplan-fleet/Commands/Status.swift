@@ -38,7 +38,7 @@ struct Status: AsyncParsableCommand {
 
     func run() async throws {
         if fleet.selectsFleet {
-            let code = await FleetRun.execute(
+            let code = await FleetCommand.execute(
                 .status, options: fleet, hostKeys: hostKeys, dryRun: false, takesLock: false)
             throw ExitCode(code)
         }
