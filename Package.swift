@@ -93,7 +93,7 @@ let package = Package(
         .executableTarget(
             name: "megaplan-fleet",
             dependencies: [
-                "FleetCore", "Locks", "Transport", "Supervisor", "Fleet", "CSanitizerHooks",
+                "FleetCore", "Fleet", "CSanitizerHooks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings

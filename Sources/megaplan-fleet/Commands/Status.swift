@@ -1,7 +1,6 @@
 import ArgumentParser
 import Fleet
 import FleetCore
-import Supervisor
 
 #if canImport(Glibc)
     import Glibc

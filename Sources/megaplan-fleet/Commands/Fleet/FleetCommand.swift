@@ -1,7 +1,6 @@
 import ArgumentParser
 import Fleet
 import FleetCore
-import Transport
 
 #if canImport(Glibc)
     import Glibc
@@ -29,7 +28,8 @@ enum FleetCommand {
         do {
             let file = try options.loadFleet()
             run = try FleetRun(
-                file: file, operation: operation, ssh: hostKeys.configuration(fleetDefaults: file.defaults),
+                file: file, operation: operation,
+                ssh: hostKeys.choice.configuration(fleetDefaults: file.defaults),
                 stateDirectory: options.stateDirectory(file))
             shard = try options.shard.map { (text) throws(FleetError) in
                 try FleetSelection.Shard(parsing: text)

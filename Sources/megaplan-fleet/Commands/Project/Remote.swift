@@ -1,8 +1,6 @@
 import ArgumentParser
 import Fleet
 import FleetCore
-import Supervisor
-import Transport
 
 #if canImport(Glibc)
     import Glibc
