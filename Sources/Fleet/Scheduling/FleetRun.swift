@@ -58,8 +58,8 @@ public struct FleetRun: Sendable {
     }
 
     /// Runs every selected project once and shuts the pool down. `emit` sees each line as it
-    /// finishes (with how many have), from one task at a time; `cancellable` runs the scheduling, so the command line
-    /// can cancel it on a signal (see `FleetScheduler.run` for what cancelling does).
+    /// finishes (with how many have), from one task at a time. `cancellable` runs the scheduling,
+    /// so the command line can cancel it on a signal (see `FleetScheduler.run` for what that does).
     public func run(
         tick: String = TickID.make(),
         emit: @escaping @Sendable (FleetLine, _ remoteCommands: Int, _ finished: Int) async -> Void = {

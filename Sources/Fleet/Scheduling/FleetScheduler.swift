@@ -22,8 +22,6 @@ public struct FleetRunOptions: Sendable {
 struct FleetScheduler: Sendable {
     let actors: [ProjectActor]
 
-    init(actors: [ProjectActor]) { self.actors = actors }
-
     /// Runs every project once. `emit` is called from one task at a time, in completion order.
     /// Cancelling the calling task stops the run: projects not started are left out, running ones
     /// are cancelled, and the summary says `interrupted`.

@@ -1,9 +1,8 @@
 import FleetCore
-import Supervisor
 import Transport
 
-/// Owns one cloud.yaml: its spec, runner, marker and lock. Every operation on the project goes
-/// through this actor, one at a time; a second request while one runs is refused as `locked`.
+/// One project of a fleet run: runs its `ProjectOperation` one at a time (a second request while
+/// one runs is refused as `locked`) and turns the result into a fleet line with its status history.
 actor ProjectActor {
     private enum State {
         case idle
