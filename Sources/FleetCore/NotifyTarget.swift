@@ -22,7 +22,7 @@ public struct NotifyTarget: Sendable, Equatable {
     public var remindAfterSeconds: Int
 
     /// The outcomes of a fleet line and the effective statuses of a chain, the words `on:` accepts.
-    /// Mirrors `FleetLine.Outcome` and Supervisor's `EffectiveStatus` (FleetCore sees neither);
+    /// Mirrors `FleetLine.Outcome` (Fleet's, which FleetCore cannot see) and `EffectiveStatus`;
     /// `NotifyConditionTests` checks the two stay equal.
     public static let conditions: [String] = [
         "ok", "blocked", "error", "skipped", "complete", "running", "awaiting_pr_merge",

@@ -1,16 +1,5 @@
 import FleetCore
 
-/// The seven effective statuses of a chain (§5.6), plus `unknown` when the status read failed.
-public enum EffectiveStatus: String, Sendable, CaseIterable {
-    case complete, running
-    case awaitingPRMerge = "awaiting_pr_merge"
-    case awaitingHumanVerify = "awaiting_human_verify"
-    case humanPrerequisite = "human_prerequisite"
-    case qualityGate = "quality_gate"
-    case staleBookkeeping = "stale_bookkeeping"
-    case unknown
-}
-
 /// Human-verification facts as §5.5 reports them.
 public struct HumanVerification: Sendable, Equatable {
     public var status: String

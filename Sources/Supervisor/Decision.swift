@@ -5,20 +5,31 @@ public enum Mutation: String, Sendable, Equatable {
     case restart, advance, wake
 }
 
+/// The report's `event`: typed, so callers decide on it without comparing strings.
+public enum SupervisorEvent: String, Sendable, Equatable {
+    case tick = "supervisor_tick"
+    case blocked = "supervisor_blocked"
+    case advanced = "supervisor_advanced"
+    case restarted = "supervisor_restarted"
+    case dryRun = "supervisor_dry_run"
+    case error = "supervisor_error"
+    case skipped = "supervisor_skipped"
+}
+
 /// What the decision table (§6.2) says before any mutation has run.
 public struct Decision: Sendable, Equatable {
-    public var event: String
+    public var event: SupervisorEvent
     public var nextAction: String
     public var refusedReason: String?
     /// When set, the tick performs this restart; the report then depends on its outcome.
     public var mutation: Mutation?
 
     static func tick(_ action: String, reason: String? = nil) -> Decision {
-        Decision(event: "supervisor_tick", nextAction: action, refusedReason: reason, mutation: nil)
+        Decision(event: .tick, nextAction: action, refusedReason: reason, mutation: nil)
     }
 
     static func blocked(_ reason: String) -> Decision {
-        Decision(event: "supervisor_blocked", nextAction: "blocked", refusedReason: reason, mutation: nil)
+        Decision(event: .blocked, nextAction: "blocked", refusedReason: reason, mutation: nil)
     }
 
     /// The report fields before anything ran (a dry run, or a decision without a mutation). A
@@ -26,7 +37,7 @@ public struct Decision: Sendable, Equatable {
     /// mistakes it for one.
     public var unperformed: DecisionOutcome {
         DecisionOutcome(
-            event: mutation == nil ? event : "supervisor_dry_run", nextAction: nextAction, acted: false,
+            event: mutation == nil ? event : .dryRun, nextAction: nextAction, acted: false,
             success: true,
             reason: refusedReason)
     }
@@ -43,23 +54,23 @@ public struct Decision: Sendable, Equatable {
                 case .wake: "all human-verification criteria satisfied but wake restart failed"
                 }
             return DecisionOutcome(
-                event: "supervisor_error", nextAction: "blocked", acted: false, success: false,
+                event: .error, nextAction: "blocked", acted: false, success: false,
                 reason: "\(prefix): \(restartError)")
         }
         switch mutation {
         case .advance:
             return DecisionOutcome(
-                event: "supervisor_advanced", nextAction: "advance", acted: true, success: true, reason: nil)
+                event: .advanced, nextAction: "advance", acted: true, success: true, reason: nil)
         case .restart, .wake:
             return DecisionOutcome(
-                event: "supervisor_restarted", nextAction: "restart", acted: true, success: true, reason: nil)
+                event: .restarted, nextAction: "restart", acted: true, success: true, reason: nil)
         }
     }
 }
 
 /// The report's event, next action, acted, success and refused reason.
 public struct DecisionOutcome: Sendable, Equatable {
-    public var event: String
+    public var event: SupervisorEvent
     public var nextAction: String
     public var acted: Bool
     public var success: Bool
@@ -117,7 +128,7 @@ public enum DecisionTable {
             let probe = input.prNumber != nil && input.canExec ? (input.prProbe ?? "unknown") : "unknown"
             if probe == "merged" {
                 return Decision(
-                    event: "supervisor_advanced", nextAction: "advance", refusedReason: nil,
+                    event: .advanced, nextAction: "advance", refusedReason: nil,
                     mutation: .advance)
             }
             return .blocked(
@@ -129,7 +140,7 @@ public enum DecisionTable {
             }
             if runnerDown {
                 return Decision(
-                    event: "supervisor_restarted", nextAction: "restart", refusedReason: nil,
+                    event: .restarted, nextAction: "restart", refusedReason: nil,
                     mutation: .restart)
             }
             return .blocked(
@@ -153,7 +164,7 @@ public enum DecisionTable {
             }
             if runnerDown {
                 return Decision(
-                    event: "supervisor_restarted", nextAction: "restart", refusedReason: nil, mutation: .wake)
+                    event: .restarted, nextAction: "restart", refusedReason: nil, mutation: .wake)
             }
             return .tick("noop")
         case .unknown:

@@ -5,6 +5,8 @@ import Transport
 /// The outcome of one supervise tick: the report of §6.3 and what the tick did.
 public struct TickReport: Sendable, Equatable {
     public var report: JSONObject
+    /// The report's `event`, typed.
+    public var supervisorEvent: SupervisorEvent
     public var success: Bool
     public var acted: Bool
     public var skipped: Bool
@@ -15,7 +17,7 @@ public struct TickReport: Sendable, Equatable {
     /// `supervisor tick: <event> | acted=<True|False> | next_action=<a>[ | refused_reason=<r>]`.
     public var summaryLine: String {
         var line =
-            "supervisor tick: \(report["event"]?.stringValue ?? "") | acted=\(acted ? "True" : "False") | next_action=\(report["next_action"]?.stringValue ?? "")"
+            "supervisor tick: \(supervisorEvent.rawValue) | acted=\(acted ? "True" : "False") | next_action=\(report["next_action"]?.stringValue ?? "")"
         if let reason = report["refused_reason"]?.stringValue, !reason.isEmpty {
             line += " | refused_reason=\(reason)"
         }
@@ -158,7 +160,7 @@ public struct SupervisorTick: Sendable {
 
         var report: JSONObject = [
             "success": .bool(outcome.success),
-            "event": .string(outcome.event),
+            "event": .string(outcome.event.rawValue),
             "spec": .string(spec),
             "effective_status": .string(status.effectiveStatus.rawValue),
             "next_action": .string(outcome.nextAction),
@@ -181,7 +183,8 @@ public struct SupervisorTick: Sendable {
         // A restart that failed is an error line like any other, so it needs a kind: the
         // transport's when the runner could not be reached, else `restart_failed`.
         return TickReport(
-            report: report, success: outcome.success, acted: outcome.acted, skipped: false,
+            report: report, supervisorEvent: outcome.event, success: outcome.success, acted: outcome.acted,
+            skipped: false,
             effectiveStatus: status.effectiveStatus.rawValue,
             errorKind: outcome.success
                 ? nil : restartError.map { $0.kind ?? "restart_failed" } ?? "restart_failed")
@@ -224,25 +227,29 @@ public struct SupervisorTick: Sendable {
     /// §6.1a: the report when the initial read fails; it has exactly these keys.
     func errorReport(_ error: FleetError) -> TickReport {
         let report: JSONObject = [
-            "success": false, "event": "supervisor_error", "spec": "", "effective_status": "unknown",
+            "success": false, "event": .string(SupervisorEvent.error.rawValue), "spec": "",
+            "effective_status": "unknown",
             "next_action": "none", "acted": false,
             "refused_reason": .string("chain status read failed: \(error.message)"),
             "runner": [:], "sync": [:], "pr": [:], "logs": [:],
         ]
         return TickReport(
-            report: report, success: false, acted: false, skipped: false, effectiveStatus: "unknown",
+            report: report, supervisorEvent: .error, success: false, acted: false, skipped: false,
+            effectiveStatus: "unknown",
             errorKind: error.kind ?? Self.kind(for: error))
     }
 
     func skippedReport() -> TickReport {
         let report: JSONObject = [
-            "success": true, "event": "supervisor_skipped", "spec": "", "effective_status": "unknown",
+            "success": true, "event": .string(SupervisorEvent.skipped.rawValue), "spec": "",
+            "effective_status": "unknown",
             "next_action": "none", "acted": false,
             "refused_reason": .string("skipped: locked (another tick holds \(lockPath))"),
             "runner": [:], "sync": [:], "pr": [:], "logs": [:],
         ]
         return TickReport(
-            report: report, success: true, acted: false, skipped: true, effectiveStatus: "unknown",
+            report: report, supervisorEvent: .skipped, success: true, acted: false, skipped: true,
+            effectiveStatus: "unknown",
             errorKind: "locked")
     }
 

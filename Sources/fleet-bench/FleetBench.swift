@@ -243,7 +243,7 @@ struct FleetBench {
                 row.commandsPerProject = Double(summary.commands) / Double(count)
                 row.projectMs = (summary.medianProject, summary.slowestProject)
 
-                // The same ticks in-process through the library (FleetScheduler, one pool); live
+                // The same ticks in-process through the library (FleetRun, one pool); live
                 // runners make large rows slow, so those skip it.
                 if settings.library, replay != nil || count <= 50 {
                     let (ms, handshakes) = try await libraryTick(file: file, fleet: fleet, count: count)
@@ -336,24 +336,17 @@ struct FleetBench {
     }
 
     static func libraryTick(file: String, fleet: BenchFleet, count: Int) async throws -> (Double, Int) {
-        let loaded = try FleetFile.load(path: file)
-        let pool = SSHPool(
-            configuration: SSHConfiguration(
-                knownHostsPath: fleet.knownHosts, connectionsPerHost: loaded.defaults.connectionsPerHost))
-        let actors = loaded.projects.map { ProjectActor(project: $0, pool: pool, home: fleet.home) }
-        var options = FleetRunOptions(operation: .supervise)
-        options.concurrency = loaded.defaults.concurrency
-        options.perHost = loaded.defaults.perHost
-        options.deadline = .seconds(loaded.defaults.deadlineSeconds)
-        let started = ContinuousClock.now
-        let summary = await FleetScheduler(actors: actors).run(options, tick: TickID.make()) { _, _ in }
-        let wall = (ContinuousClock.now - started).secondsDouble * 1000
-        let statistics = pool.statistics
-        await pool.shutdown()
+        let run = try FleetRun.load(
+            path: file, operation: .supervise, ssh: SSHConfiguration(knownHostsPath: fleet.knownHosts),
+            home: fleet.home)
+        let result = await run.run()
+        let summary = result.summary
+        // The tick itself: the pool's shutdown is not part of it.
+        let wall = Double(summary.wallMilliseconds) - result.shutdown.secondsDouble * 1000
         guard summary.projects == count, summary.outcomes["ok"] == count else {
             throw BenchError("library tick: \(summary.json.serialized())")
         }
-        return (wall, statistics.handshakes)
+        return (wall, result.statistics.handshakes)
     }
 
     static func pad(_ text: String, _ width: Int) -> String {
@@ -399,7 +392,7 @@ struct FleetBench {
 
     static let legend = """
         tick ms: wall time of one `megaplan-fleet tick --all` process (what cron runs); lib ms: the
-        same ticks in-process through FleetScheduler. project ms: median/slowest duration_ms of the
+        same ticks in-process through FleetRun. project ms: median/slowest duration_ms of the
         project lines. handshakes: SSH sessions opened by the tick
         process (/ in-process). cmds/proj: remote commands per project. tick CPU s and peak RSS MB:
         the tick process (wait4). sshd CPU s: the three sshd hosts and every command they ran during

@@ -10,7 +10,7 @@ import Transport
 #endif
 
 /// Load run (issue 7): 500 projects on 5 sshd hosts, ticked 20 times in a row in this process
-/// (FleetScheduler + ProjectActor, a fresh pool per tick shut down afterwards, as `tick --all`
+/// (`FleetRun`: a fresh pool per tick shut down afterwards, as `tick --all`
 /// does) and then in 20 separate `megaplan-fleet tick --all` processes. Reports wall time per
 /// tick, RSS and peak RSS, and descriptor and thread counts after each tick, and fails when the
 /// descriptors or threads grow from tick to tick. Run it with scripts/load.sh (release build).
@@ -176,13 +176,9 @@ struct FleetLoad {
     // MARK: in process
 
     static func inProcess(_ settings: Settings, file: String, fleet: BenchFleet) async throws -> Bool {
-        let loaded = try FleetFile.load(path: file)
-        let configuration = SSHConfiguration(
-            knownHostsPath: fleet.knownHosts, connectionsPerHost: loaded.defaults.connectionsPerHost)
-        var options = FleetRunOptions(operation: .supervise)
-        options.concurrency = loaded.defaults.concurrency
-        options.perHost = loaded.defaults.perHost
-        options.deadline = .seconds(loaded.defaults.deadlineSeconds)
+        let run = try FleetRun.load(
+            path: file, operation: .supervise, ssh: SSHConfiguration(knownHostsPath: fleet.knownHosts),
+            home: fleet.home)
         let before = (descriptors: ProcessFigures.descriptors(), threads: ProcessFigures.threads())
         say("")
         say(
@@ -197,11 +193,8 @@ struct FleetLoad {
         for index in 1...settings.ticks {
             let cpuBefore = BenchProcess.selfCPUSeconds()
             let tickStarted = ContinuousClock.now
-            let pool = SSHPool(configuration: configuration)
-            let actors = loaded.projects.map { ProjectActor(project: $0, pool: pool, home: fleet.home) }
-            let summary = await FleetScheduler(actors: actors).run(options, tick: TickID.make()) { _, _ in }
-            let statistics = pool.statistics
-            await pool.shutdown()
+            let result = await run.run()
+            let (summary, statistics) = (result.summary, result.statistics)
             let wall = (ContinuousClock.now - tickStarted).secondsDouble * 1000
             guard summary.projects == settings.projects, summary.outcomes["ok"] == settings.projects else {
                 throw BenchError("in-process tick \(index): \(summary.json.serialized())")

@@ -153,45 +153,35 @@ extension RealHosts {
             // The redactor reads the secret's value from the environment, as the binary's does.
             setenv(FaultFleet.secretName, fleet.secret, 1)
             let home = fleet.directory.home
-            let file = try FleetFile.load(path: fleet.fleetFile)
             let configuration = SSHConfiguration(knownHostsPath: fleet.directory.knownHosts)
+            var run = try FleetRun.load(
+                path: fleet.fleetFile, operation: .supervise, ssh: configuration, home: home)
+            run.options.deadline = .milliseconds(Int(Self.deadline * 1000))
 
             // Warm up (the cooperative pool, libssh2, Dispatch) so the baseline is steady.
-            let warm = SSHPool(configuration: configuration)
-            let warmActors = file.projects.filter { $0.name.hasPrefix("healthy") }.map {
-                ProjectActor(project: $0, pool: warm, home: home)
-            }
-            _ = await FleetScheduler(actors: warmActors).run(
-                FleetRunOptions(operation: .status), tick: "t-warm"
-            ) {
-                _, _ in
-            }
-            await warm.shutdown()
+            var warm = run
+            warm.projects = run.projects.filter { $0.name.hasPrefix("healthy") }
+            warm.options.operation = .status
+            _ = await warm.run(tick: "t-warm")
             try await Task.sleep(for: .milliseconds(500))
             let descriptorsBefore = LeakProbe.descriptorCount()
             let openBefore = LeakProbe.descriptors()
             let threadsBefore = LeakProbe.threadCount()
 
-            let pool = SSHPool(configuration: configuration)
-            let actors = file.projects.map { ProjectActor(project: $0, pool: pool, home: home) }
-            let redactors = Dictionary(uniqueKeysWithValues: actors.map { ($0.project.name, $0.redactor) })
-            var options = FleetRunOptions(operation: .supervise)
-            options.deadline = .milliseconds(Int(Self.deadline * 1000))
+            let redactors = run.redactors
+            let total = run.projects.count
             let collected = Collector()
+            let during = EndOfRunProbe()
             let clock = ContinuousClock()
-            let started = clock.now
             async let injected = fleet.injectMidCommandFaults()
-            let summary = await FleetScheduler(actors: actors).run(options, tick: "t-faults") {
-                line, commands in
+            let result = await run.run(tick: "t-faults") { line, commands, finished in
                 await collected.add(line, commands: commands)
+                if finished == total { await during.record() }
             }
-            let wall = clock.now - started
+            let (summary, shutdown) = (result.summary, result.shutdown)
+            let wall = Duration.milliseconds(summary.wallMilliseconds) - shutdown
             let injection = await injected
-            let descriptorsDuring = LeakProbe.descriptorCount()
-            let threadsDuring = LeakProbe.threadCount()
-            let shutdownStarted = clock.now
-            await pool.shutdown()
-            let shutdown = clock.now - shutdownStarted
+            let (descriptorsDuring, threadsDuring) = await (during.descriptors, during.threads)
             let openSockets = OwnedSockets.connected(toPorts: fleet.ports)
 
             // A burst of refused connections: each I/O thread ends within microseconds, often
@@ -317,5 +307,16 @@ extension RealHosts {
                 lock?.release()
             }
         }
+    }
+}
+
+/// Descriptors and threads when a run's last line is in, before its pool's shutdown.
+actor EndOfRunProbe {
+    private(set) var descriptors = 0
+    private(set) var threads = 0
+
+    func record() {
+        descriptors = LeakProbe.descriptorCount()
+        threads = LeakProbe.threadCount()
     }
 }

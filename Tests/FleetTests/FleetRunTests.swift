@@ -4,7 +4,7 @@ import TestSupport
 import Testing
 import Transport
 
-/// A whole fleet through the library (FleetScheduler + ProjectActor, one shared pool): 54
+/// A whole fleet through the library (`FleetRun`, one shared pool): 54
 /// projects on six real sshd hosts, four of them broken in a different way.
 extension RealHosts {
     @Suite("Fleet run against real hosts")
@@ -86,35 +86,27 @@ extension RealHosts {
             try FileSystem.writeAtomically(
                 directory.knownHosts,
                 text: (FileSystem.readText(directory.knownHosts) ?? "") + "@revoked * \(revokedKey)\n")
-            let file = try FleetFile.load(path: directory.writeFleet(members))
+            var run = try FleetRun.load(
+                path: directory.writeFleet(members), operation: .supervise,
+                ssh: SSHConfiguration(
+                    knownHostsPath: directory.knownHosts, hostKeyPolicy: .strict, connectTimeout: .seconds(20)
+                ),
+                home: directory.home)
+            run.options.concurrency = 64
+            run.options.perHost = 8
+            run.options.deadline = .milliseconds(Int(Self.deadline * 1000))
 
             // Break the hosts only now: the known_hosts file has the rotated host's OLD key.
             down.server.stop()
             try rotated.server.rotateHostKey()
             frozen.server.freeze()
 
-            let pool = SSHPool(
-                configuration: SSHConfiguration(
-                    knownHostsPath: directory.knownHosts, hostKeyPolicy: .strict, connectTimeout: .seconds(20)
-                ))
-            let actors = file.projects.map { ProjectActor(project: $0, pool: pool, home: directory.home) }
-            var options = FleetRunOptions(operation: .supervise)
-            options.concurrency = 64
-            options.perHost = 8
-            options.deadline = .milliseconds(Int(Self.deadline * 1000))
-
             let collected = Collector()
-            let clock = ContinuousClock()
-            let started = clock.now
-            let summary = await FleetScheduler(actors: actors).run(options, tick: "t-test") {
-                line, commands in
+            let result = await run.run(tick: "t-test") { line, commands, _ in
                 await collected.add(line, commands: commands)
             }
-            let wall = clock.now - started
-            let statistics = pool.statistics
-            let shutdownStarted = clock.now
-            await pool.shutdown()
-            let shutdown = clock.now - shutdownStarted
+            let (summary, statistics, shutdown) = (result.summary, result.statistics, result.shutdown)
+            let wall = Duration.milliseconds(summary.wallMilliseconds) - shutdown
             let lines = await collected.lines
 
             let healthy = lines.filter { entry in
@@ -176,7 +168,7 @@ extension RealHosts {
             // Connections are pooled: handshakes are bounded by hosts, not projects. Three hosts
             // complete handshakes (the two healthy ones and the garbage one).
             #expect(statistics.handshakes >= 3)
-            #expect(statistics.handshakes <= pool.configuration.connectionsPerHost * 3)
+            #expect(statistics.handshakes <= run.ssh.connectionsPerHost * 3)
             // A supervise tick on a healthy project is two remote commands (read; refresh + re-read),
             // plus the PR probe for a chain waiting on a merge.
             for entry in lines where entry.line.outcome != .error {
@@ -200,22 +192,19 @@ extension RealHosts {
             }
             let directory = try FleetDirectory()
             try directory.writeKnownHosts([host.server])
-            let file = try FleetFile.load(path: directory.writeFleet(members))
-            let pool = SSHPool(configuration: SSHConfiguration(knownHostsPath: directory.knownHosts))
-            let actors = file.projects.map { ProjectActor(project: $0, pool: pool, home: directory.home) }
+            let run = try FleetRun.load(
+                path: directory.writeFleet(members), operation: .status,
+                ssh: SSHConfiguration(knownHostsPath: directory.knownHosts), home: directory.home)
             let collected = Collector()
-            let summary = await FleetScheduler(actors: actors).run(
-                FleetRunOptions(operation: .status), tick: "t-s"
-            ) {
-                await collected.add($0, commands: $1)
+            let result = await run.run(tick: "t-s") { line, commands, _ in
+                await collected.add(line, commands: commands)
             }
-            let statistics = pool.statistics
-            await pool.shutdown()
+            let (summary, statistics) = (result.summary, result.statistics)
             let lines = await collected.lines
             #expect(lines.count == members.count)
             #expect(summary.remoteCommands == members.count)
             #expect(statistics.commandsRun == members.count)
-            #expect(statistics.handshakes <= pool.configuration.connectionsPerHost)
+            #expect(statistics.handshakes <= run.ssh.connectionsPerHost)
             for member in members {
                 let line = try #require(lines.first { $0.line.project == member.name }?.line)
                 #expect(line.operation == .status)

@@ -39,18 +39,17 @@ extension RealHosts {
                 file.projects.map(\.deadlineSeconds) == [Self.projectDeadline * 5, Self.projectDeadline, nil])
             frozen.server.freeze()
 
-            let pool = SSHPool(
-                configuration: SSHConfiguration(
+            var fleetRun = try FleetRun(
+                file: file, operation: .status,
+                ssh: SSHConfiguration(
                     knownHostsPath: directory.knownHosts, hostKeyPolicy: .strict, connectTimeout: .seconds(30)
-                ))
-            let actors = file.projects.map { ProjectActor(project: $0, pool: pool, home: directory.home) }
-            var options = FleetRunOptions(operation: .status)
-            options.deadline = .milliseconds(Int(Self.runDeadline * 1000))
+                ),
+                home: directory.home)
+            fleetRun.options.deadline = .milliseconds(Int(Self.runDeadline * 1000))
             let collected = Collector()
-            _ = await FleetScheduler(actors: actors).run(options, tick: "t-deadline") { line, commands in
+            _ = await fleetRun.run(tick: "t-deadline") { line, commands, _ in
                 await collected.add(line, commands: commands)
             }
-            await pool.shutdown()
             let byName = Dictionary(
                 uniqueKeysWithValues: await collected.lines.map { ($0.line.project, $0.line) })
 

@@ -179,7 +179,7 @@ extension RealHosts {
 
         /// The blocked statuses of the alert and the dashboard are the tool's (`outcome: blocked`).
         @Test func alertsAndDashboardNameTheBlockedStatuses() throws {
-            let blocked = Set(ProjectActor.blockedStatuses.map(\.rawValue))
+            let blocked = Set(ProjectOperation.blockedStatuses.map(\.rawValue))
             for path in [Self.alerts, Self.dashboard] {
                 let text = try #require(FileSystem.readText(path))
                 let range = try #require(

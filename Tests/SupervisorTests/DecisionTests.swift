@@ -18,7 +18,8 @@ struct DecideCase: Sendable, CustomTestStringConvertible {
 }
 
 private func outcome(
-    _ event: String, _ action: String, acted: Bool = false, success: Bool = true, _ reason: String? = nil
+    _ event: SupervisorEvent, _ action: String, acted: Bool = false, success: Bool = true,
+    _ reason: String? = nil
 ) -> DecisionOutcome {
     DecisionOutcome(event: event, nextAction: action, acted: acted, success: success, reason: reason)
 }
@@ -28,13 +29,13 @@ private func row(_ name: String, _ input: DecisionInput, _ ok: DecisionOutcome) 
 }
 
 private func blocked(_ name: String, _ input: DecisionInput, _ reason: String) -> DecideCase {
-    row(name, input, outcome("supervisor_blocked", "blocked", reason))
+    row(name, input, outcome(.blocked, "blocked", reason))
 }
 
-private let restarted = outcome("supervisor_restarted", "restart", acted: true)
-private let advanced = outcome("supervisor_advanced", "advance", acted: true)
+private let restarted = outcome(.restarted, "restart", acted: true)
+private let advanced = outcome(.advanced, "advance", acted: true)
 private func restartFailed(_ reason: String) -> DecisionOutcome {
-    outcome("supervisor_error", "blocked", success: false, reason)
+    outcome(.error, "blocked", success: false, reason)
 }
 
 private let prWait = "supervisor will not advance until PR is merged"
@@ -66,17 +67,17 @@ struct DecisionTests {
             "provider consistency mismatch: x"),
         row(
             "consistent running", DecisionInput(status: .running, consistencyStatus: "consistent"),
-            outcome("supervisor_tick", "noop")),
+            outcome(.tick, "noop")),
         row(
             "not_applicable running", DecisionInput(status: .running, consistencyStatus: "not_applicable"),
-            outcome("supervisor_tick", "noop")),
+            outcome(.tick, "noop")),
         // running / complete.
         row(
             "running", DecisionInput(status: .running, runnerStatus: "dead"),
-            outcome("supervisor_tick", "noop")),
+            outcome(.tick, "noop")),
         row(
             "complete", DecisionInput(status: .complete, runnerStatus: "dead"),
-            outcome("supervisor_tick", "done")),
+            outcome(.tick, "done")),
         // Policies.
         blocked(
             "human_prerequisite", DecisionInput(status: .humanPrerequisite, runnerStatus: "dead"),
@@ -190,16 +191,16 @@ struct DecisionTests {
             "HV all verified, runner alive",
             DecisionInput(
                 status: .awaitingHumanVerify, runnerStatus: "alive", humanVerification: allVerified),
-            outcome("supervisor_tick", "noop")),
+            outcome(.tick, "noop")),
         row(
             "HV all verified, runner unknown",
             DecisionInput(
                 status: .awaitingHumanVerify, runnerStatus: "unknown", humanVerification: allVerified),
-            outcome("supervisor_tick", "noop")),
+            outcome(.tick, "noop")),
         // Anything else.
         row(
             "unknown effective status", DecisionInput(status: .unknown, runnerStatus: "dead"),
-            outcome("supervisor_tick", "noop", "unknown effective_status: unknown")),
+            outcome(.tick, "noop", "unknown effective_status: unknown")),
     ]
 
     @Test(arguments: cases)
@@ -210,7 +211,7 @@ struct DecisionTests {
         if let failed = row.failed {
             #expect(decision.outcome(restartError: "boom") == failed)
             // Before the mutation ran (dry run): a dry-run event with the decided action, not acted.
-            #expect(decision.unperformed == outcome("supervisor_dry_run", row.ok.nextAction, acted: false))
+            #expect(decision.unperformed == outcome(.dryRun, row.ok.nextAction, acted: false))
         } else {
             // Without a mutation a restart error cannot change anything.
             #expect(decision.outcome(restartError: "boom") == row.ok)
@@ -221,7 +222,7 @@ struct DecisionTests {
     @Test func everyEffectiveStatusHasARow() {
         for status in EffectiveStatus.allCases {
             let decision = DecisionTable.decide(DecisionInput(status: status, runnerStatus: "dead"))
-            #expect(!decision.event.isEmpty && !decision.nextAction.isEmpty)
+            #expect(!decision.nextAction.isEmpty)
         }
     }
 }

@@ -23,6 +23,30 @@ public struct ProjectEnvironment: Sendable {
         self.home = home
     }
 
+    /// Loads the project's cloud.yaml (`adjust` may override it in memory), gives `body` its
+    /// runner, then shuts the SSH pool down on every path, so no I/O thread is inside libssh2 when
+    /// the process exits.
+    public static func with<T>(
+        cloudYAML path: String, ssh: SSHConfiguration, sessionOverride: String? = nil,
+        adjust: (inout CloudSpec) throws -> Void = { _ in }, _ body: (ProjectEnvironment) async throws -> T
+    ) async throws -> T {
+        var spec = try CloudSpec.load(path: path)
+        try adjust(&spec)
+        let pool = SSHPool(configuration: ssh)
+        do {
+            let runner = try RunnerFactory.make(for: spec, pool: pool, sessionOverride: sessionOverride)
+            let project = ProjectEnvironment(
+                cloud: spec, runner: runner, environment: ProcessEnvironment.current, root: ProjectRoot.find()
+            )
+            let result = try await body(project)
+            await pool.shutdown()
+            return result
+        } catch {
+            await pool.shutdown()
+            throw error
+        }
+    }
+
     /// The persistent deploy directory of local and ssh (§4.9); nil for Railway, which uses a
     /// temporary one.
     public var persistentDeployDirectory: String? {

@@ -19,15 +19,13 @@ public struct FleetRunOptions: Sendable {
 }
 
 /// Runs one operation over many projects in parallel and hands back each line as it finishes.
-public struct FleetScheduler: Sendable {
-    public let actors: [ProjectActor]
-
-    public init(actors: [ProjectActor]) { self.actors = actors }
+struct FleetScheduler: Sendable {
+    let actors: [ProjectActor]
 
     /// Runs every project once. `emit` is called from one task at a time, in completion order.
     /// Cancelling the calling task stops the run: projects not started are left out, running ones
     /// are cancelled, and the summary says `interrupted`.
-    public func run(
+    func run(
         _ options: FleetRunOptions, tick: String, emit: (FleetLine, _ remoteCommands: Int) async -> Void
     ) async -> FleetSummary {
         let started = ContinuousClock.now

@@ -1,38 +1,36 @@
 import FleetCore
-import Supervisor
 import Transport
 
-/// Owns one cloud.yaml: its spec, runner, marker and lock. Every operation on the project goes
-/// through this actor, one at a time; a second request while one runs is refused as `locked`.
-public actor ProjectActor {
+/// One project of a fleet run: runs its `ProjectOperation` one at a time (a second request while
+/// one runs is refused as `locked`) and turns the result into a fleet line with its status history.
+actor ProjectActor {
     private enum State {
         case idle
         case running(String)
     }
 
-    public nonisolated let project: FleetFile.Project
-    public nonisolated let cloud: Result<CloudSpec, FleetError>
+    nonisolated let project: FleetFile.Project
+    nonisolated let cloud: Result<CloudSpec, FleetError>
     private let pool: SSHPool
     private let home: String
     /// Where the project's marker, lock, validated spec and status history are kept.
     private let stateDirectory: StateDirectory
     private var state = State.idle
 
-    /// `stateDirectory` defaults to `<home>/.megaplan`; `cloud`, the project's cloud.yaml when the
-    /// caller has loaded it already (`FleetFile.loadClouds`), else it is loaded here.
-    public init(
-        project: FleetFile.Project, pool: SSHPool, home: String = FileSystem.homeDirectory(),
-        stateDirectory: StateDirectory? = nil, cloud: Result<CloudSpec, FleetError>? = nil
+    /// `cloud` is the project's cloud.yaml as `FleetRun` loaded it (`FleetFile.loadClouds`).
+    init(
+        project: FleetFile.Project, pool: SSHPool, home: String, stateDirectory: StateDirectory,
+        cloud: Result<CloudSpec, FleetError>
     ) {
         self.project = project
         self.pool = pool
         self.home = home
-        self.stateDirectory = stateDirectory ?? StateDirectory(home: home)
-        self.cloud = cloud ?? Result { () throws(FleetError) in try CloudSpec.load(path: project.cloudYAML) }
+        self.stateDirectory = stateDirectory
+        self.cloud = cloud
     }
 
     /// The host this project's runner is reached through (the per-host limit's key).
-    public nonisolated var hostKey: String {
+    nonisolated var hostKey: String {
         guard case .success(let spec) = cloud else { return "invalid" }
         switch spec.provider {
         case .ssh: return HostAddress.display(host: spec.ssh?.host ?? "localhost", port: spec.ssh?.port ?? 22)
@@ -41,15 +39,9 @@ public actor ProjectActor {
         }
     }
 
-    /// The redactor for this project's secrets (shape-only when the spec is invalid).
-    public nonisolated var redactor: Redactor {
-        guard case .success(let spec) = cloud else { return .shapesOnly }
-        return Redactor(secretNames: spec.secrets, environment: ProcessEnvironment.current)
-    }
-
     /// One status read or supervise tick, reported as a fleet line. With a `deadline`, every
     /// remote command is bounded to end before it (see `ChainStatusReader.deadline`).
-    public func run(
+    func run(
         _ operation: FleetLine.Operation, dryRun: Bool, tick: String, deadline: ContinuousClock.Instant? = nil
     ) async -> FleetLine {
         let started = ContinuousClock.now
@@ -66,14 +58,18 @@ public actor ProjectActor {
         state = .running(tick)
         defer { state = .idle }
 
-        switch cloud {
-        case .failure(let error):
-            line.errorKind = "invalid_config"
-            line.report = ["error": .string(error.code.rawValue), "message": .string(error.message)]
-        case .success(let spec):
+        let result = await ProjectOperation(
+            fleet: operation, dryRun: dryRun, remoteSpecOverride: project.remoteSpec, state: stateDirectory,
+            deadline: deadline
+        ).run(cloud: cloud, pool: pool, home: home)
+        lastCommandCount = result.remoteCommands
+        line.outcome = result.outcome
+        line.errorKind = result.errorKind
+        line.report = .object(result.report)
+        line.effectiveStatus = result.effectiveStatus
+        if case .success(let spec) = cloud {
             line.provider = spec.provider.rawValue
             line.host = hostKey
-            await perform(operation, spec: spec, dryRun: dryRun, deadline: deadline, into: &line)
             recordHistory(spec: spec, into: &line)
         }
         line.durationMilliseconds = Int((ContinuousClock.now - started) / .milliseconds(1))
@@ -81,47 +77,7 @@ public actor ProjectActor {
     }
 
     /// Remote commands issued by the last run (for the summary and benchmarks).
-    public private(set) var lastCommandCount = 0
-
-    private func perform(
-        _ operation: FleetLine.Operation, spec: CloudSpec, dryRun: Bool, deadline: ContinuousClock.Instant?,
-        into line: inout FleetLine
-    ) async {
-        let runner: any Runner
-        do {
-            runner = try RunnerFactory.make(for: spec, pool: pool, home: home)
-        } catch {
-            line.errorKind = "invalid_config"
-            line.report = ["error": .string(error.code.rawValue), "message": .string(error.message)]
-            return
-        }
-        defer { lastCommandCount = runner.commandCount }
-        var reader = ChainStatusReader(
-            cloud: spec, runner: runner, remoteSpecOverride: project.remoteSpec, state: stateDirectory)
-        reader.deadline = deadline
-        switch operation {
-        case .status:
-            do {
-                let status = try await reader.read()
-                line.report = .object(status.payload)
-                line.effectiveStatus = status.effectiveStatus.rawValue
-                line.outcome = Self.blockedStatuses.contains(status.effectiveStatus) ? .blocked : .ok
-            } catch {
-                line.errorKind = error.kind ?? SupervisorTick.kind(for: error)
-                line.report = ["error": .string(error.code.rawValue), "message": .string(error.message)]
-            }
-        case .supervise:
-            let result = await SupervisorTick(reader: reader, dryRun: dryRun).run()
-            line.report = .object(result.report)
-            line.effectiveStatus = result.effectiveStatus
-            line.errorKind = result.errorKind
-            line.outcome =
-                result.skipped
-                ? .skipped
-                : !result.success
-                    ? .error : result.report["event"]?.stringValue == "supervisor_blocked" ? .blocked : .ok
-        }
-    }
+    private(set) var lastCommandCount = 0
 
     /// Adds the status history to the line and records an observed status. The write happens under
     /// the chain's lock, so it never races a tick of another process; when another holds it, that
@@ -149,8 +105,4 @@ public actor ProjectActor {
         defer { lock.release() }
         try? history.write(in: directory, below: stateDirectory.checkedBelow)
     }
-
-    static let blockedStatuses: Set<EffectiveStatus> = [
-        .humanPrerequisite, .qualityGate, .awaitingPRMerge, .awaitingHumanVerify,
-    ]
 }

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Fleet
 import FleetCore
-import Supervisor
 
 #if canImport(Glibc)
     import Glibc
@@ -38,20 +37,18 @@ struct Status: AsyncParsableCommand {
 
     func run() async throws {
         if fleet.selectsFleet {
-            let code = await FleetRun.execute(
+            let code = await FleetCommand.execute(
                 .status, options: fleet, hostKeys: hostKeys, dryRun: false, takesLock: false)
             throw ExitCode(code)
         }
         try await reportingErrors(redactor: ProjectSession.redactor(for: cloud)) {
             try await ProjectSession.with(cloud, hostKeys) { project in
                 if chain {
-                    let status = try await ChainStatusReader(
-                        cloud: project.cloud, runner: project.runner, remoteSpecOverride: remoteSpec
-                    ).read()
-                    Output.remote(
-                        ChainSummaryText.render(status), to: STDERR_FILENO, redactor: project.redactor,
-                        always: true)
-                    Output.document(.object(status.payload), redactor: project.redactor)
+                    let status = await ProjectOperation(.statusRead, remoteSpecOverride: remoteSpec)
+                        .run(cloud: project.cloud, runner: project.runner)
+                    if let failure = status.failure { throw failure }
+                    Output.remote(status.summary, to: STDERR_FILENO, redactor: project.redactor, always: true)
+                    Output.document(.object(status.report), redactor: project.redactor)
                 } else {
                     let payload = try await project.runner.statusPayload(
                         plan: plan, workspace: project.cloud.repo.workspace)

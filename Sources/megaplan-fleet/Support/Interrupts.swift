@@ -1,6 +1,5 @@
 import FleetCore
 import Foundation
-import Locks
 import Synchronization
 
 #if canImport(Glibc)
@@ -58,7 +57,7 @@ private final class SignalWatch: Sendable {
         case signalled
     }
 
-    private let state = Locked(State.idle)
+    private let state = Mutex(State.idle)
     private let readEnd: Int32
 
     private init(readEnd: Int32) { self.readEnd = readEnd }

@@ -1,6 +1,6 @@
 import ArgumentParser
+import Fleet
 import FleetCore
-import Transport
 
 /// `--cloud-yaml`, shared by every single-project command.
 struct CloudOptions: ParsableArguments {
@@ -35,21 +35,7 @@ struct HostKeyOptions: ParsableArguments {
             valueName: "path"))
     var sshConfig: String?
 
-    func configuration(fleetDefaults: FleetFile.Defaults? = nil) -> SSHConfiguration {
-        var configuration = SSHConfiguration()
-        let environment = ProcessEnvironment.current["MEGAPLAN_FLEET_KNOWN_HOSTS"].flatMap {
-            $0.isEmpty ? nil : $0
-        }
-        if let path = knownHosts ?? environment ?? fleetDefaults?.knownHosts {
-            configuration.knownHostsPath = FileSystem.resolve(path)
-            configuration.knownHostsChosen = true
-        }
-        configuration.clientConfigFiles =
-            SSHConfigResolver.standard(path: sshConfig ?? fleetDefaults?.sshConfig).files
-        configuration.hostKeyPolicyChosen =
-            hostKeyPolicy != nil || fleetDefaults?.hostKeyPolicyIsExplicit == true
-        configuration.hostKeyPolicy = hostKeyPolicy ?? fleetDefaults?.hostKeyPolicy ?? .strict
-        if let defaults = fleetDefaults { configuration.connectionsPerHost = defaults.connectionsPerHost }
-        return configuration
+    var choice: SSHClientChoice {
+        SSHClientChoice(knownHosts: knownHosts, hostKeyPolicy: hostKeyPolicy, sshConfig: sshConfig)
     }
 }

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Fleet
 import FleetCore
-import Supervisor
 
 /// Choosing and running a fleet: shared by `tick` and `status --all`.
 struct FleetOptions: ParsableArguments {

@@ -1,8 +1,6 @@
 import ArgumentParser
 import Fleet
 import FleetCore
-import Supervisor
-import Transport
 
 #if canImport(Glibc)
     import Glibc
@@ -121,13 +119,11 @@ struct Supervise: AsyncParsableCommand {
                     "`cloud supervise` requires --chain. Try `megaplan cloud supervise --chain`.")
             }
             try await ProjectSession.with(cloud, hostKeys) { project in
-                let reader = ChainStatusReader(
-                    cloud: project.cloud, runner: project.runner, remoteSpecOverride: remoteSpec)
-                let tick = await SupervisorTick(reader: reader, dryRun: dryRun).run()
-                Output.remote(
-                    tick.summaryLine + "\n", to: STDERR_FILENO, redactor: project.redactor, always: true)
+                let tick = await ProjectOperation(dryRun ? .dryRun : .tick, remoteSpecOverride: remoteSpec)
+                    .run(cloud: project.cloud, runner: project.runner)
+                Output.remote(tick.summary, to: STDERR_FILENO, redactor: project.redactor, always: true)
                 Output.document(.object(tick.report), redactor: project.redactor)
-                success = tick.success
+                success = tick.outcome != .error
             }
         }
         if !success { throw ExitCode(1) }

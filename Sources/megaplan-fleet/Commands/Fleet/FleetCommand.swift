@@ -1,15 +1,15 @@
 import ArgumentParser
 import Fleet
 import FleetCore
-import Transport
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
 /// Runs a fleet operation from the command line: selection, the fleet lock, signals, output
-/// (JSON lines or a table), the Prometheus file, and the exit status cron reads.
-enum FleetRun {
+/// (JSON lines or a table), notifications, the Prometheus file, and the exit status cron reads.
+/// The wiring itself (pool, actors, scheduler, shutdown) is `FleetRun`'s.
+enum FleetCommand {
     /// Exit statuses, documented in the README.
     enum ExitStatus {
         static let observed: Int32 = 0
@@ -23,34 +23,33 @@ enum FleetRun {
         takesLock: Bool
     ) async -> Int32 {
         Output.ignoreBrokenPipes()
-        let file: FleetFile
-        let clouds: [String: Result<CloudSpec, FleetError>]
-        let projects: [FleetFile.Project]
+        var run: FleetRun
         let shard: FleetSelection.Shard?
-        let configuration: SSHConfiguration
         do {
-            file = try options.loadFleet()
-            clouds = file.loadClouds()
-            try file.checkDistinctRunners(clouds)
+            let file = try options.loadFleet()
+            run = try FleetRun(
+                file: file, operation: operation,
+                ssh: hostKeys.choice.configuration(fleetDefaults: file.defaults),
+                stateDirectory: options.stateDirectory(file))
             shard = try options.shard.map { (text) throws(FleetError) in
                 try FleetSelection.Shard(parsing: text)
             }
-            projects = try FleetSelection(names: options.project, tags: options.tag, shard: shard).apply(
+            run.projects = try FleetSelection(names: options.project, tags: options.tag, shard: shard).apply(
                 to: file)
-            configuration = hostKeys.configuration(fleetDefaults: file.defaults)
         } catch {
             Output.stderr("megaplan-fleet: \(Redactor.shapesOnly.redact(error.message))\n")
             return ExitStatus.invalidFleet
         }
+        let file = run.file
 
         // Nothing selected is a mistake in the invocation: say so before taking the lock, and
         // print no summary line that a consumer could take for a tick of an empty fleet.
-        if projects.isEmpty {
+        if run.projects.isEmpty {
             Output.stderr("megaplan-fleet: no project of \(file.path) matches the selection\n")
             return ExitStatus.invalidFleet
         }
 
-        let stateDirectory = options.stateDirectory(file)
+        let stateDirectory = run.stateDirectory
         var lock: FileLock?
         if takesLock {
             let path = FleetLockPath.path(fleetFile: file.path, shard: shard, state: stateDirectory)
@@ -70,49 +69,31 @@ enum FleetRun {
         }
         defer { lock?.release() }
 
-        var run = FleetRunOptions(operation: operation)
-        run.dryRun = dryRun
-        run.concurrency = options.concurrency ?? file.defaults.concurrency
-        run.perHost = options.perHost ?? file.defaults.perHost
-        run.deadline = .milliseconds(Int((options.deadline ?? file.defaults.deadlineSeconds) * 1000))
+        run.options.dryRun = dryRun
+        if let concurrency = options.concurrency { run.options.concurrency = concurrency }
+        if let perHost = options.perHost { run.options.perHost = perHost }
+        if let deadline = options.deadline { run.options.deadline = .milliseconds(Int(deadline * 1000)) }
 
         let terminal = TerminalOutput(format: options.format, filter: options.filter, dryRun: dryRun)
-        let pool = SSHPool(configuration: configuration)
-        let actors = projects.map {
-            ProjectActor(project: $0, pool: pool, stateDirectory: stateDirectory, cloud: clouds[$0.name])
-        }
-        let redactors = Dictionary(uniqueKeysWithValues: actors.map { ($0.project.name, $0.redactor) })
+        let redactors = run.redactors
+        let total = run.projects.count
         let tick = TickID.make()
-        let total = actors.count
-        let collected = LineCollector()
-        let settings = run
-
-        let started = ContinuousClock.now
-        var summary: FleetSummary
-        do {
-            summary = try await Interrupts.cancellable {
-                var finished = 0
-                var result = await FleetScheduler(actors: actors).run(settings, tick: tick) { line, _ in
-                    finished += 1
-                    await collected.append(line)
-                    let redactor = redactors[line.project] ?? .shapesOnly
-                    terminal.emit(line, redactor: redactor, finished: finished, total: total)
-                }
-                result.handshakes = pool.statistics.handshakes
-                return result
-            }
-        } catch {
-            summary = FleetSummary(tick: tick, operation: operation)
-        }
-        await pool.shutdown()
-        // The wall time of the whole run, connections closed included.
-        summary.wallMilliseconds = Int((ContinuousClock.now - started) / .milliseconds(1))
-        let lines = await collected.lines
+        let result = await run.run(
+            tick: tick,
+            emit: { line, _, finished in
+                terminal.emit(
+                    line, redactor: redactors[line.project] ?? .shapesOnly, finished: finished, total: total)
+            },
+            cancellable: { body in
+                (try? await Interrupts.cancellable(body)) ?? FleetSummary(tick: tick, operation: operation)
+            })
+        var summary = result.summary
+        let lines = result.lines
         if operation == .supervise, !dryRun, !file.notify.isEmpty, Interrupts.exitStatus == nil {
             // After the lines, before the summary that counts them; bounded by the tick's deadline.
             let report = await Notifier(
                 targets: file.notify, stateDirectory: stateDirectory, environment: ProcessEnvironment.current
-            ).deliver(lines, projects: projects, redactors: redactors, until: .now + settings.deadline)
+            ).deliver(lines, projects: run.projects, redactors: redactors, until: .now + run.options.deadline)
             for failure in report.failures { Output.stderr("megaplan-fleet: \(failure)\n") }
             summary.notificationsSent = report.sent
             summary.notificationsFailed = report.failed
@@ -128,12 +109,6 @@ enum FleetRun {
         if let status = Interrupts.exitStatus { return status }
         return lines.contains { $0.outcome == .error } ? ExitStatus.projectErrors : ExitStatus.observed
     }
-}
-
-/// Collects the lines of a run for the table and the Prometheus file.
-actor LineCollector {
-    private(set) var lines: [FleetLine] = []
-    func append(_ line: FleetLine) { lines.append(line) }
 }
 
 struct Tick: AsyncParsableCommand {
@@ -169,7 +144,7 @@ struct Tick: AsyncParsableCommand {
 
     func run() async throws {
         throw ExitCode(
-            await FleetRun.execute(
+            await FleetCommand.execute(
                 .supervise, options: fleet, hostKeys: hostKeys, dryRun: dryRun, takesLock: true))
     }
 }
