@@ -7,9 +7,9 @@
 // command lines, the probes, the status-read program `Programs/status_read.py`); Transport talks
 // to runners (libssh2 pool, local programs, providers); Supervisor reads chain status and decides;
 // Fleet runs one project's operations and schedules many; the executable is only the
-// command-line surface and imports Fleet and FleetCore alone. Locks (a pthread lock, a locked
-// box, a resume-once slot; no dependencies) sits beside them all and is used by every layer
-// below the command line. The EmbedFiles plugin (+ embed-files) runs at build time only.
+// command-line surface and imports Fleet and FleetCore (and Locks). Locks (a pthread lock, a
+// locked box, a resume-once slot; no dependencies) sits beside them all and is used by every
+// layer. The EmbedFiles plugin (+ embed-files) runs at build time only.
 // Development targets hang off the side and nothing in the product depends on them:
 // FuzzHarness (+ fuzz-fleetcore), BenchSupport (the one sshd host harness, + ssh-bench,
 // fleet-bench, fleet-load, fleet-demo), TestSupport and the test targets.
@@ -41,7 +41,7 @@ let package = Package(
             pkgConfig: "libssh2",
             providers: [.apt(["libssh2-1-dev", "libssl-dev"])]
         ),
-        // A pthread lock, a locked box and a resume-once slot, shared by the layers (no dependencies).
+        // A pthread lock, a locked box and a resume-once slot, shared by every layer (no dependencies).
         .target(name: "Locks", swiftSettings: strictSettings),
         .target(
             name: "FleetCore",
@@ -94,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "megaplan-fleet",
             dependencies: [
-                "FleetCore", "Fleet", "CSanitizerHooks",
+                "FleetCore", "Fleet", "Locks", "CSanitizerHooks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings

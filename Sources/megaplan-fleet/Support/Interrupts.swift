@@ -1,5 +1,6 @@
 import FleetCore
 import Foundation
+import Locks
 import Synchronization
 
 #if canImport(Glibc)
@@ -57,7 +58,7 @@ private final class SignalWatch: Sendable {
         case signalled
     }
 
-    private let state = Mutex(State.idle)
+    private let state = Locked(State.idle)
     private let readEnd: Int32
 
     private init(readEnd: Int32) { self.readEnd = readEnd }
