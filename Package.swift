@@ -183,7 +183,8 @@ let package = Package(
         .testTarget(
             name: "SupervisorTests",
             dependencies: [
-                "FleetCore", "Locks", "RunnerProtocol", "Supervisor", "Transport", "TestSupport", "BenchSupport",
+                "FleetCore", "Locks", "RunnerProtocol", "Supervisor", "Transport", "TestSupport",
+                "BenchSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings

@@ -189,6 +189,7 @@ final class HungResolver: Sendable {
         #expect(status == 143, "\(label)exit \(String(describing: status)); \(output)")
         let times = try #require(measured(), "\(label)no times; \(output)")
         let signalled = try #require(times.signalled, "\(label)no signal was sent: \(times)")
-        #expect(times.ended - signalled < .seconds(20), "\(label)took \(times.ended - signalled) after SIGTERM")
+        #expect(
+            times.ended - signalled < .seconds(20), "\(label)took \(times.ended - signalled) after SIGTERM")
     }
 }

@@ -192,7 +192,9 @@ extension RealHosts {
 
         @Test func alertRulesPassPromtoolCheck() async throws {
             try Self.requireTool(Self.promtool)
-            let output = try await onOwnThread { try BenchProcess.run([Self.promtool, "check", "rules", Self.alerts]) }
+            let output = try await onOwnThread {
+                try BenchProcess.run([Self.promtool, "check", "rules", Self.alerts])
+            }
             #expect(output.contains("SUCCESS: 4 rules found"), "\(output)")
         }
 

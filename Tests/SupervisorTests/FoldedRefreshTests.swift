@@ -53,7 +53,8 @@ struct FoldedRefreshTests {
         func fold(state: JSONObject, marker: Marker, cloudRepos: [String]) async throws -> (
             ObservationResult, ChainStatus?
         ) {
-            try await fold(stateText: JSONValue.object(state).serialized(), marker: marker, cloudRepos: cloudRepos)
+            try await fold(
+                stateText: JSONValue.object(state).serialized(), marker: marker, cloudRepos: cloudRepos)
         }
 
         /// The same, with the state file's text as given (numbers JSONValue cannot hold).

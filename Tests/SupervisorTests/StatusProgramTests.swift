@@ -153,7 +153,8 @@ struct StatusProgramTests {
             spec: spec, fallbackWorkspace: root + "/ws", fallbackSession: "chain", mode: .observe,
             probeTimeout: 1,
             outputLimit: OutputLimits.remoteText, probes: .command)
-        let command = "PATH=\(ShellQuote.quote(bin)):$PATH " + ObservationScript.command(request) + " 2>/dev/null"
+        let command =
+            "PATH=\(ShellQuote.quote(bin)):$PATH " + ObservationScript.command(request) + " 2>/dev/null"
         let output = try await onOwnThread { try BenchProcess.run(["/bin/sh", "-c", command]) }
         let result = try ObservationResult.decode(
             RunnerOutput(status: 0, stdout: output, stderr: ""), host: "local")
