@@ -22,8 +22,10 @@ extension RealHosts {
     struct FaultInjectionTests {
         /// Seconds one project may take (the silent listener and the stalled host cost exactly this).
         static let deadline = 6.0
-        /// The whole run may exceed the deadline by this much (start-up, shutdown, a loaded machine).
-        static let margin = 4.0
+        /// The whole run may exceed the deadline by this much (start-up, shutdown, a machine whose
+        /// cores other work keeps busy: 11.3 s was seen against 10 with two builds beside the
+        /// suite). Still short of twice the deadline, so a deadline applied twice fails.
+        static let margin = 5.5
         /// Set in the child process that runs the in-process variant on its own.
         static let childVariable = "MPF_FAULT_IN_PROCESS_CHILD"
         static var isChild: Bool { ProcessInfo.processInfo.environment[childVariable] == "1" }

@@ -12,21 +12,9 @@ import Testing
 struct IPv6Tests {
     static let onIPv6 = SSHServerOptions(listenAddress: "::1")
 
-    static func spec(_ ssh: String) throws -> CloudSpec {
-        try CloudSpec.parse(
-            text: """
-                repo:
-                  url: https://github.com/example/app.git
-                provider: ssh
-                ssh:
-                \(ssh)
-                  runtime: host
-                """, path: "/tmp/cloud.yaml")
-    }
-
     static func runner(host: String, on server: SSHServer, pool: SSHPool) throws -> SSHRunner {
         try SSHRunner(
-            spec: try spec(
+            spec: try sshCloudSpec(
                 """
                   host: "\(host)"
                   port: \(server.port)
@@ -127,7 +115,7 @@ struct IPv6Tests {
             var configuration = SSHConfiguration(knownHostsPath: server.directory + "/no-such-known-hosts")
             configuration.clientConfigFiles = SSHConfigResolver.standard(path: path).files
             let pool = SSHPool(configuration: configuration)
-            let runner = try SSHRunner(spec: try Self.spec("  host: six"), pool: pool)
+            let runner = try SSHRunner(spec: try sshCloudSpec("  host: six"), pool: pool)
             #expect(runner.hostLabel == "[::1]:\(server.port)")
             let output = try await runner.run(
                 "echo alias", stdin: nil, deadline: .seconds(30), outputLimit: nil)

@@ -7,18 +7,6 @@ import Testing
 /// cloud.yaml's `ssh.host` as an ssh_config alias, reaching a real sshd through HostName, Port,
 /// User, IdentityFile and UserKnownHostsFile from the configuration file.
 @Suite struct SSHConfigAliasTests {
-    static func spec(_ ssh: String) throws -> CloudSpec {
-        try CloudSpec.parse(
-            text: """
-                repo:
-                  url: https://github.com/example/app.git
-                provider: ssh
-                ssh:
-                \(ssh)
-                  runtime: host
-                """, path: "/tmp/cloud.yaml")
-    }
-
     static func configuration(_ config: String, in directory: String) throws -> SSHConfiguration {
         let path = directory + "/ssh_config"
         try FileSystem.writeAtomically(path, text: config)
@@ -44,7 +32,7 @@ import Testing
                   User nobody
                 """, in: server.directory)
             let pool = SSHPool(configuration: configuration)
-            let runner = try SSHRunner(spec: try Self.spec("  host: runner-alias"), pool: pool)
+            let runner = try SSHRunner(spec: try sshCloudSpec("  host: runner-alias"), pool: pool)
             #expect(runner.endpoint.host == "127.0.0.1")
             #expect(runner.endpoint.port == server.port)
             #expect(runner.endpoint.hostKeyPolicy == .strict)
@@ -69,7 +57,7 @@ import Testing
                 """, in: server.directory)
             let pool = SSHPool(configuration: configuration)
             let runner = try SSHRunner(
-                spec: try Self.spec(
+                spec: try sshCloudSpec(
                     """
                       host: runner-alias
                       port: \(server.port)
@@ -96,14 +84,14 @@ import Testing
         let configuration = try Self.configuration("Host behind\n\(line)\n", in: directory)
         let pool = SSHPool(configuration: configuration)
         #expect {
-            _ = try SSHRunner(spec: try Self.spec("  host: behind"), pool: pool)
+            _ = try SSHRunner(spec: try sshCloudSpec("  host: behind"), pool: pool)
         } throws: { error in
             let error = error as! FleetError
             return error.code == .invalidSSHConfig && error.message.contains(message)
         }
         // `none` and hosts the block does not cover connect directly as before.
         #expect(throws: Never.self) {
-            _ = try SSHRunner(spec: try Self.spec("  host: elsewhere"), pool: pool)
+            _ = try SSHRunner(spec: try sshCloudSpec("  host: elsewhere"), pool: pool)
         }
     }
 
@@ -113,7 +101,7 @@ import Testing
         var configuration = try Self.configuration("Host *\n  StrictHostKeyChecking no\n", in: directory)
         configuration.hostKeyPolicyChosen = true
         let runner = try SSHRunner(
-            spec: try Self.spec("  host: h"), pool: SSHPool(configuration: configuration))
+            spec: try sshCloudSpec("  host: h"), pool: SSHPool(configuration: configuration))
         #expect(runner.endpoint.hostKeyPolicy == nil)
     }
 }
