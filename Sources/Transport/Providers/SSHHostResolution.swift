@@ -3,8 +3,8 @@ import FleetCore
 extension SSHEndpoint {
     /// The endpoint for a cloud.yaml `ssh` section. Its explicit fields win over the OpenSSH client
     /// configuration, as `ssh -l/-p/-i` do; `ssh.host` may be an alias that the configuration
-    /// resolves (`HostName`, `User`, `Port`, `IdentityFile`, known_hosts, host key checking,
-    /// `ConnectTimeout`). A jump host or proxy command is refused rather than bypassed.
+    /// resolves (`HostName`, `User`, `Port`, `IdentityFile`, `CertificateFile`, `IdentityAgent`,
+    /// known_hosts, host key checking, `ConnectTimeout`). A jump host or proxy command is refused rather than bypassed.
     public static func resolving(
         _ ssh: CloudSpec.SSH, configuration: SSHConfiguration, context: SSHConfigResolver.Context = .current
     ) throws(FleetError) -> SSHEndpoint {
@@ -46,7 +46,37 @@ extension SSHEndpoint {
             }
         }
         if let seconds = settings.connectTimeout, seconds > 0 { endpoint.connectTimeout = .seconds(seconds) }
+        if let certificate = settings.certificateFiles.first {
+            endpoint.certificateFile = try settings.expandPath(
+                certificate, keyword: "CertificateFile", context: context)
+        }
+        if let agent = settings.identityAgent {
+            endpoint.agent = try agentChoice(agent, settings: settings, context: context)
+        }
         return endpoint
+    }
+
+    /// `IdentityAgent` as ssh reads it: `none`, `SSH_AUTH_SOCK`, `$NAME` (that environment
+    /// variable, which must be set), or a socket path with `~` and tokens expanded.
+    static func agentChoice(_ value: String, settings: SSHHostSettings, context: SSHConfigResolver.Context)
+        throws(FleetError) -> Agent
+    {
+        switch value {
+        case "none": return .none
+        case "SSH_AUTH_SOCK": return .environment
+        default:
+            guard value.hasPrefix("$") else {
+                return .socket(try settings.expandPath(value, keyword: "IdentityAgent", context: context))
+            }
+            let name = String(value.dropFirst())
+            guard let socket = ProcessEnvironment.current[name], !socket.isEmpty else {
+                throw FleetError(
+                    .invalidSSHConfig,
+                    "ssh_config sets IdentityAgent \(value) for \(settings.originalHost), and \(name) is not set"
+                )
+            }
+            return .socket(socket)
+        }
     }
 
     /// The first configured `IdentityFile` that exists (ssh tries each in turn; the pool takes one

@@ -506,9 +506,43 @@ final class SSHConnectionWorker {
                 )
                 return false
             }
+            if let certificate = certificatePath(for: path), try tryCertificate(certificate, key: path) {
+                return true
+            }
+            guard let refused = try publicKeyAuth(publicKey: nil, privateKey: path) else { return true }
+            notes.append(
+                info.isRSA
+                    ? "RSA keys are not supported by libssh2 1.10 (no rsa-sha2 signatures); use an ed25519 or ECDSA key (\(path) is RSA)"
+                    : "key \(path) was refused (\(refused))")
+            return false
+        }
+
+        /// A user certificate for the key `path`: checked here first for what the server would
+        /// refuse without saying why, then offered with the key.
+        func tryCertificate(_ certificatePath: String, key path: String) throws -> Bool {
+            guard let certificate = SSHCertificate(path: certificatePath) else {
+                notes.append("certificate \(certificatePath) is not an OpenSSH user certificate")
+                return false
+            }
+            let named = "certificate \(certificatePath) (key id \"\(certificate.keyID)\")"
+            if let reason = certificate.unsupportedReason
+                ?? certificate.refusal(user: user, now: UInt64(max(0, Timestamp.wallClock())))
+            {
+                notes.append("\(named) cannot be used: \(reason)")
+                return false
+            }
+            guard try publicKeyAuth(publicKey: certificatePath, privateKey: path) != nil else { return true }
+            notes.append(
+                "\(named) was refused: \(hostPort) does not trust its CA for \(user) (TrustedUserCAKeys, AuthorizedPrincipalsFile)"
+            )
+            return false
+        }
+
+        /// nil when the server accepted the key, else libssh2's reason.
+        func publicKeyAuth(publicKey: String?, privateKey path: String) throws -> String? {
             while true {
-                let rc = mpf_userauth_publickey_fromfile(session, user, nil, path, nil)
-                if rc == 0 { return true }
+                let rc = mpf_userauth_publickey_fromfile(session, user, publicKey, path, nil)
+                if rc == 0 { return nil }
                 if rc == LIBSSH2_ERROR_EAGAIN {
                     try waitSocket(deadline: deadline, phase: "authentication")
                     continue
@@ -520,22 +554,15 @@ final class SSHConnectionWorker {
                         kind: .connectionLost, host: hostPort,
                         message: "connection lost to \(hostPort) during authentication: \(lastError(rc))")
                 }
-                if info.isRSA {
-                    notes.append(
-                        "RSA keys are not supported by libssh2 1.10 (no rsa-sha2 signatures); use an ed25519 or ECDSA key (\(path) is RSA)"
-                    )
-                } else {
-                    notes.append("key \(path) was refused (\(lastError(rc)))")
-                }
-                return false
+                return lastError(rc)
             }
         }
 
         if let identity = endpoint.identityFile {
             if try tryFile(SSHPaths.expandTilde(identity)) { return }
         } else {
-            if let agentSocket = ProcessInfo.processInfo.environment["SSH_AUTH_SOCK"], !agentSocket.isEmpty {
-                if try tryAgent(user: user, deadline: deadline, notes: &notes) { return }
+            if let agentSocket = agentSocket {
+                if try tryAgent(socket: agentSocket, user: user, deadline: deadline, notes: &notes) { return }
             }
             let home = SSHPaths.homeDirectory
             var tried = false
@@ -550,20 +577,45 @@ final class SSHConnectionWorker {
                     "only ~/.ssh/id_rsa exists: RSA keys are not supported by libssh2 1.10 (no rsa-sha2 signatures); use an ed25519 or ECDSA key"
                 )
             }
-            if notes.isEmpty { notes.append("no ssh-agent and no ~/.ssh/id_ed25519 or ~/.ssh/id_ecdsa") }
+            if notes.isEmpty {
+                let agent = endpoint.agent == .none ? "IdentityAgent none" : "no ssh-agent"
+                notes.append("\(agent) and no ~/.ssh/id_ed25519 or ~/.ssh/id_ecdsa")
+            }
         }
         throw SSHError(
             kind: .authFailed, host: hostPort,
             message: "authentication as \(user) to \(hostPort) failed: " + notes.joined(separator: "; "))
     }
 
-    private func tryAgent(user: String, deadline: ContinuousClock.Instant, notes: inout [String]) throws
-        -> Bool
+    /// The certificate offered with the key at `path`: ssh_config's `CertificateFile`, else
+    /// `<path>-cert.pub` when it exists (as ssh loads it).
+    private func certificatePath(for path: String) -> String? {
+        if let configured = endpoint.certificateFile { return SSHPaths.expandTilde(configured) }
+        let beside = path + "-cert.pub"
+        return FileManager.default.fileExists(atPath: beside) ? beside : nil
+    }
+
+    /// The agent's socket: ssh_config's `IdentityAgent`, else `$SSH_AUTH_SOCK`; nil for none.
+    private var agentSocket: String? {
+        switch endpoint.agent {
+        case .none: return nil
+        case .socket(let path): return path
+        case .environment:
+            let socket = ProcessInfo.processInfo.environment["SSH_AUTH_SOCK"] ?? ""
+            return socket.isEmpty ? nil : socket
+        }
+    }
+
+    private func tryAgent(
+        socket: String, user: String, deadline: ContinuousClock.Instant, notes: inout [String]
+    )
+        throws -> Bool
     {
         guard let session, let agent = libssh2_agent_init(session) else { return false }
         defer { libssh2_agent_free(agent) }
+        libssh2_agent_set_identity_path(agent, socket)
         guard libssh2_agent_connect(agent) == 0 else {
-            notes.append("ssh-agent at SSH_AUTH_SOCK is not reachable")
+            notes.append("ssh-agent at \(socket) is not reachable")
             return false
         }
         defer { libssh2_agent_disconnect(agent) }
@@ -576,7 +628,10 @@ final class SSHConnectionWorker {
         var offered = 0
         while libssh2_agent_get_identity(agent, &identity, previous) == 0, let current = identity {
             offered += 1
+            let blob = Array(
+                UnsafeBufferPointer(start: current.pointee.blob, count: current.pointee.blob_len))
             let isRSA = Self.blobType(current.pointee.blob, current.pointee.blob_len) == "ssh-rsa"
+            let certificate = SSHCertificate(blob: blob)
             while true {
                 let rc = libssh2_agent_userauth(agent, user, current)
                 if rc == 0 { return true }
@@ -588,6 +643,12 @@ final class SSHConnectionWorker {
                     notes.append(
                         "agent key is RSA: RSA keys are not supported by libssh2 1.10 (no rsa-sha2 signatures); use an ed25519 or ECDSA key"
                     )
+                } else if let certificate,
+                    let reason = certificate.unsupportedReason
+                        ?? certificate.refusal(user: user, now: UInt64(max(0, Timestamp.wallClock())))
+                {
+                    notes.append(
+                        "agent certificate (key id \"\(certificate.keyID)\") cannot be used: \(reason)")
                 }
                 break
             }

@@ -16,6 +16,21 @@ public struct SSHEndpoint: Hashable, Sendable, CustomStringConvertible {
     public var knownHostsPath: String?
     public var hostKeyPolicy: HostKeyPolicy?
     public var connectTimeout: Duration?
+    /// A user certificate for the identity file (ssh_config `CertificateFile`); `nil` looks for
+    /// `<identity>-cert.pub` beside each key, as ssh does.
+    public var certificateFile: String?
+    /// Where ssh-agent is reached (ssh_config `IdentityAgent`).
+    public var agent: Agent = .environment
+
+    /// ssh_config's `IdentityAgent`: `SSH_AUTH_SOCK` unless it names another socket or `none`.
+    public enum Agent: Hashable, Sendable {
+        /// `$SSH_AUTH_SOCK`, when set.
+        case environment
+        /// A socket path.
+        case socket(String)
+        /// No agent.
+        case none
+    }
 
     /// `host` may be an IPv6 literal with or without brackets: it is kept in its canonical form
     /// (`HostAddress.canonical`), the one name resolution and known_hosts lookups expect.
