@@ -69,7 +69,9 @@ struct CertificateAuthTests {
             let runner = try SSHRunner(spec: try sshCloudSpec("  host: runner"), pool: pool)
             let output = try await runner.run(
                 "echo certified", stdin: nil, deadline: .seconds(30), outputLimit: nil)
+            let authentication = pool.sessionFacts(for: runner.endpoint)?.authentication ?? ""
             await pool.shutdown()
+            #expect(authentication.contains("certificate"), "authenticated by \(authentication)")
             return output
         } catch {
             await pool.shutdown()

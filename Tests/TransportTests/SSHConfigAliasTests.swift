@@ -39,8 +39,14 @@ import Testing
             #expect(runner.endpoint.connectTimeout == .seconds(7))
             let output = try await runner.run(
                 "echo alias-ok", stdin: nil, deadline: .seconds(30), outputLimit: nil)
+            // What the connection showed, for `doctor`.
+            let facts = pool.sessionFacts(for: runner.endpoint)
             await pool.shutdown()
             #expect(output.stdout.contains("alias-ok"), "\(output)")
+            #expect(facts?.banner.hasPrefix("SSH-2.0-OpenSSH") == true, "\(String(describing: facts))")
+            #expect(facts?.hostKey.hasPrefix("ssh-ed25519 SHA256:") == true, "\(String(describing: facts))")
+            #expect(facts?.knownHosts == "\(server.knownHostsPath) line 1", "\(String(describing: facts))")
+            #expect(facts?.authentication == "publickey \(server.clientKeyPath)", "\(String(describing: facts))")
         }
     }
 

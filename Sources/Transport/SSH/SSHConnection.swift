@@ -6,7 +6,7 @@ import Locks
 /// Callbacks from a connection's I/O thread to its pool. They are called without any connection
 /// lock held and must not block.
 protocol SSHConnectionDelegate: AnyObject, Sendable {
-    func connectionEstablished(_ connection: SSHConnection)
+    func connectionEstablished(_ connection: SSHConnection, facts: SSHSessionFacts)
     /// Connecting (TCP, key exchange, host key, auth) failed; `unstarted` never reached the server.
     func connectionFailed(_ connection: SSHConnection, error: SSHError, unstarted: [SSHRequest])
     /// An established connection died; started requests were already failed; `unstarted` may be resubmitted.
@@ -249,8 +249,9 @@ final class SSHConnectionWorker {
     func run() {
         SSHLibrary.ensureInitialized()
         defer { handle.markTerminated() }
+        let facts: SSHSessionFacts
         do {
-            try establish()
+            facts = try establish()
         } catch let error as SSHError {
             let leftovers = handle.closeInbox()
             teardown(graceful: false)
@@ -264,7 +265,7 @@ final class SSHConnectionWorker {
                 unstarted: leftovers)
             return
         }
-        delegate.connectionEstablished(handle)
+        delegate.connectionEstablished(handle, facts: facts)
         lastInboundAt = .now
         lastInboundCount = counters.pointee.bytes_in
 
@@ -322,7 +323,7 @@ final class SSHConnectionWorker {
     /// ssh_config's `ConnectTimeout` for this host, else the pool's.
     private var connectTimeout: Duration { endpoint.connectTimeout ?? config.connectTimeout }
 
-    private func establish() throws {
+    private func establish() throws -> SSHSessionFacts {
         let deadline = ContinuousClock.now + connectTimeout
         sock = try connectSocket(deadline: deadline)
         guard let session = mpf_session_init_counted(counters) else {
@@ -357,10 +358,13 @@ final class SSHConnectionWorker {
                     "key exchange with \(hostPort) failed: \(lastError(rc))\(closed ? " (the server closed the connection)" : "")"
             )
         }
-        try SSHKnownHosts.verify(
+        let hostKey = try SSHKnownHosts.verify(
             session: session, endpoint: endpoint, path: endpoint.knownHostsPath ?? config.knownHostsPath,
             policy: endpoint.hostKeyPolicy ?? config.hostKeyPolicy)
-        try authenticate(deadline: deadline)
+        let authentication = try authenticate(deadline: deadline)
+        return SSHSessionFacts(
+            banner: libssh2_session_banner_get(session).map { String(cString: $0) } ?? "",
+            hostKey: hostKey.key, knownHosts: hostKey.place, authentication: authentication)
     }
 
     /// Whether the server has closed or reset the connection (end of stream, or a reset, waiting
@@ -485,57 +489,65 @@ final class SSHConnectionWorker {
         try waitFD(sock, events: events, deadline: deadline, phase: phase, timeoutKind: .timedOut)
     }
 
-    private func authenticate(deadline: ContinuousClock.Instant) throws {
-        guard let session else { return }
+    /// Returns how the session authenticated; throws `authFailed` naming every method tried and
+    /// why each failed.
+    private func authenticate(deadline: ContinuousClock.Instant) throws -> String {
+        guard let session else { return "" }
         let user = endpoint.resolvedUser
         var notes: [String] = []
 
-        func tryFile(_ path: String) throws -> Bool {
+        func tryFile(_ path: String) throws -> String? {
             let info = SSHIdentityInfo(path: path)
             if !info.readable {
                 notes.append("\(path) is not readable")
-                return false
+                return nil
             }
             if let problem = info.permissionProblem {
                 notes.append(problem)
-                return false
+                return nil
             }
             if info.isEncrypted {
                 notes.append(
                     "identity file \(path) is passphrase-protected; megaplan-fleet cannot prompt for passphrases: load it into ssh-agent (ssh-add) or use a key without a passphrase"
                 )
-                return false
+                return nil
             }
-            if let certificate = certificatePath(for: path), try tryCertificate(certificate, key: path) {
-                return true
+            if let certificate = certificatePath(for: path),
+                let used = try tryCertificate(certificate, key: path)
+            {
+                return used
             }
-            guard let refused = try publicKeyAuth(publicKey: nil, privateKey: path) else { return true }
+            guard let refused = try publicKeyAuth(publicKey: nil, privateKey: path) else {
+                return "publickey \(path)"
+            }
             notes.append(
                 info.isRSA
                     ? "RSA keys are not supported by libssh2 1.10 (no rsa-sha2 signatures); use an ed25519 or ECDSA key (\(path) is RSA)"
                     : "key \(path) was refused (\(refused))")
-            return false
+            return nil
         }
 
         /// A user certificate for the key `path`: checked here first for what the server would
         /// refuse without saying why, then offered with the key.
-        func tryCertificate(_ certificatePath: String, key path: String) throws -> Bool {
+        func tryCertificate(_ certificatePath: String, key path: String) throws -> String? {
             guard let certificate = SSHCertificate(path: certificatePath) else {
                 notes.append("certificate \(certificatePath) is not an OpenSSH user certificate")
-                return false
+                return nil
             }
             let named = "certificate \(certificatePath) (key id \"\(certificate.keyID)\")"
             if let reason = certificate.unsupportedReason
                 ?? certificate.refusal(user: user, now: UInt64(max(0, Timestamp.wallClock())))
             {
                 notes.append("\(named) cannot be used: \(reason)")
-                return false
+                return nil
             }
-            guard try publicKeyAuth(publicKey: certificatePath, privateKey: path) != nil else { return true }
+            guard try publicKeyAuth(publicKey: certificatePath, privateKey: path) != nil else {
+                return "\(named) with key \(path)"
+            }
             notes.append(
                 "\(named) was refused: \(hostPort) does not trust its CA for \(user) (TrustedUserCAKeys, AuthorizedPrincipalsFile)"
             )
-            return false
+            return nil
         }
 
         /// nil when the server accepted the key, else libssh2's reason.
@@ -559,10 +571,13 @@ final class SSHConnectionWorker {
         }
 
         if let identity = endpoint.identityFile {
-            if try tryFile(SSHPaths.expandTilde(identity)) { return }
+            if let used = try tryFile(SSHPaths.expandTilde(identity)) { return used }
         } else {
             if let agentSocket = agentSocket {
-                if try tryAgent(socket: agentSocket, user: user, deadline: deadline, notes: &notes) { return }
+                if let used = try tryAgent(socket: agentSocket, user: user, deadline: deadline, notes: &notes)
+                {
+                    return used
+                }
             }
             let home = SSHPaths.homeDirectory
             var tried = false
@@ -570,7 +585,7 @@ final class SSHConnectionWorker {
                 let path = home + "/.ssh/" + name
                 guard FileManager.default.fileExists(atPath: path) else { continue }
                 tried = true
-                if try tryFile(path) { return }
+                if let used = try tryFile(path) { return used }
             }
             if !tried && FileManager.default.fileExists(atPath: home + "/.ssh/id_rsa") {
                 notes.append(
@@ -609,19 +624,19 @@ final class SSHConnectionWorker {
     private func tryAgent(
         socket: String, user: String, deadline: ContinuousClock.Instant, notes: inout [String]
     )
-        throws -> Bool
+        throws -> String?
     {
-        guard let session, let agent = libssh2_agent_init(session) else { return false }
+        guard let session, let agent = libssh2_agent_init(session) else { return nil }
         defer { libssh2_agent_free(agent) }
         libssh2_agent_set_identity_path(agent, socket)
         guard libssh2_agent_connect(agent) == 0 else {
             notes.append("ssh-agent at \(socket) is not reachable")
-            return false
+            return nil
         }
         defer { libssh2_agent_disconnect(agent) }
         guard libssh2_agent_list_identities(agent) == 0 else {
             notes.append("ssh-agent did not list identities")
-            return false
+            return nil
         }
         var previous: UnsafeMutablePointer<libssh2_agent_publickey>? = nil
         var identity: UnsafeMutablePointer<libssh2_agent_publickey>? = nil
@@ -634,7 +649,12 @@ final class SSHConnectionWorker {
             let certificate = SSHCertificate(blob: blob)
             while true {
                 let rc = libssh2_agent_userauth(agent, user, current)
-                if rc == 0 { return true }
+                if rc == 0 {
+                    let kind = certificate.map { "certificate (key id \"\($0.keyID)\")" } ?? "key"
+                    let comment = current.pointee.comment.map { String(cString: $0) } ?? ""
+                    return
+                        "ssh-agent \(kind) \(KnownHosts.fingerprint(blob))\(comment.isEmpty ? "" : " (\(comment))")"
+                }
                 if rc == LIBSSH2_ERROR_EAGAIN {
                     try waitSocket(deadline: deadline, phase: "authentication")
                     continue
@@ -655,7 +675,7 @@ final class SSHConnectionWorker {
             previous = current
         }
         notes.append("ssh-agent offered \(offered) key(s), none accepted")
-        return false
+        return nil
     }
 
     private static func blobType(_ blob: UnsafeMutablePointer<UInt8>?, _ length: Int) -> String {

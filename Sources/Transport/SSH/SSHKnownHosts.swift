@@ -16,11 +16,17 @@ enum SSHKnownHosts {
     /// A known_hosts file larger than this is refused rather than read.
     static let sizeLimit = 16 << 20
 
+    /// The verified key (`type SHA256:…`) and where known_hosts holds it.
+    struct Verified {
+        var key: String
+        var place: String
+    }
+
     /// Throws `hostKeyRevoked`, `hostKeyChanged` or `hostKeyUnknown`, or records the key under
     /// accept-new.
     static func verify(
         session: OpaquePointer, endpoint: SSHEndpoint, path: String, policy: HostKeyPolicy
-    ) throws(SSHError) {
+    ) throws(SSHError) -> Verified {
         let hostPort = endpoint.hostPort
         var keyLength = 0
         var rawType: Int32 = 0
@@ -36,13 +42,11 @@ enum SSHKnownHosts {
                 kind: .protocolError, host: hostPort,
                 message: "\(hostPort) offered a host key that cannot be read, fingerprint \(check.offered)")
         }
-        try fileLock.withLock { () throws(SSHError) in
-            let known = try check.read()
-            guard
-                try check.settle(
-                    known.verdict(host: endpoint.host, port: endpoint.port, key: key), type: type)
-            else {
-                return
+        let place = try fileLock.withLock { () throws(SSHError) -> String in
+            let verdict = try check.read().verdict(host: endpoint.host, port: endpoint.port, key: key)
+            guard try check.settle(verdict, type: type) else {
+                guard case .known(let entry) = verdict else { return check.path }
+                return "\(check.path) line \(entry.line)"
             }
             switch policy {
             case .strict:
@@ -52,8 +56,10 @@ enum SSHKnownHosts {
                 )
             case .acceptNew:
                 try check.record(type: type)
+                return "recorded in \(check.path) (accept-new)"
             }
         }
+        return Verified(key: "\(type) \(check.offered)", place: place)
     }
 
     /// One presented key checked against one file.

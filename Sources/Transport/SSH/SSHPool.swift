@@ -24,6 +24,12 @@ public final class SSHPool: Sendable {
     /// Handshakes, commands run, reconnects (to prove pooling in tests and benchmarks).
     public var statistics: SSHStatistics { core.statistics }
 
+    /// What the last connection established to `endpoint` showed (banner, host key, known_hosts
+    /// line, authentication), or nil before one was.
+    public func sessionFacts(for endpoint: SSHEndpoint) -> SSHSessionFacts? {
+        core.sessionFacts(for: endpoint)
+    }
+
     /// Connections whose resources are still held: an I/O thread not yet joined, its eventfd
     /// and its socket. 0 after `shutdown()`. Tests read this rather than the process's
     /// descriptor and thread counts, which other tests running beside them change.
@@ -249,6 +255,8 @@ final class SSHPoolCore: SSHConnectionDelegate, Sendable {
         var waiting: [SSHRequest] = []
         var hadConnection = false
         var lostSinceEstablished = false
+        /// What the last established connection showed.
+        var facts: SSHSessionFacts?
     }
 
     private struct State {
@@ -271,6 +279,10 @@ final class SSHPoolCore: SSHConnectionDelegate, Sendable {
     func nextRequestID() -> UInt64 { requestIDs.add(1, ordering: .relaxed).newValue }
 
     var statistics: SSHStatistics { state.withLock { $0.statistics } }
+
+    func sessionFacts(for endpoint: SSHEndpoint) -> SSHSessionFacts? {
+        state.withLock { $0.hosts[endpoint]?.facts }
+    }
 
     var connectionsHeld: Int { state.withLock { $0.unjoined.count } }
 
@@ -416,10 +428,11 @@ final class SSHPoolCore: SSHConnectionDelegate, Sendable {
 
     // MARK: SSHConnectionDelegate (called on I/O threads)
 
-    func connectionEstablished(_ connection: SSHConnection) {
+    func connectionEstablished(_ connection: SSHConnection, facts: SSHSessionFacts) {
         state.withLock { s in
             s.statistics.handshakes += 1
             guard var host = s.hosts[connection.endpoint] else { return }
+            host.facts = facts
             if host.hadConnection && host.lostSinceEstablished {
                 s.statistics.reconnects += 1
                 host.lostSinceEstablished = false
