@@ -192,7 +192,8 @@ let package = Package(
         .testTarget(
             name: "FleetTests",
             dependencies: [
-                "Fleet", "FleetCore", "Supervisor", "Transport", "TestSupport", "BenchSupport",
+                "Fleet", "FleetCore", "RunnerProtocol", "Supervisor", "Transport", "TestSupport",
+                "BenchSupport",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSettings

@@ -14,7 +14,7 @@ struct MegaplanFleet: AsyncParsableCommand {
         subcommands: [
             Init.self, Validate.self, Build.self, Deploy.self, Chain.self, Bootstrap.self, Status.self,
             Supervise.self, Tick.self, Logs.self, Exec.self, Attach.self, Resume.self, Down.self,
-            Destroy.self, SSHConfigShow.self,
+            Destroy.self, SSHConfigShow.self, DoctorCommand.self,
         ]
     )
 }

@@ -46,7 +46,8 @@ import Testing
             #expect(facts?.banner.hasPrefix("SSH-2.0-OpenSSH") == true, "\(String(describing: facts))")
             #expect(facts?.hostKey.hasPrefix("ssh-ed25519 SHA256:") == true, "\(String(describing: facts))")
             #expect(facts?.knownHosts == "\(server.knownHostsPath) line 1", "\(String(describing: facts))")
-            #expect(facts?.authentication == "publickey \(server.clientKeyPath)", "\(String(describing: facts))")
+            #expect(
+                facts?.authentication == "publickey \(server.clientKeyPath)", "\(String(describing: facts))")
         }
     }
 

@@ -32,11 +32,7 @@ actor ProjectActor {
     /// The host this project's runner is reached through (the per-host limit's key).
     nonisolated var hostKey: String {
         guard case .success(let spec) = cloud else { return "invalid" }
-        switch spec.provider {
-        case .ssh: return HostAddress.display(host: spec.ssh?.host ?? "localhost", port: spec.ssh?.port ?? 22)
-        case .local: return "local"
-        case .railway: return "railway:\(spec.railway.service)"
-        }
+        return spec.runnerLabel
     }
 
     /// One status read or supervise tick, reported as a fleet line. With a `deadline`, every

@@ -75,6 +75,27 @@ public struct SSHRunner: Runner {
         return try output.checked(orElse: hostFailureMessage(command))
     }
 
+    /// `doctor`'s look at the runner: its programs and workspace (inside the container for the
+    /// docker runtime), and for that runtime Docker on the host. Two remote commands at most.
+    public func check(deadline: Duration) async throws(FleetError) -> [RunnerCheck.Result] {
+        let programs = RunnerCheck.programs
+        let output = try await run(
+            RunnerCheck.command(programs: programs, workspace: workspace), stdin: nil, deadline: deadline,
+            outputLimit: 64 << 10)
+        var results = RunnerCheck.parse(
+            stdout: output.stdout, status: output.status, stderr: output.stderr,
+            names: programs.map(\.name) + ["workspace"])
+        if ssh.runtime == .docker {
+            let docker = [RunnerCheck.Program("docker", "--version")]
+            let host = try await hostRun(
+                RunnerCheck.command(programs: docker, workspace: nil), deadline: deadline,
+                outputLimit: 64 << 10)
+            results += RunnerCheck.parse(
+                stdout: host.stdout, status: host.status, stderr: host.stderr, names: ["docker"])
+        }
+        return results
+    }
+
     /// Maps a transport failure to the fleet's stable error kinds.
     public static func fleetError(_ error: SSHError) -> FleetError {
         let kind: String =
