@@ -97,7 +97,11 @@ public struct HostDiagnosis: Sendable {
             add("auth", session.authentication)
         }
         if let failure { add("ssh", "\(failure.kind ?? "error"): \(failure.message)") }
-        for check in runner { add(check.name, (check.ok ? "ok  " : check.name == "workspace" ? "absent  " : "MISSING  ") + check.detail) }
+        for check in runner {
+            add(
+                check.name,
+                (check.ok ? "ok  " : check.name == "workspace" ? "absent  " : "MISSING  ") + check.detail)
+        }
         lines.append(usable ? "  usable" : "  NOT USABLE: " + problems.joined(separator: "; "))
         return lines.map(redactor.redact).joined(separator: "\n") + "\n"
     }
