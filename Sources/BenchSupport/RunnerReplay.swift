@@ -5,7 +5,7 @@ import Foundation
 /// shares this machine's CPUs with the client, so a fleet of N live runners measures the
 /// machine, not the fleet. With a replay, sshd runs every command through a script (ForceCommand)
 /// that, while recording, runs it for real and keeps its output and status under a key of the
-/// command text (without a status read's deadline); while replaying, it answers a recorded command after a fixed service time
+/// command text (without its deadline's seconds); while replaying, it answers a recorded command after a fixed service time
 /// (a sleep, no CPU) and runs anything new for real, counting it as a miss.
 public final class RunnerReplay: Sendable {
     public let directory: String
@@ -23,9 +23,16 @@ public final class RunnerReplay: Sendable {
             #!/bin/sh
             # fleet-bench runner replay (see RunnerReplay.swift).
             c="$FLEET_BENCH_CACHE"
-            # A status read's deadline (` --deadline BUDGET UNTIL`) changes at every tick, its
-            # answer does not: the key leaves the two numbers out.
+            # A command's deadline changes at every tick, its answer does not: the key leaves out
+            # the seconds of the pool's `timeout -k 1 SECONDS` and a status read's
+            # ` --deadline BUDGET UNTIL`.
             cmd=$SSH_ORIGINAL_COMMAND
+            case $cmd in
+              'timeout -k 1 '*)
+                t=${cmd#'timeout -k 1 '}
+                cmd="timeout -k 1 ${t#* }"
+                ;;
+            esac
             case $cmd in
               *' --deadline '*)
                 t=${cmd#*' --deadline '}

@@ -51,6 +51,67 @@ import Testing
         }
     }
 
+    /// Every `IdentityFile` is tried in order, every `UserKnownHostsFile` and a named
+    /// `GlobalKnownHostsFile` are consulted, `HostKeyAlias` names the host in known_hosts (without
+    /// a port, as ssh writes it) and `ServerAlive*` set the keepalive, as ssh does.
+    @Test func severalKeysAndKnownHostsFilesAndAnAlias() async throws {
+        try await withSSHServer { server in
+            let refused = try await onOwnThread {
+                try server.makeClientKey(type: "ed25519", authorize: false)
+            }
+            let line = try server.knownHostsLine()
+            let keyPart = line.split(separator: " ", maxSplits: 1)[1]
+            let empty = server.directory + "/empty_known_hosts"
+            let aliased = server.directory + "/aliased_known_hosts"
+            let global = server.directory + "/global_known_hosts"
+            try FileSystem.writeAtomically(empty, text: "")
+            try FileSystem.writeAtomically(aliased, text: "runner-key \(keyPart)\n")
+            try FileSystem.writeAtomically(global, text: line + "\n")
+            func connect(_ settings: String) async throws -> (SSHEndpoint, SSHSessionFacts?) {
+                let configuration = try Self.configuration(
+                    """
+                    Host runner-alias
+                      HostName 127.0.0.1
+                      Port \(server.port)
+                      User \(server.account)
+                      IdentityFile \(refused)
+                      IdentityFile /nonexistent/key
+                      IdentityFile \(server.clientKeyPath)
+                    \(settings)
+                    """, in: server.directory)
+                let pool = SSHPool(configuration: configuration)
+                let runner = try SSHRunner(spec: try sshCloudSpec("  host: runner-alias"), pool: pool)
+                do {
+                    let output = try await runner.run(
+                        "echo ok", stdin: nil, deadline: .seconds(30), outputLimit: nil)
+                    #expect(output.stdout.contains("ok"))
+                    let facts = pool.sessionFacts(for: runner.endpoint)
+                    await pool.shutdown()
+                    return (runner.endpoint, facts)
+                } catch {
+                    await pool.shutdown()
+                    throw error
+                }
+            }
+            let (endpoint, facts) = try await connect(
+                "  UserKnownHostsFile \(empty) \(server.knownHostsPath)\n  ServerAliveInterval 2\n  ServerAliveCountMax 4"
+            )
+            #expect(endpoint.identityFile == refused && endpoint.otherIdentityFiles == [server.clientKeyPath])
+            #expect(
+                facts?.authentication == "publickey \(server.clientKeyPath)", "\(String(describing: facts))")
+            #expect(facts?.knownHosts == "\(server.knownHostsPath) line 1", "\(String(describing: facts))")
+            #expect(endpoint.keepaliveInterval == .seconds(2) && endpoint.keepaliveMaxMissed == 4)
+
+            let (_, viaAlias) = try await connect(
+                "  UserKnownHostsFile \(aliased)\n  HostKeyAlias Runner-Key")
+            #expect(viaAlias?.knownHosts == "\(aliased) line 1", "\(String(describing: viaAlias))")
+
+            let (_, viaGlobal) = try await connect(
+                "  UserKnownHostsFile \(empty)\n  GlobalKnownHostsFile \(global)")
+            #expect(viaGlobal?.knownHosts == "\(global) line 1", "\(String(describing: viaGlobal))")
+        }
+    }
+
     @Test func cloudYAMLFieldsWinOverTheConfig() async throws {
         try await withSSHServer { server in
             let configuration = try Self.configuration(

@@ -125,15 +125,24 @@ public enum Doctor {
                     .replacingAll("default", with: "local user")),
             .init(
                 name: "identity",
-                value: endpoint.identityFile ?? "ssh-agent, then ~/.ssh/id_ed25519, ~/.ssh/id_ecdsa",
+                value: endpoint.identityFile.map {
+                    ([$0] + endpoint.otherIdentityFiles).joined(separator: ", ")
+                }
+                    ?? "ssh-agent, then ~/.ssh/id_ed25519, ~/.ssh/id_ecdsa",
                 source: source(explicit: ssh.identityFile != nil, resolved: endpoint.identityFile != nil)),
         ]
         if let certificate = endpoint.certificateFile {
             settings.append(.init(name: "certificate", value: certificate, source: config))
         }
+        if let alias = endpoint.hostKeyAlias {
+            settings.append(.init(name: "host_key_alias", value: alias, source: config))
+        }
         settings.append(
             .init(
-                name: "known_hosts", value: endpoint.knownHostsPath ?? configuration.knownHostsPath,
+                name: "known_hosts",
+                value: ([endpoint.knownHostsPath ?? configuration.knownHostsPath]
+                    + endpoint.otherKnownHostsPaths)
+                    .joined(separator: ", "),
                 source: endpoint.knownHostsPath != nil
                     ? config : configuration.knownHostsChosen ? "--known-hosts or fleet.yaml" : "default"))
         settings.append(

@@ -3,8 +3,8 @@ import FleetCore
 extension SSHEndpoint {
     /// The endpoint for a cloud.yaml `ssh` section. Its explicit fields win over the OpenSSH client
     /// configuration, as `ssh -l/-p/-i` do; `ssh.host` may be an alias that the configuration
-    /// resolves (`HostName`, `User`, `Port`, `IdentityFile`, `CertificateFile`, `IdentityAgent`,
-    /// known_hosts, host key checking, `ConnectTimeout`). A jump host or proxy command is refused rather than bypassed.
+    /// resolves (`HostName`, `User`, `Port`, `IdentityFile`s, `CertificateFile`, `IdentityAgent`,
+    /// the known_hosts files, `HostKeyAlias`, host key checking, `ConnectTimeout`, `ServerAlive*`). A jump host or proxy command is refused rather than bypassed.
     public static func resolving(
         _ ssh: CloudSpec.SSH, configuration: SSHConfiguration, context: SSHConfigResolver.Context = .current
     ) throws(FleetError) -> SSHEndpoint {
@@ -17,23 +17,39 @@ extension SSHEndpoint {
                 "\(route.hasPrefix("ProxyJump") ? "ProxyJump" : "ProxyCommand") is not supported yet: ssh_config routes \(ssh.host) through \(route); megaplan-fleet refuses to connect directly instead"
             )
         }
-        let identity =
-            if let explicit = ssh.identityFile { FileSystem.resolve(explicit) } else {
-                try identityFile(settings, context: context)
+        let identities =
+            if let explicit = ssh.identityFile { [FileSystem.resolve(explicit)] } else {
+                try identityFiles(settings, context: context)
             }
         var endpoint = SSHEndpoint(
             host: settings.effectiveHostName, port: settings.port ?? 22, user: settings.user,
-            identityFile: identity)
-        if !configuration.knownHostsChosen, let first = settings.userKnownHostsFiles?.first {
-            guard first.lowercased() != "none" else {
+            identityFile: identities.first)
+        endpoint.otherIdentityFiles = Array(identities.dropFirst())
+        if !configuration.knownHostsChosen, let files = settings.userKnownHostsFiles {
+            guard !files.contains(where: { $0.lowercased() == "none" }) else {
                 throw FleetError(
                     .invalidSSHConfig,
                     "ssh_config sets UserKnownHostsFile none for \(ssh.host): megaplan-fleet needs a known_hosts file to verify host keys"
                 )
             }
-            endpoint.knownHostsPath = try settings.expandPath(
-                first, keyword: "UserKnownHostsFile", context: context)
+            var paths: [String] = []
+            for file in files {
+                paths.append(try settings.expandPath(file, keyword: "UserKnownHostsFile", context: context))
+            }
+            endpoint.knownHostsPath = paths.first
+            endpoint.otherKnownHostsPaths = Array(paths.dropFirst())
         }
+        // Only a GlobalKnownHostsFile the configuration names: ssh's default global files are not
+        // read, so a host is trusted by the files the tool is told about.
+        for file in settings.globalKnownHostsFiles ?? [] where file.lowercased() != "none" {
+            endpoint.otherKnownHostsPaths.append(
+                try settings.expandPath(file, keyword: "GlobalKnownHostsFile", context: context))
+        }
+        endpoint.hostKeyAlias = settings.hostKeyAlias
+        if let seconds = settings.serverAliveInterval, seconds > 0 {
+            endpoint.keepaliveInterval = .seconds(seconds)
+        }
+        if let count = settings.serverAliveCountMax, count > 0 { endpoint.keepaliveMaxMissed = count }
         if !configuration.hostKeyPolicyChosen, let checking = settings.strictHostKeyChecking {
             switch checking {
             case .yes: endpoint.hostKeyPolicy = .strict
@@ -79,16 +95,16 @@ extension SSHEndpoint {
         }
     }
 
-    /// The first configured `IdentityFile` that exists (ssh tries each in turn; the pool takes one
-    /// key per endpoint), else the first; `nil` leaves the pool's agent-then-default-keys search.
-    static func identityFile(_ settings: SSHHostSettings, context: SSHConfigResolver.Context)
-        throws(FleetError)
-        -> String?
+    /// The configured `IdentityFile`s that exist, in order (ssh tries each in turn), else the
+    /// first (so the failure names it); empty leaves the pool's agent-then-default-keys search.
+    static func identityFiles(_ settings: SSHHostSettings, context: SSHConfigResolver.Context)
+        throws(FleetError) -> [String]
     {
         var paths: [String] = []
         for raw in settings.identityFiles {
             paths.append(try settings.expandPath(raw, keyword: "IdentityFile", context: context))
         }
-        return paths.first(where: FileSystem.isRegularFile) ?? paths.first
+        let existing = paths.filter(FileSystem.isRegularFile)
+        return existing.isEmpty ? Array(paths.prefix(1)) : existing
     }
 }

@@ -322,6 +322,9 @@ final class SSHConnectionWorker {
 
     /// ssh_config's `ConnectTimeout` for this host, else the pool's.
     private var connectTimeout: Duration { endpoint.connectTimeout ?? config.connectTimeout }
+    /// ssh_config's `ServerAliveInterval` and `ServerAliveCountMax` for this host, else the pool's.
+    private var keepaliveInterval: Duration { endpoint.keepaliveInterval ?? config.keepaliveInterval }
+    private var keepaliveMaxMissed: Int { endpoint.keepaliveMaxMissed ?? config.keepaliveMaxMissed }
 
     private func establish() throws -> SSHSessionFacts {
         let deadline = ContinuousClock.now + connectTimeout
@@ -336,7 +339,7 @@ final class SSHConnectionWorker {
         _ = libssh2_session_method_pref(
             session, LIBSSH2_METHOD_HOSTKEY,
             "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521")
-        let keepaliveSeconds = UInt32(max(1, Int(config.keepaliveInterval.secondsDouble.rounded(.down))))
+        let keepaliveSeconds = UInt32(max(1, Int(keepaliveInterval.secondsDouble.rounded(.down))))
         libssh2_keepalive_config(session, 1, keepaliveSeconds)
 
         while true {
@@ -359,7 +362,8 @@ final class SSHConnectionWorker {
             )
         }
         let hostKey = try SSHKnownHosts.verify(
-            session: session, endpoint: endpoint, path: endpoint.knownHostsPath ?? config.knownHostsPath,
+            session: session, endpoint: endpoint,
+            paths: [endpoint.knownHostsPath ?? config.knownHostsPath] + endpoint.otherKnownHostsPaths,
             policy: endpoint.hostKeyPolicy ?? config.hostKeyPolicy)
         let authentication = try authenticate(deadline: deadline)
         return SSHSessionFacts(
@@ -571,7 +575,9 @@ final class SSHConnectionWorker {
         }
 
         if let identity = endpoint.identityFile {
-            if let used = try tryFile(SSHPaths.expandTilde(identity)) { return used }
+            for path in [identity] + endpoint.otherIdentityFiles {
+                if let used = try tryFile(SSHPaths.expandTilde(path)) { return used }
+            }
         } else {
             if let agentSocket = agentSocket {
                 if let used = try tryAgent(socket: agentSocket, user: user, deadline: deadline, notes: &notes)
@@ -791,16 +797,16 @@ final class SSHConnectionWorker {
             lastInboundAt = now
         }
         let silence = now - lastInboundAt
-        let limit = config.keepaliveInterval * config.keepaliveMaxMissed
+        let limit = keepaliveInterval * keepaliveMaxMissed
         if silence >= limit {
             throw SSHSessionFailure(
                 error: SSHError(
                     kind: .connectionLost, host: hostPort,
                     message:
-                        "connection lost to \(hostPort): no response for \(Self.format(silence)) (\(config.keepaliveMaxMissed) keepalives of \(Self.format(config.keepaliveInterval)) unanswered)"
+                        "connection lost to \(hostPort): no response for \(Self.format(silence)) (\(keepaliveMaxMissed) keepalives of \(Self.format(keepaliveInterval)) unanswered)"
                 ))
         }
-        if silence >= config.keepaliveInterval, now - lastKeepaliveAt >= config.keepaliveInterval,
+        if silence >= keepaliveInterval, now - lastKeepaliveAt >= keepaliveInterval,
             sendOwner == nil
         {
             // Only when the kernel can take the whole packet: a keepalive left half sent would make
@@ -838,7 +844,7 @@ final class SSHConnectionWorker {
             if let fd = op.inputFD { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
         }
         var timeout = Duration.milliseconds(
-            max(20, min(1000, Int(config.keepaliveInterval.secondsDouble * 250))))
+            max(20, min(1000, Int(keepaliveInterval.secondsDouble * 250))))
         if busy { timeout = .zero }
         let now = ContinuousClock.now
         for op in ops where !op.abandoned {

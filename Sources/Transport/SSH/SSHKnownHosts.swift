@@ -23,9 +23,11 @@ enum SSHKnownHosts {
     }
 
     /// Throws `hostKeyRevoked`, `hostKeyChanged` or `hostKeyUnknown`, or records the key under
-    /// accept-new.
+    /// accept-new in the first of `paths`. As ssh with several known_hosts files: a key revoked in
+    /// any file is refused, a key any file holds for the host is known, and otherwise another key
+    /// for the host in any file is a changed key. The host is looked up as `HostKeyAlias` names it.
     static func verify(
-        session: OpaquePointer, endpoint: SSHEndpoint, path: String, policy: HostKeyPolicy
+        session: OpaquePointer, endpoint: SSHEndpoint, paths: [String], policy: HostKeyPolicy
     ) throws(SSHError) -> Verified {
         let hostPort = endpoint.hostPort
         var keyLength = 0
@@ -34,32 +36,49 @@ enum SSHKnownHosts {
             throw SSHError(kind: .protocolError, host: hostPort, message: "\(hostPort) offered no host key")
         }
         let key = [UInt8](UnsafeRawBufferPointer(start: keyPointer, count: keyLength))
-        let check = Check(
-            endpoint: endpoint, path: SSHPaths.expandTilde(path), key: key,
-            hostField: HostPatterns.hostField(host: endpoint.host, port: endpoint.port))
-        guard let type = SSHKeyBlob.typeName(key), !type.isEmpty else {
+        let lookup = (
+            host: endpoint.hostKeyAlias ?? endpoint.host,
+            port: endpoint.hostKeyAlias == nil ? endpoint.port : 22
+        )
+        let checks = paths.map { path in
+            Check(
+                endpoint: endpoint, path: SSHPaths.expandTilde(path), key: key, lookupHost: lookup.host,
+                lookupPort: lookup.port,
+                hostField: HostPatterns.hostField(host: lookup.host, port: lookup.port))
+        }
+        guard let first = checks.first, let type = SSHKeyBlob.typeName(key), !type.isEmpty else {
             throw SSHError(
                 kind: .protocolError, host: hostPort,
-                message: "\(hostPort) offered a host key that cannot be read, fingerprint \(check.offered)")
+                message:
+                    "\(hostPort) offered a host key that cannot be read, fingerprint \(KnownHosts.fingerprint(key))"
+            )
         }
         let place = try fileLock.withLock { () throws(SSHError) -> String in
-            let verdict = try check.read().verdict(host: endpoint.host, port: endpoint.port, key: key)
-            guard try check.settle(verdict, type: type) else {
-                guard case .known(let entry) = verdict else { return check.path }
-                return "\(check.path) line \(entry.line)"
+            var verdicts: [(check: Check, verdict: KnownHosts.Verdict)] = []
+            for check in checks {
+                verdicts.append(
+                    (check, try check.read().verdict(host: lookup.host, port: lookup.port, key: key)))
             }
+            for (check, verdict) in verdicts {
+                if case .revoked = verdict { _ = try check.settle(verdict, type: type) }
+            }
+            for (check, verdict) in verdicts {
+                if case .known(let entry) = verdict { return "\(check.path) line \(entry.line)" }
+            }
+            for (check, verdict) in verdicts { _ = try check.settle(verdict, type: type) }
             switch policy {
             case .strict:
-                throw check.error(
+                let searched = checks.count == 1 ? first.path : checks.map(\.path).joined(separator: ", ")
+                throw first.error(
                     .hostKeyUnknown,
-                    "host key for \(hostPort) is not in \(check.path) (offered \(type) \(check.offered)); add it or use host key policy accept-new"
+                    "host key for \(hostPort) is not in \(searched) (offered \(type) \(first.offered)); add it or use host key policy accept-new"
                 )
             case .acceptNew:
-                try check.record(type: type)
-                return "recorded in \(check.path) (accept-new)"
+                try first.record(type: type)
+                return "recorded in \(first.path) (accept-new)"
             }
         }
-        return Verified(key: "\(type) \(check.offered)", place: place)
+        return Verified(key: "\(type) \(first.offered)", place: place)
     }
 
     /// One presented key checked against one file.
@@ -67,6 +86,9 @@ enum SSHKnownHosts {
         let endpoint: SSHEndpoint
         let path: String
         let key: [UInt8]
+        /// The name and port known_hosts is searched under (`HostKeyAlias`, else the host's).
+        let lookupHost: String
+        let lookupPort: Int
         /// `host` or `[host]:port`, lower case: what accept-new records and messages name.
         let hostField: String
 
@@ -185,7 +207,7 @@ enum SSHKnownHosts {
                 guard errno == EINTR else { throw refuse(String(cString: strerror(errno))) }
             }
             let now = try contents(of: fd)
-            guard try settle(now.verdict(host: endpoint.host, port: endpoint.port, key: key), type: type)
+            guard try settle(now.verdict(host: lookupHost, port: lookupPort, key: key), type: type)
             else {
                 return
             }

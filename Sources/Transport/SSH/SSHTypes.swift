@@ -19,6 +19,17 @@ public struct SSHEndpoint: Hashable, Sendable, CustomStringConvertible {
     /// A user certificate for the identity file (ssh_config `CertificateFile`); `nil` looks for
     /// `<identity>-cert.pub` beside each key, as ssh does.
     public var certificateFile: String?
+    /// ssh_config's further `IdentityFile`s, tried in order after `identityFile`.
+    public var otherIdentityFiles: [String] = []
+    /// ssh_config's further `UserKnownHostsFile`s and its `GlobalKnownHostsFile`s, consulted after
+    /// the first file (accept-new records only there).
+    public var otherKnownHostsPaths: [String] = []
+    /// ssh_config's `HostKeyAlias`: the name known_hosts is searched and written under, without a
+    /// port (as ssh does).
+    public var hostKeyAlias: String?
+    /// ssh_config's `ServerAliveInterval` and `ServerAliveCountMax`; nil uses the pool's.
+    public var keepaliveInterval: Duration?
+    public var keepaliveMaxMissed: Int?
     /// Where ssh-agent is reached (ssh_config `IdentityAgent`).
     public var agent: Agent = .environment
 
