@@ -51,11 +51,4 @@ public struct SSHHostSettings: Sendable, Equatable {
     public var effectiveHostName: String {
         hostName ?? String(decoding: originalHost.utf8.map(HostPatterns.lowercased), as: UTF8.self)
     }
-
-    /// A jump host or proxy command that would route the connection (`none` does not).
-    public var proxyRoute: String? {
-        if let jump = proxyJump { return "ProxyJump \(jump)" }
-        if let command = proxyCommand, command != "none" { return "ProxyCommand" }
-        return nil
-    }
 }

@@ -85,7 +85,6 @@ import Testing
 
     @Test(arguments: [
         ("  ProxyJump bastion", "ProxyJump is not supported yet"),
-        ("  ProxyCommand nc %h %p", "ProxyCommand is not supported yet"),
         ("  StrictHostKeyChecking no", "never trusts an unverified host key"),
         ("  StrictHostKeyChecking ask", "never trusts an unverified host key"),
         ("  UserKnownHostsFile none", "needs a known_hosts file"),

@@ -4,17 +4,17 @@ extension SSHEndpoint {
     /// The endpoint for a cloud.yaml `ssh` section. Its explicit fields win over the OpenSSH client
     /// configuration, as `ssh -l/-p/-i` do; `ssh.host` may be an alias that the configuration
     /// resolves (`HostName`, `User`, `Port`, `IdentityFile`, known_hosts, host key checking,
-    /// `ConnectTimeout`). A jump host or proxy command is refused rather than bypassed.
+    /// `ConnectTimeout`, `ProxyCommand`). A jump host is refused rather than bypassed.
     public static func resolving(
         _ ssh: CloudSpec.SSH, configuration: SSHConfiguration, context: SSHConfigResolver.Context = .current
     ) throws(FleetError) -> SSHEndpoint {
         let resolver = SSHConfigResolver(files: configuration.clientConfigFiles, context: context)
         let settings = try resolver.resolve(
             host: ssh.host, user: ssh.user, port: ssh.portIsExplicit ? ssh.port : nil)
-        if let route = settings.proxyRoute {
+        if let jump = settings.proxyJump {
             throw FleetError(
                 .invalidSSHConfig,
-                "\(route.hasPrefix("ProxyJump") ? "ProxyJump" : "ProxyCommand") is not supported yet: ssh_config routes \(ssh.host) through \(route); megaplan-fleet refuses to connect directly instead"
+                "ProxyJump is not supported yet: ssh_config routes \(ssh.host) through ProxyJump \(jump); megaplan-fleet refuses to connect directly instead"
             )
         }
         let identity =
@@ -45,6 +45,7 @@ extension SSHEndpoint {
                 )
             }
         }
+        endpoint.proxyCommand = try settings.expandedProxyCommand(context: context)
         if let seconds = settings.connectTimeout, seconds > 0 { endpoint.connectTimeout = .seconds(seconds) }
         return endpoint
     }

@@ -216,6 +216,8 @@ final class SSHConnectionWorker {
 
     private(set) var session: OpaquePointer? = nil
     private(set) var sock: Int32 = -1
+    /// The ssh_config `ProxyCommand` whose stdin and stdout are `sock`'s peer, if the endpoint has one.
+    private var proxy: SSHProxyCommand? = nil
     private let counters: UnsafeMutablePointer<mpf_io_counters>
 
     /// Requests being worked on, in arrival order (including those waiting for the opening slot).
@@ -254,13 +256,13 @@ final class SSHConnectionWorker {
         } catch let error as SSHError {
             let leftovers = handle.closeInbox()
             teardown(graceful: false)
-            delegate.connectionFailed(handle, error: error, unstarted: leftovers)
+            delegate.connectionFailed(handle, error: routed(error), unstarted: leftovers)
             return
         } catch {
             let leftovers = handle.closeInbox()
             teardown(graceful: false)
             delegate.connectionFailed(
-                handle, error: SSHError(kind: .protocolError, host: hostPort, message: "\(error)"),
+                handle, error: routed(SSHError(kind: .protocolError, host: hostPort, message: "\(error)")),
                 unstarted: leftovers)
             return
         }
@@ -271,18 +273,21 @@ final class SSHConnectionWorker {
         let failure = mainLoop()
         let leftovers = handle.closeInbox()
         if let failure {
+            // Shut the socket first so that freeing the session cannot wait on a dead peer, and
+            // so that a proxy command ends and has said all it will say on its stderr.
+            if sock >= 0 { shutdown(sock, Int32(SHUT_RDWR)) }
+            proxy?.stop()
+            let error = routed(failure.error)
             var unstarted = leftovers
             for op in ops {
                 if op.started || op.request.isCompleted {
-                    op.fail(failure.error, worker: self)
+                    op.fail(error, worker: self)
                 } else {
                     unstarted.append(op.request)
                 }
             }
             ops.removeAll()
-            // Shut the socket first so that freeing the session cannot wait on a dead peer.
-            if sock >= 0 { shutdown(sock, Int32(SHUT_RDWR)) }
-            delegate.connectionLost(handle, error: failure.error, unstarted: unstarted)
+            delegate.connectionLost(handle, error: error, unstarted: unstarted)
             teardown(graceful: false)
         } else {
             let stop = SSHError(
@@ -315,6 +320,19 @@ final class SSHConnectionWorker {
             close(sock)
             sock = -1
         }
+        proxy?.stop()
+    }
+
+    /// A connection-level error that names the route when it is not a direct connection, with
+    /// what the proxy command wrote on its stderr (the command has been stopped); secret shapes
+    /// in either are redacted.
+    private func routed(_ error: SSHError) -> SSHError {
+        guard let route = endpoint.route else { return error }
+        var routed = error
+        let said = proxy?.stderrSummary ?? ""
+        routed.message += Redactor.shapesOnly.redact(
+            " (through \(route)" + (said.isEmpty ? ")" : "; its stderr: \(said))"))
+        return routed
     }
 
     // MARK: connect, handshake, host key, auth
@@ -324,7 +342,13 @@ final class SSHConnectionWorker {
 
     private func establish() throws {
         let deadline = ContinuousClock.now + connectTimeout
-        sock = try connectSocket(deadline: deadline)
+        if let command = endpoint.proxyCommand {
+            let proxy = try SSHProxyCommand(command: command, hostPort: hostPort)
+            self.proxy = proxy
+            sock = proxy.socket
+        } else {
+            sock = try connectSocket(deadline: deadline)
+        }
         guard let session = mpf_session_init_counted(counters) else {
             throw SSHError(
                 kind: .protocolError, host: hostPort,
@@ -459,9 +483,13 @@ final class SSHConnectionWorker {
                 pollfd(fd: fd, events: events, revents: 0),
                 pollfd(fd: handle.wakeFD, events: Int16(POLLIN), revents: 0),
             ]
+            if let proxyFD = proxy?.pollFD {
+                fds.append(pollfd(fd: proxyFD, events: Int16(POLLIN), revents: 0))
+            }
             let ms = Int32(min(Double(Int32.max), max(1, (remaining.secondsDouble * 1000).rounded(.up))))
-            let n = poll(&fds, 2, ms)
+            let n = poll(&fds, nfds_t(fds.count), ms)
             if n < 0 && errno == EINTR { continue }
+            if fds.count > 2, fds[2].revents != 0 { proxy?.drainStderr() }
             if fds[1].revents != 0 {
                 handle.drainWake()
                 let pending = handle.peekShutdown()
@@ -753,6 +781,7 @@ final class SSHConnectionWorker {
         }
         fds.append(pollfd(fd: sock, events: socketEvents, revents: 0))
         fds.append(pollfd(fd: handle.wakeFD, events: Int16(POLLIN), revents: 0))
+        if let proxyFD = proxy?.pollFD { fds.append(pollfd(fd: proxyFD, events: Int16(POLLIN), revents: 0)) }
         for op in ops {
             if let fd = op.inputFD { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
         }
@@ -767,6 +796,7 @@ final class SSHConnectionWorker {
         let n = poll(&fds, nfds_t(fds.count), ms)
         if n < 0 { return }
         if fds[1].revents != 0 { handle.drainWake() }
+        if let proxyFD = proxy?.pollFD, fds[2].fd == proxyFD, fds[2].revents != 0 { proxy?.drainStderr() }
         let revents = fds[0].revents
         if !active, revents & (Self.pollRDHUP | Int16(POLLHUP) | Int16(POLLERR)) != 0 {
             throw SSHSessionFailure(

@@ -16,6 +16,10 @@ public struct SSHEndpoint: Hashable, Sendable, CustomStringConvertible {
     public var knownHostsPath: String?
     public var hostKeyPolicy: HostKeyPolicy?
     public var connectTimeout: Duration?
+    /// ssh_config's `ProxyCommand`, its tokens expanded: the session runs over the command's stdin
+    /// and stdout (`SSHProxyCommand`) instead of a TCP connection to `host`, which then only names
+    /// the host for known_hosts and messages.
+    public var proxyCommand: String?
 
     /// `host` may be an IPv6 literal with or without brackets: it is kept in its canonical form
     /// (`HostAddress.canonical`), the one name resolution and known_hosts lookups expect.
@@ -28,6 +32,9 @@ public struct SSHEndpoint: Hashable, Sendable, CustomStringConvertible {
 
     /// `host:port` (`[::1]:22` for an IPv6 literal), the form used in every error message.
     public var hostPort: String { HostAddress.display(host: host, port: port) }
+
+    /// How the connection reaches the host, for error messages: nil when it connects directly.
+    var route: String? { proxyCommand.map { "ProxyCommand `\($0)`" } }
 
     public var description: String {
         (user.map { "\($0)@" } ?? "") + hostPort
