@@ -13,6 +13,11 @@ protocol SSHConnectionDelegate: AnyObject, Sendable {
     func connectionLost(_ connection: SSHConnection, error: SSHError, unstarted: [SSHRequest])
     /// A request left the connection (its channel is released). `succeeded`: it produced a result.
     func requestFinished(_ connection: SSHConnection, succeeded: Bool)
+    /// A connection behind a jump host asks the pool for its tunnel (`SSHRequest.Work.tunnel`),
+    /// and withdraws the request when it gives up before the tunnel opened.
+    func nextRequestID() -> UInt64
+    func submit(_ request: SSHRequest)
+    func cancel(_ request: SSHRequest)
 }
 
 /// The thread-safe face of one SSH connection: an inbox the pool writes to and an eventfd that wakes
@@ -111,6 +116,11 @@ final class SSHConnection: Sendable {
             box.controls.append(control)
             Self.signal(box, wakeFD)
         }
+    }
+
+    /// Wakes the I/O thread (the tunnel it waits for opened or failed).
+    func wake() {
+        inbox.withLock { box in Self.signal(box, wakeFD) }
     }
 
     func requestShutdown() {
@@ -218,6 +228,9 @@ final class SSHConnectionWorker {
     private(set) var sock: Int32 = -1
     /// The ssh_config `ProxyCommand` whose stdin and stdout are `sock`'s peer, if the endpoint has one.
     private var proxy: SSHProxyCommand? = nil
+    /// The request for the jump host's `direct-tcpip` channel that `sock`'s peer is relayed to,
+    /// if the endpoint has a `ProxyJump`.
+    private var tunnel: SSHRequest? = nil
     private let counters: UnsafeMutablePointer<mpf_io_counters>
 
     /// Requests being worked on, in arrival order (including those waiting for the opening slot).
@@ -321,6 +334,7 @@ final class SSHConnectionWorker {
             sock = -1
         }
         proxy?.stop()
+        if let tunnel, !tunnel.isCompleted { delegate.cancel(tunnel) }
     }
 
     /// A connection-level error that names the route when it is not a direct connection, with
@@ -342,7 +356,9 @@ final class SSHConnectionWorker {
 
     private func establish() throws {
         let deadline = ContinuousClock.now + connectTimeout
-        if let command = endpoint.proxyCommand {
+        if let bastion = endpoint.bastion {
+            sock = try openTunnel(through: bastion, deadline: deadline)
+        } else if let command = endpoint.proxyCommand {
             let proxy = try SSHProxyCommand(command: command, hostPort: hostPort)
             self.proxy = proxy
             sock = proxy.socket
@@ -426,6 +442,54 @@ final class SSHConnectionWorker {
         }
     }
 
+    /// One end of a socket pair whose other end the jump host's pooled connection relays to a
+    /// `direct-tcpip` channel to this endpoint (`SSHTunnelOp`), once that channel is open.
+    private func openTunnel(through bastion: SSHEndpoint, deadline: ContinuousClock.Instant) throws -> Int32 {
+        var pair: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0
+        else {
+            throw SSHError(
+                kind: .protocolError, host: hostPort,
+                message: "cannot create a socket pair for \(hostPort): \(String(cString: strerror(errno)))")
+        }
+        _ = mpf_set_nonblocking(pair[0])
+        _ = mpf_set_nonblocking(pair[1])
+        let outcome = Locked<Result<SSHRequest.Outcome, SSHError>?>(nil)
+        let handle = self.handle
+        let request = SSHRequest(
+            id: delegate.nextRequestID(), endpoint: bastion,
+            work: .tunnel(host: endpoint.host, port: endpoint.port, end: SSHTunnelEnd(fd: pair[1])),
+            deadline: nil,
+            target: .callback { result in
+                outcome.withLock { $0 = result }
+                handle.wake()
+            })
+        tunnel = request
+        delegate.submit(request)
+        while true {
+            switch outcome.withLock({ $0 }) {
+            case .success?:
+                return pair[0]
+            case .failure(let error)?:
+                close(pair[0])
+                throw SSHError(
+                    kind: error.kind, host: hostPort,
+                    message:
+                        "cannot reach \(hostPort) through jump host \(bastion.hostPort): \(error.message)")
+            case nil:
+                do {
+                    try waitFD(
+                        pair[0], events: Int16(POLLIN), deadline: deadline,
+                        phase: "opening a channel through jump host \(bastion.hostPort)",
+                        timeoutKind: .unreachable, returnOnWake: true)
+                } catch {
+                    close(pair[0])
+                    throw error
+                }
+            }
+        }
+    }
+
     private func connectSocket(deadline: ContinuousClock.Instant) throws -> Int32 {
         let addresses = try resolve(deadline: deadline)
         var lastProblem = "no address"
@@ -466,10 +530,11 @@ final class SSHConnectionWorker {
             kind: .unreachable, host: hostPort, message: "cannot connect to \(hostPort): \(lastProblem)")
     }
 
-    /// Waits until `fd` is ready, the deadline passes (throws), or shutdown is requested (throws).
+    /// Waits until `fd` is ready, the deadline passes (throws), or shutdown is requested (throws);
+    /// with `returnOnWake`, also until the connection is woken.
     private func waitFD(
         _ fd: Int32, events: Int16, deadline: ContinuousClock.Instant, phase: String,
-        timeoutKind: SSHError.Kind
+        timeoutKind: SSHError.Kind, returnOnWake: Bool = false
     ) throws {
         while true {
             let remaining = deadline - .now
@@ -498,6 +563,7 @@ final class SSHConnectionWorker {
                         kind: .connectionLost, host: hostPort,
                         message: "connection pool shut down while connecting to \(hostPort)")
                 }
+                if returnOnWake { return }
             }
             if fds[0].revents != 0 { return }
         }
@@ -784,6 +850,7 @@ final class SSHConnectionWorker {
         if let proxyFD = proxy?.pollFD { fds.append(pollfd(fd: proxyFD, events: Int16(POLLIN), revents: 0)) }
         for op in ops {
             if let fd = op.inputFD { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
+            if let fd = op.outputFD { fds.append(pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)) }
         }
         var timeout = Duration.milliseconds(
             max(20, min(1000, Int(config.keepaliveInterval.secondsDouble * 250))))

@@ -419,6 +419,7 @@ final class SSHPoolCore: SSHConnectionDelegate, Sendable {
     func connectionEstablished(_ connection: SSHConnection) {
         state.withLock { s in
             s.statistics.handshakes += 1
+            if !connection.endpoint.jumps.isEmpty { s.statistics.tunnelledHandshakes += 1 }
             guard var host = s.hosts[connection.endpoint] else { return }
             if host.hadConnection && host.lostSinceEstablished {
                 s.statistics.reconnects += 1
