@@ -607,8 +607,10 @@ final class SSHConnectionWorker {
                     try waitSocket(deadline: deadline, phase: "authentication")
                     continue
                 }
+                // libssh2 reports a peer that hangs up while it waits for the answer as an
+                // unverified key (-19): a closed connection is a lost one, not a refused key.
                 if rc == LIBSSH2_ERROR_SOCKET_DISCONNECT || rc == LIBSSH2_ERROR_SOCKET_RECV
-                    || rc == LIBSSH2_ERROR_SOCKET_SEND
+                    || rc == LIBSSH2_ERROR_SOCKET_SEND || peerClosed()
                 {
                     throw SSHError(
                         kind: .connectionLost, host: hostPort,
