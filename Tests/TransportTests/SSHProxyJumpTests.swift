@@ -17,7 +17,10 @@ import Testing
         let directory: String
         let configuration: SSHConfiguration
 
-        init(_ names: [String], routes: [String: String], unknown: Set<String> = []) throws {
+        init(
+            _ names: [String], routes: [String: String], unknown: Set<String> = [],
+            channelsPerConnection: Int = 8
+        ) throws {
             var servers: [String: SSHServer] = [:]
             for name in names { servers[name] = try SSHServer() }
             directory = try TemporaryDirectory.make(prefix: "proxyjump-")
@@ -44,7 +47,8 @@ import Testing
             config += "Host *\n  UserKnownHostsFile \(knownHosts)\n  StrictHostKeyChecking yes\n"
             try FileSystem.writeAtomically(directory + "/ssh_config", text: config)
             var configuration = SSHConfiguration(
-                knownHostsPath: directory + "/none", connectionsPerHost: 1, connectTimeout: .seconds(5))
+                knownHostsPath: directory + "/none", connectionsPerHost: 1,
+                channelsPerConnection: channelsPerConnection, connectTimeout: .seconds(5))
             configuration.clientConfigFiles =
                 SSHConfigResolver.standard(path: directory + "/ssh_config").files
             self.servers = servers
@@ -91,6 +95,24 @@ import Testing
         #expect(statistics.tunnelledHandshakes == 2, "\(statistics)")
         await pool.shutdown()
         #expect(pool.connectionsHeld == 0)
+    }
+
+    @Test func sessionsBehindAJumpHostDoNotTakeItsCommandSlots() async throws {
+        let names = ["bastion", "a", "b", "c"]
+        let hosts = try Hosts(
+            names, routes: ["a": "bastion", "b": "bastion", "c": "bastion"], channelsPerConnection: 1)
+        defer { hosts.stop() }
+        let pool = SSHPool(configuration: hosts.configuration)
+        let runners = try names.map { try hosts.runner($0, pool: pool) }
+        let outputs = try await withThrowingTaskGroup(of: String.self) { group in
+            for (index, runner) in runners.enumerated() {
+                group.addTask { try await Self.echo(runner, "slot-\(index)") }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(Set(outputs) == Set(names.indices.map { "slot-\($0)\n" }))
+        #expect(pool.statistics.handshakes == 4, "one connection to the jump host: \(pool.statistics)")
+        await pool.shutdown()
     }
 
     @Test func aChainOfTwoJumpsReachesTheHost() async throws {

@@ -12,7 +12,7 @@ protocol SSHConnectionDelegate: AnyObject, Sendable {
     /// An established connection died; started requests were already failed; `unstarted` may be resubmitted.
     func connectionLost(_ connection: SSHConnection, error: SSHError, unstarted: [SSHRequest])
     /// A request left the connection (its channel is released). `succeeded`: it produced a result.
-    func requestFinished(_ connection: SSHConnection, succeeded: Bool)
+    func requestFinished(_ connection: SSHConnection, _ request: SSHRequest, succeeded: Bool)
     /// A connection behind a jump host asks the pool for its tunnel (`SSHRequest.Work.tunnel`),
     /// and withdraws the request when it gives up before the tunnel opened.
     func nextRequestID() -> UInt64
@@ -710,7 +710,7 @@ final class SSHConnectionWorker {
             for request in inbox.requests {
                 if request.cancelled.load(ordering: .acquiring) {
                     request.complete(.failure(cancelledError()))
-                    delegate.requestFinished(handle, succeeded: false)
+                    delegate.requestFinished(handle, request, succeeded: false)
                     continue
                 }
                 ops.append(SSHWorkerOp.make(for: request))
@@ -775,7 +775,7 @@ final class SSHConnectionWorker {
                         if opening === op { opening = nil }
                         if sendOwner === op { sendOwner = nil }
                         op.releaseLocalResources()
-                        delegate.requestFinished(handle, succeeded: op.succeeded)
+                        delegate.requestFinished(handle, op.request, succeeded: op.succeeded)
                         if let result = op.deferredResult {
                             op.deferredResult = nil
                             op.request.complete(result)

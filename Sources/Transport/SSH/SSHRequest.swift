@@ -110,6 +110,14 @@ final class SSHRequest: Sendable {
         }
     }
 
+    /// A jump host's channel for a session behind it: it does not take one of the connection's
+    /// `channelsPerConnection` slots (sshd's `MaxSessions` does not count `direct-tcpip`
+    /// channels), so that one connection carries every session behind the jump host.
+    var isTunnel: Bool {
+        if case .tunnel = work { return true }
+        return false
+    }
+
     var describeWork: String {
         switch work {
         case .exec, .stream: return "running a command"
