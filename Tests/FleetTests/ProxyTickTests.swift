@@ -153,6 +153,24 @@ extension RealHosts {
                 }
                 #expect(jumps ? tunnelled > 0 : tunnelled == 0, "\(route): \(result)")
             }
+
+            // A proxy command that fails: its stderr is the end of each project's error, redacted.
+            let token = "ghp_" + String(repeating: "Z9y8", count: 9)
+            let failing = try await net.fleet.run([
+                "tick", "--all", "--ssh-config",
+                try net.config(
+                    "ProxyCommand sh -c 'echo \"tunnel refused for %h, token \(token)\" >&2; exit 1'"),
+            ])
+            let errors = try failing.lines().filter { !$0.isSummary }
+            #expect(errors.count == 2, "\(failing)")
+            for line in errors {
+                #expect(line.json["error_kind"]?.stringValue == "unreachable", "\(line.raw)")
+                #expect(
+                    line.raw.contains(
+                        "its stderr: tunnel refused for \(net.runner.server.host), token \(Redactor.token)"),
+                    "\(line.raw)")
+            }
+            #expect(!failing.stdout.contains(token) && !failing.stderr.contains(token))
         }
 
         @Test(.timeLimit(.minutes(2)))
