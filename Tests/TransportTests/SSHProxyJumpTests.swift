@@ -179,6 +179,25 @@ import Testing
         #expect(pool.connectionsHeld == 0)
     }
 
+    @Test func aHostTheJumpHostCannotReachIsUnreachable() async throws {
+        let hosts = try Hosts(["bastion", "runner"], routes: ["runner": "bastion"])
+        defer { hosts.stop() }
+        hosts.servers["runner"]!.kill()
+        let pool = SSHPool(configuration: hosts.configuration)
+        let runner = try hosts.runner("runner", pool: pool)
+        let target = "127.0.0.1:\(hosts.servers["runner"]!.port)"
+        await #expect {
+            _ = try await Self.echo(runner, "never")
+        } throws: { error in
+            let error = error as! FleetError
+            return error.kind == "unreachable"
+                && error.message.contains(
+                    "jump host 127.0.0.1:\(hosts.servers["bastion"]!.port) could not open a channel to \(target)"
+                )
+        }
+        await pool.shutdown()
+    }
+
     @Test func aJumpLoopIsRefused() throws {
         let hosts = try Hosts(["a", "b"], routes: ["a": "b", "b": "a"])
         defer { hosts.stop() }
