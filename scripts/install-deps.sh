@@ -8,12 +8,14 @@
 # and the local provider), debootstrap (a Debian 12 root file system without Swift, where the
 # release binary runs on its own), prometheus-node-exporter and prometheus (a real node_exporter
 # reads two shards' textfiles; promtool checks and unit-tests examples/prometheus/alerts.yaml),
-# tini (the container image's process 1, copied into the test's base image), systemd
+# tini (the container image's process 1, copied into the test's base image), socat (the relay
+# that tests run as an ssh_config ProxyCommand), iproute2 and iptables (test hosts in network
+# namespaces that only a jump host reaches), systemd
 # (systemd-analyze checks examples/systemd), kubernetes-validate (PyPI) checks the Kubernetes
 # example, and pyflakes (PyPI) lints the runner's status-read program.
 set -euo pipefail
 packages=(libssh2-1-dev libssl-dev libcurl4-openssl-dev openssh-server openssh-client tmux git python3 ca-certificates procps)
-[ "${1:-}" = --tests ] && packages+=(docker.io docker-compose debootstrap prometheus-node-exporter prometheus tini systemd)
+[ "${1:-}" = --tests ] && packages+=(docker.io docker-compose debootstrap prometheus-node-exporter prometheus tini socat iproute2 iptables systemd)
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
 missing=()

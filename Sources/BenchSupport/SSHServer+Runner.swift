@@ -7,7 +7,8 @@ extension SSHServer {
     /// benchmarks, the load run and the demo start their runners here.
     public static func runnerHost(
         account: String? = nil, replay: RunnerReplay? = nil, instruments: RunnerInstruments? = nil,
-        cpu: CPUAccount? = nil, extraConfig: [String] = [], listenAddress: String = "127.0.0.1"
+        cpu: CPUAccount? = nil, extraConfig: [String] = [], listenAddress: String = "127.0.0.1",
+        namespace: String? = nil
     ) throws -> SSHServer {
         let account = try account ?? defaultAccount()
         try RunnerAccount.prepare(account)
@@ -20,6 +21,7 @@ extension SSHServer {
         if let replay { lines.append("ForceCommand /bin/sh \(replay.script)") }
         return try SSHServer(
             options: SSHServerOptions(
-                extraConfig: lines + extraConfig, account: account, cpu: cpu, listenAddress: listenAddress))
+                extraConfig: lines + extraConfig, account: account, cpu: cpu, listenAddress: listenAddress,
+                namespace: namespace))
     }
 }

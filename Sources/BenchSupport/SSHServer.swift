@@ -8,7 +8,8 @@ import Locks
 
 /// Options for a throwaway sshd.
 public struct SSHServerOptions: Sendable {
-    /// Extra `sshd_config` lines (e.g. "MaxSessions 20", "ClientAliveInterval 1").
+    /// Extra `sshd_config` lines (e.g. "MaxSessions 20", "LogLevel INFO"), written before the
+    /// defaults so that they win (sshd takes a keyword's first value).
     public var extraConfig: [String]
     /// Remote account. nil: `RunnerAccount.name` (the current user, except when running as root,
     /// where the light account `mpfleet-test` is used: root's ~/.bashrc runs pyenv, ~100 ms a command).
@@ -17,18 +18,23 @@ public struct SSHServerOptions: Sendable {
     public var hostKeyType: String
     /// The CPU account the listener joins, with every session it starts (benchmarks).
     public var cpu: CPUAccount?
-    /// The numeric loopback address sshd listens on: `127.0.0.1`, or `::1` for IPv6 tests.
+    /// The numeric address sshd listens on: `127.0.0.1`, `::1` for IPv6 tests, or the address of
+    /// `namespace`.
     public var listenAddress: String
+    /// A network namespace (`ip netns`) to run sshd in, on port 22 of `listenAddress`: a host of
+    /// its own on a test network (`TestNetwork`).
+    public var namespace: String?
 
     public init(
         extraConfig: [String] = [], account: String? = nil, hostKeyType: String = "ed25519",
-        cpu: CPUAccount? = nil, listenAddress: String = "127.0.0.1"
+        cpu: CPUAccount? = nil, listenAddress: String = "127.0.0.1", namespace: String? = nil
     ) {
         self.extraConfig = extraConfig
         self.account = account
         self.hostKeyType = hostKeyType
         self.cpu = cpu
         self.listenAddress = listenAddress
+        self.namespace = namespace
     }
 }
 
@@ -74,7 +80,7 @@ public final class SSHServer: Sendable {
         directory = String(cString: made)
         chmod(directory, 0o755)  // sshd reads authorized_keys as the account
         host = options.listenAddress
-        port = try Self.freePort(host: host)
+        port = options.namespace == nil ? try Self.freePort(host: host) : 22
         clientKeyPath = directory + "/client_ed25519"
         knownHostsPath = directory + "/known_hosts"
         configPath = directory + "/sshd_config"
@@ -168,24 +174,24 @@ public final class SSHServer: Sendable {
     }
 
     private func writeConfig() throws {
-        var lines = [
-            "Port \(port)",
-            "ListenAddress \(host)",
-            "HostKey \(hostKeyPath)",
-            "AuthorizedKeysFile \(directory)/authorized_keys",
-            "UsePAM no",
-            "StrictModes no",
-            "PidFile none",
-            "MaxSessions 10",
-            "PasswordAuthentication no",
-            "KbdInteractiveAuthentication no",
-            "PubkeyAuthentication yes",
-            "PrintMotd no",
-            "UseDNS no",
-            "LogLevel ERROR",
-            "Subsystem sftp internal-sftp",
-        ]
-        lines += options.extraConfig
+        let lines =
+            options.extraConfig + [
+                "Port \(port)",
+                "ListenAddress \(host)",
+                "HostKey \(hostKeyPath)",
+                "AuthorizedKeysFile \(directory)/authorized_keys",
+                "UsePAM no",
+                "StrictModes no",
+                "PidFile none",
+                "MaxSessions 10",
+                "PasswordAuthentication no",
+                "KbdInteractiveAuthentication no",
+                "PubkeyAuthentication yes",
+                "PrintMotd no",
+                "UseDNS no",
+                "LogLevel ERROR",
+                "Subsystem sftp internal-sftp",
+            ]
         try (lines.joined(separator: "\n") + "\n").write(
             toFile: configPath, atomically: true, encoding: .utf8)
     }
@@ -198,8 +204,10 @@ public final class SSHServer: Sendable {
     /// Starts sshd (again) on the same port; returns once the port accepts connections.
     public func start() throws {
         if isRunning { return }
+        // `ip netns exec` enters the namespace and execs sshd: the listener keeps its pid.
         let child = try Self.spawn(
-            ["/usr/sbin/sshd", "-D", "-e", "-f", configPath], stderrPath: logPath, newGroup: true)
+            (options.namespace.map { ["/usr/sbin/ip", "netns", "exec", $0] } ?? [])
+                + ["/usr/sbin/sshd", "-D", "-e", "-f", configPath], stderrPath: logPath, newGroup: true)
         pid.withLock { $0 = child }
         options.cpu?.add(child)
         let deadline = Date().addingTimeInterval(10)

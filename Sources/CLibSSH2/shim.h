@@ -80,6 +80,7 @@ static inline unsigned int mpf_digest(int sha256, const void *data, size_t lengt
 }
 
 /* ---- Transport/SSH additions: I/O-thread helpers (variadic or macro APIs Swift cannot call). ---- */
+#include <spawn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -117,6 +118,18 @@ static inline int mpf_set_nonblocking(int fd) {
 }
 
 static inline int mpf_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
+
+// glibc declares these only under _GNU_SOURCE, which Swift's Glibc module is built without.
+extern int pipe2(int fds[2], int flags);
+extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
+
+/// A pipe whose both ends are close-on-exec from the start (no window for another thread's spawn).
+static inline int mpf_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+/// Closes every descriptor from `from` up in the spawned child (glibc 2.34+).
+static inline int mpf_spawn_close_from(posix_spawn_file_actions_t *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}
 
 /// Bytes waiting in a socket's receive queue, or -1.
 static inline int mpf_fionread(int fd) {

@@ -5,6 +5,21 @@
 #endif
 
 extension SSHHostSettings {
+    /// `ProxyCommand` with the tokens ssh expands in it (`%h %p %r %n %k %%`: sshconnect.c
+    /// `expand_proxy_command`), the names shell-quoted because the command runs through
+    /// `/bin/sh -c`; nil when no command routes the host (unset or `none`).
+    public func expandedProxyCommand(context: SSHConfigResolver.Context) throws(FleetError) -> String? {
+        guard let proxyCommand, proxyCommand != "none" else { return nil }
+        let tokens: [Character: String] = [
+            "h": ShellQuote.quote(effectiveHostName), "p": String(port ?? 22),
+            "r": ShellQuote.quote(effectiveUser(context)), "n": ShellQuote.quote(originalHost),
+            "k": ShellQuote.quote(hostKeyAlias ?? originalHost),
+        ]
+        return try expandTokens(proxyCommand, tokens, keyword: "ProxyCommand") { message in
+            FleetError(.invalidSSHConfig, "host \(originalHost): \(message)")
+        }
+    }
+
     /// ssh's built-in identity files, tried when no `IdentityFile` is set (readconf.c).
     static let defaultIdentityFiles = [
         "~/.ssh/id_rsa", "~/.ssh/id_ecdsa", "~/.ssh/id_ecdsa_sk", "~/.ssh/id_ed25519", "~/.ssh/id_ed25519_sk",

@@ -47,15 +47,46 @@ public struct SSHHostSettings: Sendable, Equatable {
 
     public init(originalHost: String) { self.originalHost = originalHost }
 
+    /// One hop of a `ProxyJump` list: `[user@]host[:port]` or `ssh://[user@]host[:port]`, an IPv6
+    /// host in brackets.
+    public struct JumpHop: Sendable, Equatable {
+        public var user: String?
+        public var host: String
+        public var port: Int?
+
+        public init(user: String? = nil, host: String, port: Int? = nil) {
+            self.user = user
+            self.host = host
+            self.port = port
+        }
+    }
+
+    /// `proxyJump`'s hops, the first connected to first (the list was checked when it was read:
+    /// `SSHConfigResolver.isValidJumpList`).
+    public var jumpHops: [JumpHop] {
+        guard let proxyJump else { return [] }
+        return proxyJump.split(separator: ",").map { text in
+            var rest = text.hasPrefix("ssh://") ? text.dropFirst(6) : Substring(text)
+            var hop = JumpHop(host: "")
+            if let at = rest.lastIndex(of: "@") {
+                hop.user = String(rest[..<at])
+                rest = rest[rest.index(after: at)...]
+            }
+            if rest.hasPrefix("["), let close = rest.firstIndex(of: "]") {
+                hop.host = String(rest[rest.index(after: rest.startIndex)..<close])
+                rest = rest[rest.index(after: close)...]
+            } else {
+                let end = rest.firstIndex(of: ":") ?? rest.endIndex
+                hop.host = String(rest[..<end])
+                rest = rest[end...]
+            }
+            if rest.hasPrefix(":") { hop.port = Int(rest.dropFirst()) }
+            return hop
+        }
+    }
+
     /// The name connected to: `HostName` (already `%h`-expanded), else the destination lowercased.
     public var effectiveHostName: String {
         hostName ?? String(decoding: originalHost.utf8.map(HostPatterns.lowercased), as: UTF8.self)
-    }
-
-    /// A jump host or proxy command that would route the connection (`none` does not).
-    public var proxyRoute: String? {
-        if let jump = proxyJump { return "ProxyJump \(jump)" }
-        if let command = proxyCommand, command != "none" { return "ProxyCommand" }
-        return nil
     }
 }

@@ -62,6 +62,20 @@ import Testing
         #expect(try resolver.resolve(host: "six").effectiveHostName == "[::1]")
     }
 
+    @Test func jumpListsSplitIntoHops() throws {
+        let directory = TempDir()
+        let resolver = Self.resolver(
+            directory,
+            user: "Host a\n  ProxyJump ops@j1:2200,ssh://j2,[fd00::1]:22,u@[::1],ssh://me@j3:7 # c\n")
+        #expect(
+            try resolver.resolve(host: "a").jumpHops == [
+                .init(user: "ops", host: "j1", port: 2200), .init(host: "j2"),
+                .init(host: "fd00::1", port: 22),
+                .init(user: "u", host: "::1"), .init(user: "me", host: "j3", port: 7),
+            ])
+        #expect(try resolver.resolve(host: "b").jumpHops == [])
+    }
+
     @Test func aSystemFileMayNotIncludeFromTheHomeDirectory() throws {
         let directory = TempDir()
         let resolver = Self.resolver(directory, user: "", system: "\n  Include ~/x.conf\n")

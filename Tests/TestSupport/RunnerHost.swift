@@ -16,9 +16,13 @@ public final class RunnerHost: Sendable {
     /// The fixture directory in this checkout.
     public static var fixtures: String { RunnerAccount.checkoutFixtures }
 
-    /// `listenAddress` `::1` puts its sshd on IPv6 loopback (and its projects' `ssh.host` with it).
-    public init(extraConfig: [String] = [], listenAddress: String = "127.0.0.1") throws {
-        server = try SSHServer.runnerHost(extraConfig: extraConfig, listenAddress: listenAddress)
+    /// `listenAddress` `::1` puts its sshd on IPv6 loopback (and its projects' `ssh.host` with it);
+    /// with a `namespace` it is that host's address on a `TestNetwork`.
+    public init(extraConfig: [String] = [], listenAddress: String = "127.0.0.1", namespace: String? = nil)
+        throws
+    {
+        server = try SSHServer.runnerHost(
+            extraConfig: extraConfig, listenAddress: listenAddress, namespace: namespace)
         try RunnerAccount.installStandIns(
             fixtures: Self.fixtures, account: server.account, extraExecutables: ["docker", "tmux"])
     }

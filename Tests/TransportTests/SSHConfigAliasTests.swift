@@ -140,13 +140,11 @@ import Testing
     }
 
     @Test(arguments: [
-        ("  ProxyJump bastion", "ProxyJump is not supported yet"),
-        ("  ProxyCommand nc %h %p", "ProxyCommand is not supported yet"),
         ("  StrictHostKeyChecking no", "never trusts an unverified host key"),
         ("  StrictHostKeyChecking ask", "never trusts an unverified host key"),
         ("  UserKnownHostsFile none", "needs a known_hosts file"),
     ])
-    func routesAndTrustTheToolCannotHonourAreRefused(_ line: String, _ message: String) throws {
+    func trustSettingsTheToolCannotHonourAreRefused(_ line: String, _ message: String) throws {
         let directory = try TemporaryDirectory.make(prefix: "sshconfig-")
         defer { TemporaryDirectory.remove(directory) }
         let configuration = try Self.configuration("Host behind\n\(line)\n", in: directory)

@@ -81,11 +81,15 @@ public enum Doctor {
     ) async -> HostDiagnosis {
         var diagnosis = diagnosis
         diagnosis.settings = settings(spec.ssh ?? CloudSpec.SSH(), endpoint: runner.endpoint, pool: pool)
-        let reach = await SSHReachability.probe(runner.endpoint, timeout: timeout)
-        diagnosis.reach = reach
-        if let problem = reach.problem {
-            diagnosis.problems.append(problem)
-            return diagnosis
+        // Behind a jump host or a proxy command the client has no route of its own to probe: the
+        // session's own facts (banner included) say how far it got.
+        if runner.endpoint.proxyCommand == nil, runner.endpoint.jumps.isEmpty {
+            let reach = await SSHReachability.probe(runner.endpoint, timeout: timeout)
+            diagnosis.reach = reach
+            if let problem = reach.problem {
+                diagnosis.problems.append(problem)
+                return diagnosis
+            }
         }
         do {
             diagnosis.runner = try await runner.check(deadline: timeout)
@@ -133,6 +137,13 @@ public enum Doctor {
         ]
         if let certificate = endpoint.certificateFile {
             settings.append(.init(name: "certificate", value: certificate, source: config))
+        }
+        for (index, hop) in endpoint.jumps.enumerated() {
+            let account = hop.user.map { "\($0)@" } ?? ""
+            settings.append(.init(name: "jump \(index + 1)", value: account + hop.hostPort, source: config))
+        }
+        if let command = endpoint.proxyCommand {
+            settings.append(.init(name: "proxy_command", value: command, source: config))
         }
         if let alias = endpoint.hostKeyAlias {
             settings.append(.init(name: "host_key_alias", value: alias, source: config))

@@ -53,8 +53,8 @@ public struct HostDiagnosis: Sendable {
                 "ms": reach.lookupTime.map { .int(Self.milliseconds($0)) } ?? .null,
             ]
             object["tcp_connect_ms"] = reach.connectTime.map { .int(Self.milliseconds($0)) } ?? .null
-            object["banner"] = reach.banner.map(text) ?? .null
         }
+        object["banner"] = (reach?.banner ?? session?.banner).map(text) ?? .null
         object["host_key"] = session.map { text($0.hostKey) } ?? .null
         object["known_hosts"] = session.map { text($0.knownHosts) } ?? .null
         object["auth"] = session.map { text($0.authentication) } ?? .null
@@ -90,8 +90,8 @@ public struct HostDiagnosis: Sendable {
                 add("dns", "\(reach.addresses.joined(separator: ", ")) in \(Self.milliseconds(time)) ms")
             }
             if let time = reach.connectTime { add("tcp", "connected in \(Self.milliseconds(time)) ms") }
-            if let banner = reach.banner { add("banner", banner) }
         }
+        if let banner = reach?.banner ?? session?.banner { add("banner", banner) }
         if let session {
             add("host key", "\(session.hostKey) (\(session.knownHosts))")
             add("auth", session.authentication)

@@ -73,6 +73,9 @@ public struct FleetSummary: Sendable, Equatable {
     public var statuses: [String: Int] = [:]
     public var wallMilliseconds = 0
     public var handshakes = 0
+    /// Of `handshakes`, the sessions run through a jump host (ProxyJump); the rest are direct,
+    /// the jump hosts' own among them.
+    public var tunnelledHandshakes = 0
     public var remoteCommands = 0
     public var interrupted = false
     /// Notifications delivered and failed after the lines (fleet.yaml `notify:`).
@@ -107,6 +110,7 @@ public struct FleetSummary: Sendable, Equatable {
                 "outcomes": counts(outcomes, keys: FleetLine.Outcome.allCases.map(\.rawValue)),
                 "effective_status": counts(statuses, keys: []),
                 "ssh_handshakes": .int(handshakes),
+                "ssh_handshakes_through_jump_hosts": .int(tunnelledHandshakes),
                 "remote_commands": .int(remoteCommands),
                 "interrupted": .bool(interrupted),
                 "notifications": ["sent": .int(notificationsSent), "failed": .int(notificationsFailed)],

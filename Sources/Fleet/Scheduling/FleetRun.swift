@@ -90,6 +90,7 @@ public struct FleetRun: Sendable {
         await pool.shutdown()
         let now = ContinuousClock.now
         summary.handshakes = statistics.handshakes
+        summary.tunnelledHandshakes = statistics.tunnelledHandshakes
         summary.wallMilliseconds = Int((now - started) / .milliseconds(1))
         return FleetRunResult(
             summary: summary, lines: await collected.lines, statistics: statistics,

@@ -4,21 +4,65 @@ extension SSHEndpoint {
     /// The endpoint for a cloud.yaml `ssh` section. Its explicit fields win over the OpenSSH client
     /// configuration, as `ssh -l/-p/-i` do; `ssh.host` may be an alias that the configuration
     /// resolves (`HostName`, `User`, `Port`, `IdentityFile`s, `CertificateFile`, `IdentityAgent`,
-    /// the known_hosts files, `HostKeyAlias`, host key checking, `ConnectTimeout`, `ServerAlive*`). A jump host or proxy command is refused rather than bypassed.
+    /// the known_hosts files, `HostKeyAlias`, host key checking, `ConnectTimeout`, `ServerAlive*`,
+    /// `ProxyCommand`, `ProxyJump`).
     public static func resolving(
         _ ssh: CloudSpec.SSH, configuration: SSHConfiguration, context: SSHConfigResolver.Context = .current
     ) throws(FleetError) -> SSHEndpoint {
         let resolver = SSHConfigResolver(files: configuration.clientConfigFiles, context: context)
         let settings = try resolver.resolve(
             host: ssh.host, user: ssh.user, port: ssh.portIsExplicit ? ssh.port : nil)
-        if let route = settings.proxyRoute {
-            throw FleetError(
-                .invalidSSHConfig,
-                "\(route.hasPrefix("ProxyJump") ? "ProxyJump" : "ProxyCommand") is not supported yet: ssh_config routes \(ssh.host) through \(route); megaplan-fleet refuses to connect directly instead"
-            )
+        var endpoint = try resolving(
+            settings, identity: ssh.identityFile.map { FileSystem.resolve($0) }, configuration: configuration,
+            context: context)
+        endpoint.jumps = try jumps(
+            of: settings, resolver: resolver, configuration: configuration, context: context, depth: 0)
+        return endpoint
+    }
+
+    /// Jump hosts nested through their own `ProxyJump` deeper than this are refused (a loop).
+    static let jumpDepthLimit = 8
+
+    /// The hosts `settings`' `ProxyJump` goes through, first hop first, each with the endpoint its
+    /// own ssh_config block describes. As with `ssh -J`, the first hop's own route (its
+    /// `ProxyJump`, flattened in front of it, or its `ProxyCommand`) applies and the later hops'
+    /// do not: each is reached through the hop before it.
+    static func jumps(
+        of settings: SSHHostSettings, resolver: SSHConfigResolver, configuration: SSHConfiguration,
+        context: SSHConfigResolver.Context, depth: Int
+    ) throws(FleetError) -> [SSHEndpoint] {
+        var hops: [SSHEndpoint] = []
+        for (index, hop) in settings.jumpHops.enumerated() {
+            let hopSettings = try resolver.resolve(host: hop.host, user: hop.user, port: hop.port)
+            var endpoint = try resolving(
+                hopSettings, identity: nil, configuration: configuration, context: context)
+            if index == 0 {
+                guard depth < jumpDepthLimit else {
+                    throw FleetError(
+                        .invalidSSHConfig,
+                        "ProxyJump for \(settings.originalHost) nests jump hosts more than \(jumpDepthLimit) deep through \(hop.host) (a loop in ssh_config?)"
+                    )
+                }
+                hops += try jumps(
+                    of: hopSettings, resolver: resolver, configuration: configuration, context: context,
+                    depth: depth + 1)
+            } else {
+                endpoint.proxyCommand = nil
+            }
+            hops.append(endpoint)
         }
+        return hops
+    }
+
+    /// The endpoint one host's settings describe, its `ProxyJump` aside; `identity` (cloud.yaml's)
+    /// wins over `IdentityFile`.
+    static func resolving(
+        _ settings: SSHHostSettings, identity explicit: String?, configuration: SSHConfiguration,
+        context: SSHConfigResolver.Context
+    ) throws(FleetError) -> SSHEndpoint {
+        let host = settings.originalHost
         let identities =
-            if let explicit = ssh.identityFile { [FileSystem.resolve(explicit)] } else {
+            if let explicit { [explicit] } else {
                 try identityFiles(settings, context: context)
             }
         var endpoint = SSHEndpoint(
@@ -29,7 +73,7 @@ extension SSHEndpoint {
             guard !files.contains(where: { $0.lowercased() == "none" }) else {
                 throw FleetError(
                     .invalidSSHConfig,
-                    "ssh_config sets UserKnownHostsFile none for \(ssh.host): megaplan-fleet needs a known_hosts file to verify host keys"
+                    "ssh_config sets UserKnownHostsFile none for \(host): megaplan-fleet needs a known_hosts file to verify host keys"
                 )
             }
             var paths: [String] = []
@@ -57,10 +101,11 @@ extension SSHEndpoint {
             case .no, .ask:
                 throw FleetError(
                     .invalidSSHConfig,
-                    "ssh_config sets StrictHostKeyChecking \(checking == .ask ? "ask" : "no") for \(ssh.host): megaplan-fleet never trusts an unverified host key; use yes or accept-new (or --host-key-policy)"
+                    "ssh_config sets StrictHostKeyChecking \(checking == .ask ? "ask" : "no") for \(host): megaplan-fleet never trusts an unverified host key; use yes or accept-new (or --host-key-policy)"
                 )
             }
         }
+        endpoint.proxyCommand = try settings.expandedProxyCommand(context: context)
         if let seconds = settings.connectTimeout, seconds > 0 { endpoint.connectTimeout = .seconds(seconds) }
         if let certificate = settings.certificateFiles.first {
             endpoint.certificateFile = try settings.expandPath(

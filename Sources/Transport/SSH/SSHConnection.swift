@@ -12,7 +12,12 @@ protocol SSHConnectionDelegate: AnyObject, Sendable {
     /// An established connection died; started requests were already failed; `unstarted` may be resubmitted.
     func connectionLost(_ connection: SSHConnection, error: SSHError, unstarted: [SSHRequest])
     /// A request left the connection (its channel is released). `succeeded`: it produced a result.
-    func requestFinished(_ connection: SSHConnection, succeeded: Bool)
+    func requestFinished(_ connection: SSHConnection, _ request: SSHRequest, succeeded: Bool)
+    /// A connection behind a jump host asks the pool for its tunnel (`SSHRequest.Work.tunnel`),
+    /// and withdraws the request when it gives up before the tunnel opened.
+    func nextRequestID() -> UInt64
+    func submit(_ request: SSHRequest)
+    func cancel(_ request: SSHRequest)
 }
 
 /// The thread-safe face of one SSH connection: an inbox the pool writes to and an eventfd that wakes
@@ -111,6 +116,11 @@ final class SSHConnection: Sendable {
             box.controls.append(control)
             Self.signal(box, wakeFD)
         }
+    }
+
+    /// Wakes the I/O thread (the tunnel it waits for opened or failed).
+    func wake() {
+        inbox.withLock { box in Self.signal(box, wakeFD) }
     }
 
     func requestShutdown() {
@@ -216,6 +226,11 @@ final class SSHConnectionWorker {
 
     private(set) var session: OpaquePointer? = nil
     private(set) var sock: Int32 = -1
+    /// The ssh_config `ProxyCommand` whose stdin and stdout are `sock`'s peer, if the endpoint has one.
+    private var proxy: SSHProxyCommand? = nil
+    /// The request for the jump host's `direct-tcpip` channel that `sock`'s peer is relayed to,
+    /// if the endpoint has a `ProxyJump`.
+    private var tunnel: SSHRequest? = nil
     private let counters: UnsafeMutablePointer<mpf_io_counters>
 
     /// Requests being worked on, in arrival order (including those waiting for the opening slot).
@@ -255,13 +270,13 @@ final class SSHConnectionWorker {
         } catch let error as SSHError {
             let leftovers = handle.closeInbox()
             teardown(graceful: false)
-            delegate.connectionFailed(handle, error: error, unstarted: leftovers)
+            delegate.connectionFailed(handle, error: routed(error), unstarted: leftovers)
             return
         } catch {
             let leftovers = handle.closeInbox()
             teardown(graceful: false)
             delegate.connectionFailed(
-                handle, error: SSHError(kind: .protocolError, host: hostPort, message: "\(error)"),
+                handle, error: routed(SSHError(kind: .protocolError, host: hostPort, message: "\(error)")),
                 unstarted: leftovers)
             return
         }
@@ -272,18 +287,21 @@ final class SSHConnectionWorker {
         let failure = mainLoop()
         let leftovers = handle.closeInbox()
         if let failure {
+            // Shut the socket first so that freeing the session cannot wait on a dead peer, and
+            // so that a proxy command ends and has said all it will say on its stderr.
+            if sock >= 0 { shutdown(sock, Int32(SHUT_RDWR)) }
+            proxy?.stop()
+            let error = routed(failure.error)
             var unstarted = leftovers
             for op in ops {
                 if op.started || op.request.isCompleted {
-                    op.fail(failure.error, worker: self)
+                    op.fail(error, worker: self)
                 } else {
                     unstarted.append(op.request)
                 }
             }
             ops.removeAll()
-            // Shut the socket first so that freeing the session cannot wait on a dead peer.
-            if sock >= 0 { shutdown(sock, Int32(SHUT_RDWR)) }
-            delegate.connectionLost(handle, error: failure.error, unstarted: unstarted)
+            delegate.connectionLost(handle, error: error, unstarted: unstarted)
             teardown(graceful: false)
         } else {
             let stop = SSHError(
@@ -316,6 +334,20 @@ final class SSHConnectionWorker {
             close(sock)
             sock = -1
         }
+        proxy?.stop()
+        if let tunnel, !tunnel.isCompleted { delegate.cancel(tunnel) }
+    }
+
+    /// A connection-level error that names the route when it is not a direct connection, with
+    /// what the proxy command wrote on its stderr (the command has been stopped); secret shapes
+    /// in either are redacted.
+    private func routed(_ error: SSHError) -> SSHError {
+        guard let route = endpoint.route else { return error }
+        var routed = error
+        let said = proxy?.stderrSummary ?? ""
+        routed.message += Redactor.shapesOnly.redact(
+            " (through \(route)" + (said.isEmpty ? ")" : "; its stderr: \(said))"))
+        return routed
     }
 
     // MARK: connect, handshake, host key, auth
@@ -328,7 +360,15 @@ final class SSHConnectionWorker {
 
     private func establish() throws -> SSHSessionFacts {
         let deadline = ContinuousClock.now + connectTimeout
-        sock = try connectSocket(deadline: deadline)
+        if let bastion = endpoint.bastion {
+            sock = try openTunnel(through: bastion, deadline: deadline)
+        } else if let command = endpoint.proxyCommand {
+            let proxy = try SSHProxyCommand(command: command, hostPort: hostPort)
+            self.proxy = proxy
+            sock = proxy.socket
+        } else {
+            sock = try connectSocket(deadline: deadline)
+        }
         guard let session = mpf_session_init_counted(counters) else {
             throw SSHError(
                 kind: .protocolError, host: hostPort,
@@ -410,6 +450,54 @@ final class SSHConnectionWorker {
         }
     }
 
+    /// One end of a socket pair whose other end the jump host's pooled connection relays to a
+    /// `direct-tcpip` channel to this endpoint (`SSHTunnelOp`), once that channel is open.
+    private func openTunnel(through bastion: SSHEndpoint, deadline: ContinuousClock.Instant) throws -> Int32 {
+        var pair: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0
+        else {
+            throw SSHError(
+                kind: .protocolError, host: hostPort,
+                message: "cannot create a socket pair for \(hostPort): \(String(cString: strerror(errno)))")
+        }
+        _ = mpf_set_nonblocking(pair[0])
+        _ = mpf_set_nonblocking(pair[1])
+        let outcome = Locked<Result<SSHRequest.Outcome, SSHError>?>(nil)
+        let handle = self.handle
+        let request = SSHRequest(
+            id: delegate.nextRequestID(), endpoint: bastion,
+            work: .tunnel(host: endpoint.host, port: endpoint.port, end: SSHTunnelEnd(fd: pair[1])),
+            deadline: nil,
+            target: .callback { result in
+                outcome.withLock { $0 = result }
+                handle.wake()
+            })
+        tunnel = request
+        delegate.submit(request)
+        while true {
+            switch outcome.withLock({ $0 }) {
+            case .success?:
+                return pair[0]
+            case .failure(let error)?:
+                close(pair[0])
+                throw SSHError(
+                    kind: error.kind, host: hostPort,
+                    message:
+                        "cannot reach \(hostPort) through jump host \(bastion.hostPort): \(error.message)")
+            case nil:
+                do {
+                    try waitFD(
+                        pair[0], events: Int16(POLLIN), deadline: deadline,
+                        phase: "opening a channel through jump host \(bastion.hostPort)",
+                        timeoutKind: .unreachable, returnOnWake: true)
+                } catch {
+                    close(pair[0])
+                    throw error
+                }
+            }
+        }
+    }
+
     private func connectSocket(deadline: ContinuousClock.Instant) throws -> Int32 {
         let addresses = try resolve(deadline: deadline)
         var lastProblem = "no address"
@@ -450,10 +538,11 @@ final class SSHConnectionWorker {
             kind: .unreachable, host: hostPort, message: "cannot connect to \(hostPort): \(lastProblem)")
     }
 
-    /// Waits until `fd` is ready, the deadline passes (throws), or shutdown is requested (throws).
+    /// Waits until `fd` is ready, the deadline passes (throws), or shutdown is requested (throws);
+    /// with `returnOnWake`, also until the connection is woken.
     private func waitFD(
         _ fd: Int32, events: Int16, deadline: ContinuousClock.Instant, phase: String,
-        timeoutKind: SSHError.Kind
+        timeoutKind: SSHError.Kind, returnOnWake: Bool = false
     ) throws {
         while true {
             let remaining = deadline - .now
@@ -467,9 +556,13 @@ final class SSHConnectionWorker {
                 pollfd(fd: fd, events: events, revents: 0),
                 pollfd(fd: handle.wakeFD, events: Int16(POLLIN), revents: 0),
             ]
+            if let proxyFD = proxy?.pollFD {
+                fds.append(pollfd(fd: proxyFD, events: Int16(POLLIN), revents: 0))
+            }
             let ms = Int32(min(Double(Int32.max), max(1, (remaining.secondsDouble * 1000).rounded(.up))))
-            let n = poll(&fds, 2, ms)
+            let n = poll(&fds, nfds_t(fds.count), ms)
             if n < 0 && errno == EINTR { continue }
+            if fds.count > 2, fds[2].revents != 0 { proxy?.drainStderr() }
             if fds[1].revents != 0 {
                 handle.drainWake()
                 let pending = handle.peekShutdown()
@@ -478,6 +571,7 @@ final class SSHConnectionWorker {
                         kind: .connectionLost, host: hostPort,
                         message: "connection pool shut down while connecting to \(hostPort)")
                 }
+                if returnOnWake { return }
             }
             if fds[0].revents != 0 { return }
         }
@@ -563,8 +657,10 @@ final class SSHConnectionWorker {
                     try waitSocket(deadline: deadline, phase: "authentication")
                     continue
                 }
+                // libssh2 reports a peer that hangs up while it waits for the answer as an
+                // unverified key (-19): a closed connection is a lost one, not a refused key.
                 if rc == LIBSSH2_ERROR_SOCKET_DISCONNECT || rc == LIBSSH2_ERROR_SOCKET_RECV
-                    || rc == LIBSSH2_ERROR_SOCKET_SEND
+                    || rc == LIBSSH2_ERROR_SOCKET_SEND || peerClosed()
                 {
                     throw SSHError(
                         kind: .connectionLost, host: hostPort,
@@ -701,7 +797,7 @@ final class SSHConnectionWorker {
             for request in inbox.requests {
                 if request.cancelled.load(ordering: .acquiring) {
                     request.complete(.failure(cancelledError()))
-                    delegate.requestFinished(handle, succeeded: false)
+                    delegate.requestFinished(handle, request, succeeded: false)
                     continue
                 }
                 ops.append(SSHWorkerOp.make(for: request))
@@ -766,7 +862,7 @@ final class SSHConnectionWorker {
                         if opening === op { opening = nil }
                         if sendOwner === op { sendOwner = nil }
                         op.releaseLocalResources()
-                        delegate.requestFinished(handle, succeeded: op.succeeded)
+                        delegate.requestFinished(handle, op.request, succeeded: op.succeeded)
                         if let result = op.deferredResult {
                             op.deferredResult = nil
                             op.request.complete(result)
@@ -840,8 +936,10 @@ final class SSHConnectionWorker {
         }
         fds.append(pollfd(fd: sock, events: socketEvents, revents: 0))
         fds.append(pollfd(fd: handle.wakeFD, events: Int16(POLLIN), revents: 0))
+        if let proxyFD = proxy?.pollFD { fds.append(pollfd(fd: proxyFD, events: Int16(POLLIN), revents: 0)) }
         for op in ops {
             if let fd = op.inputFD { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
+            if let fd = op.outputFD { fds.append(pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)) }
         }
         var timeout = Duration.milliseconds(
             max(20, min(1000, Int(keepaliveInterval.secondsDouble * 250))))
@@ -854,6 +952,7 @@ final class SSHConnectionWorker {
         let n = poll(&fds, nfds_t(fds.count), ms)
         if n < 0 { return }
         if fds[1].revents != 0 { handle.drainWake() }
+        if let proxyFD = proxy?.pollFD, fds[2].fd == proxyFD, fds[2].revents != 0 { proxy?.drainStderr() }
         let revents = fds[0].revents
         if !active, revents & (Self.pollRDHUP | Int16(POLLHUP) | Int16(POLLERR)) != 0 {
             throw SSHSessionFailure(

@@ -389,12 +389,14 @@ final class SSHPoolCore: SSHConnectionDelegate, Sendable {
             }
             var best: Int? = nil
             for index in host.entries.indices
-            where host.entries[index].accepting && host.entries[index].load < perConnection {
+            where host.entries[index].accepting
+                && (request.isTunnel || host.entries[index].load < perConnection)
+            {
                 if best == nil || host.entries[index].load < host.entries[best!].load { best = index }
             }
             if let index = best {
                 if host.entries[index].connection.submit(request) {
-                    host.entries[index].load += 1
+                    if !request.isTunnel { host.entries[index].load += 1 }
                     host.waiting.removeFirst()
                 } else {
                     host.entries[index].accepting = false
@@ -431,6 +433,7 @@ final class SSHPoolCore: SSHConnectionDelegate, Sendable {
     func connectionEstablished(_ connection: SSHConnection, facts: SSHSessionFacts) {
         state.withLock { s in
             s.statistics.handshakes += 1
+            if !connection.endpoint.jumps.isEmpty { s.statistics.tunnelledHandshakes += 1 }
             guard var host = s.hosts[connection.endpoint] else { return }
             host.facts = facts
             if host.hadConnection && host.lostSinceEstablished {
@@ -493,12 +496,13 @@ final class SSHPoolCore: SSHConnectionDelegate, Sendable {
         perform(actions)
     }
 
-    func requestFinished(_ connection: SSHConnection, succeeded: Bool) {
+    func requestFinished(_ connection: SSHConnection, _ request: SSHRequest, succeeded: Bool) {
         var actions = Actions()
         state.withLock { s in
             if succeeded { s.statistics.commandsRun += 1 }
             guard var host = s.hosts[connection.endpoint] else { return }
-            if let index = host.entries.firstIndex(where: { $0.connection === connection }) {
+            if !request.isTunnel, let index = host.entries.firstIndex(where: { $0.connection === connection })
+            {
                 host.entries[index].load = max(0, host.entries[index].load - 1)
             }
             s.hosts[connection.endpoint] = host

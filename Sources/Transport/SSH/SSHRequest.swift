@@ -1,3 +1,4 @@
+import FleetCore
 import Foundation
 import Locks
 import Synchronization
@@ -35,6 +36,9 @@ final class SSHRequest: Sendable {
         case upload(SSHUploadPlan)
         case interactive(
             command: String?, term: String, columns: Int, rows: Int, inputFD: Int32, outputFD: Int32)
+        /// A `direct-tcpip` channel to `host:port` relayed to `end` (`SSHTunnelOp`); resolved with
+        /// `.done` once the channel is open.
+        case tunnel(host: String, port: Int, end: SSHTunnelEnd)
     }
 
     enum Outcome: Sendable {
@@ -46,6 +50,9 @@ final class SSHRequest: Sendable {
     enum Target: Sendable {
         case continuation(CheckedContinuation<Result<Outcome, SSHError>, Never>)
         case stream(AsyncStream<SSHStreamEvent>.Continuation)
+        /// Called once, on whichever thread resolves the request (an I/O thread waiting for a
+        /// tunnel: it must not block).
+        case callback(@Sendable (Result<Outcome, SSHError>) -> Void)
     }
 
     let id: UInt64
@@ -98,7 +105,17 @@ final class SSHRequest: Sendable {
             case .failure(let e): c.yield(.finished(.failure(e)))
             }
             c.finish()
+        case .callback(let call):
+            call(result)
         }
+    }
+
+    /// A jump host's channel for a session behind it: it does not take one of the connection's
+    /// `channelsPerConnection` slots (sshd's `MaxSessions` does not count `direct-tcpip`
+    /// channels), so that one connection carries every session behind the jump host.
+    var isTunnel: Bool {
+        if case .tunnel = work { return true }
+        return false
     }
 
     var describeWork: String {
@@ -106,6 +123,8 @@ final class SSHRequest: Sendable {
         case .exec, .stream: return "running a command"
         case .upload: return "uploading files"
         case .interactive: return "running an interactive session"
+        case .tunnel(let host, let port, _):
+            return "carrying a session to \(HostAddress.display(host: host, port: port))"
         }
     }
 }

@@ -42,6 +42,14 @@ public struct SSHEndpoint: Hashable, Sendable, CustomStringConvertible {
         /// No agent.
         case none
     }
+    /// ssh_config's `ProxyCommand`, its tokens expanded: the session runs over the command's stdin
+    /// and stdout (`SSHProxyCommand`) instead of a TCP connection to `host`, which then only names
+    /// the host for known_hosts and messages.
+    public var proxyCommand: String?
+    /// ssh_config's `ProxyJump`, flattened: the hosts passed through, first hop first, each
+    /// reached through the ones before it (their own `jumps` empty). The session runs over a
+    /// `direct-tcpip` channel of the pooled connection to the last one (`bastion`).
+    public var jumps: [SSHEndpoint] = []
 
     /// `host` may be an IPv6 literal with or without brackets: it is kept in its canonical form
     /// (`HostAddress.canonical`), the one name resolution and known_hosts lookups expect.
@@ -54,6 +62,20 @@ public struct SSHEndpoint: Hashable, Sendable, CustomStringConvertible {
 
     /// `host:port` (`[::1]:22` for an IPv6 literal), the form used in every error message.
     public var hostPort: String { HostAddress.display(host: host, port: port) }
+
+    /// The pooled connection that carries this endpoint's sessions: the last jump host, reached
+    /// through the ones before it; nil when there is no jump.
+    var bastion: SSHEndpoint? {
+        guard var last = jumps.last else { return nil }
+        last.jumps = Array(jumps.dropLast())
+        return last
+    }
+
+    /// How the connection reaches the host, for error messages: nil when it connects directly.
+    var route: String? {
+        if !jumps.isEmpty { return "ProxyJump " + jumps.map(\.description).joined(separator: ",") }
+        return proxyCommand.map { "ProxyCommand `\($0)`" }
+    }
 
     public var description: String {
         (user.map { "\($0)@" } ?? "") + hostPort
@@ -167,8 +189,11 @@ public struct SSHError: Error, Sendable, CustomStringConvertible {
 
 /// Counters that prove pooling (benchmarks and tests read them).
 public struct SSHStatistics: Sendable, Equatable {
-    /// SSH sessions established (TCP + key exchange + authentication completed).
+    /// SSH sessions established (TCP + key exchange + authentication completed), jump hosts' and
+    /// the sessions tunnelled through them included.
     public var handshakes: Int = 0
+    /// Of `handshakes`, the sessions that run over a jump host's `direct-tcpip` channel.
+    public var tunnelledHandshakes: Int = 0
     /// Requests (commands, streams, uploads, interactive sessions) that completed with a result.
     public var commandsRun: Int = 0
     /// Sessions established to an endpoint after an earlier session to it was lost.

@@ -21,6 +21,8 @@ class SSHWorkerOp {
     var waitingToOpen: Bool { false }
     var hardDeadline: ContinuousClock.Instant? { nil }
     var inputFD: Int32? { nil }
+    /// A local descriptor the op waits to write to (polled for POLLOUT).
+    var outputFD: Int32? { nil }
     func beginOpening() {}
     func drive(_ worker: SSHConnectionWorker) throws -> Bool { false }
     func resize(columns: Int, rows: Int) {}
@@ -59,6 +61,7 @@ class SSHWorkerOp {
     static func make(for request: SSHRequest) -> SSHWorkerOp {
         switch request.work {
         case .upload(let plan): return SSHUploadOp(request: request, plan: plan)
+        case .tunnel: return SSHTunnelOp(request: request)
         default: return SSHChannelOp(request: request)
         }
     }
@@ -131,8 +134,8 @@ final class SSHChannelOp: SSHWorkerOp {
             localOutputFD = outputFD
             wantEOF = false
             input = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 << 10, alignment: 16)
-        case .upload:
-            preconditionFailure("uploads use SSHUploadOp")
+        case .upload, .tunnel:
+            preconditionFailure("uploads and tunnels have ops of their own")
         }
         super.init(request: request)
     }
