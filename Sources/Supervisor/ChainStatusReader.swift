@@ -69,7 +69,7 @@ public struct ChainStatusReader: Sendable {
     {
         guard let observation else {
             throw FleetError(
-                .providerFailed, "runner \(runner.hostLabel) returned no observation", kind: "remote_error")
+                .providerFailed, "runner \(runner.hostLabel) returned no observation", kind: .remoteError)
         }
         return try ChainStatus.build(observation: observation, specPath: spec, marker: marker, cloud: cloud)
     }
@@ -91,7 +91,7 @@ public struct ChainStatusReader: Sendable {
         guard budget > .milliseconds(100) else {
             throw FleetError(
                 .providerFailed, "the project's deadline leaves no time for a command on \(runner.hostLabel)",
-                kind: "timeout")
+                kind: .timeout)
         }
         return budget
     }
@@ -113,7 +113,7 @@ public struct ChainStatusReader: Sendable {
             throw FleetError(
                 .providerFailed,
                 "the status read on \(runner.hostLabel) was stopped at the project's deadline",
-                kind: "timeout")
+                kind: .timeout)
         }
         return try ObservationResult.decode(output, host: runner.hostLabel)
     }

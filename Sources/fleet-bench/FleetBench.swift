@@ -343,7 +343,7 @@ struct FleetBench {
         let summary = result.summary
         // The tick itself: the pool's shutdown is not part of it.
         let wall = Double(summary.wallMilliseconds) - result.shutdown.secondsDouble * 1000
-        guard summary.projects == count, summary.outcomes["ok"] == count else {
+        guard summary.projects == count, summary.outcomes[.ok] == count else {
             throw BenchError("library tick: \(summary.json.serialized())")
         }
         return (wall, result.statistics.handshakes)

@@ -54,7 +54,7 @@ extension RealHosts {
                 uniqueKeysWithValues: await collected.lines.map { ($0.line.project, $0.line) })
 
             let short = try #require(byName["frozen-short"])
-            #expect(short.errorKind == "timeout", "\(short.json.serialized())")
+            #expect(short.errorKind == .timeout, "\(short.json.serialized())")
             #expect(
                 short.report["message"]?.stringValue
                     == "project did not finish within its deadline of \(Self.projectDeadline) s")
@@ -63,7 +63,7 @@ extension RealHosts {
                 short.durationMilliseconds < Int(Self.runDeadline * 1000), "\(short.durationMilliseconds) ms")
 
             let run = try #require(byName["frozen-run"])
-            #expect(run.errorKind == "timeout", "\(run.json.serialized())")
+            #expect(run.errorKind == .timeout, "\(run.json.serialized())")
             #expect(
                 run.report["message"]?.stringValue
                     == "project did not finish within its deadline of \(Self.runDeadline) s")

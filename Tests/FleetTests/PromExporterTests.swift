@@ -117,7 +117,7 @@ extension RealHosts {
             }
             for member in fleet.members where member.name != failing.name {
                 let project = "project=\"\(member.name)\""
-                let status = try #require(member.shape.effectiveStatus)
+                let status = try #require(member.shape.effectiveStatus).rawValue
                 #expect(
                     samples["megaplan_fleet_effective_status{\(project),status=\"\(status)\"}"] == 1,
                     "\(metrics)")
@@ -192,7 +192,9 @@ extension RealHosts {
 
         @Test func alertRulesPassPromtoolCheck() async throws {
             try Self.requireTool(Self.promtool)
-            let output = try await onOwnThread { try BenchProcess.run([Self.promtool, "check", "rules", Self.alerts]) }
+            let output = try await onOwnThread {
+                try BenchProcess.run([Self.promtool, "check", "rules", Self.alerts])
+            }
             #expect(output.contains("SUCCESS: 4 rules found"), "\(output)")
         }
 

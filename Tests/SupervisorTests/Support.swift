@@ -231,7 +231,7 @@ struct OfflineRunner: Runner {
     var provider: CloudSpec.Provider { .ssh }
     var hostLabel: String { "offline.invalid:22" }
     var commandCount: Int { 0 }
-    static let error = FleetError(.providerFailed, "offline", kind: "unreachable")
+    static let error = FleetError(.providerFailed, "offline", kind: .unreachable)
 
     func run(_ command: String, stdin: [UInt8]?, deadline: Duration?, outputLimit: Int?)
         async throws(FleetError)

@@ -29,7 +29,7 @@ public struct NotificationState: Sendable, Equatable {
         switch line.outcome {
         case .skipped: nil
         case .error: "error"
-        case .ok, .blocked: line.effectiveStatus ?? line.outcome.rawValue
+        case .ok, .blocked: line.effectiveStatus?.rawValue ?? line.outcome.rawValue
         }
     }
 
@@ -39,7 +39,8 @@ public struct NotificationState: Sendable, Equatable {
     public mutating func decide(_ target: NotifyTarget, line: FleetLine, now: Double) -> Reason? {
         guard let condition = Self.condition(of: line) else { return nil }
         let matches =
-            target.on.contains(line.outcome.rawValue) || line.effectiveStatus.map(target.on.contains) == true
+            target.on.contains(line.outcome.rawValue)
+            || line.effectiveStatus.map { target.on.contains($0.rawValue) } == true
         guard matches else {
             entries[target.identity] = nil
             return nil

@@ -57,7 +57,7 @@ public struct ProjectOperation: Sendable {
             spec = try cloud.get()
             runner = try RunnerFactory.make(for: spec, pool: pool, home: home)
         } catch {
-            return ProjectResult(failure: error, kind: "invalid_config")
+            return ProjectResult(failure: error, kind: .invalidConfig)
         }
         return await run(cloud: spec, runner: runner)
     }
@@ -73,7 +73,7 @@ public struct ProjectOperation: Sendable {
             do {
                 result = ProjectResult(status: try await reader.read())
             } catch {
-                result = ProjectResult(failure: error, kind: error.kind ?? SupervisorTick.kind(for: error))
+                result = ProjectResult(failure: error, kind: error.lineKind)
             }
         case .tick, .dryRun:
             result = ProjectResult(tick: await SupervisorTick(reader: reader, dryRun: kind == .dryRun).run())
@@ -91,9 +91,9 @@ public struct ProjectOperation: Sendable {
 /// What one project operation found and did.
 public struct ProjectResult: Sendable {
     public var outcome: FleetLine.Outcome
-    public var errorKind: String?
+    public var errorKind: FleetError.Kind?
     /// The status observed; nil when nothing was.
-    public var effectiveStatus: String?
+    public var effectiveStatus: EffectiveStatus?
     /// The tick's event; nil for a status read and for a project that could not run.
     public var supervisorEvent: SupervisorEvent?
     /// A restart ran (then the line is kept even when the run is interrupted).
@@ -116,7 +116,7 @@ public struct ProjectResult: Sendable {
 
     init(status: ChainStatus) {
         outcome = ProjectOperation.blockedStatuses.contains(status.effectiveStatus) ? .blocked : .ok
-        effectiveStatus = status.effectiveStatus.rawValue
+        effectiveStatus = status.effectiveStatus
         report = status.payload
         self.status = status
     }
@@ -133,7 +133,7 @@ public struct ProjectResult: Sendable {
         self.tick = tick
     }
 
-    init(failure error: FleetError, kind: String) {
+    init(failure error: FleetError, kind: FleetError.Kind) {
         outcome = .error
         errorKind = kind
         report = ["error": .string(error.code.rawValue), "message": .string(error.message)]

@@ -51,7 +51,7 @@ actor ProjectActor {
             effectiveStatus: nil)
         if case .running = state {
             line.outcome = .skipped
-            line.errorKind = "locked"
+            line.errorKind = .locked
             line.report = ["reason": "another operation on this project is running in this process"]
             return line
         }
@@ -68,7 +68,7 @@ actor ProjectActor {
         line.report = .object(result.report)
         line.effectiveStatus = result.effectiveStatus
         if case .success(let spec) = cloud {
-            line.provider = spec.provider.rawValue
+            line.provider = spec.provider
             line.host = hostKey
             recordHistory(spec: spec, into: &line)
         }
@@ -86,7 +86,7 @@ actor ProjectActor {
         let directory = stateDirectory.markerDirectory(forCloudYAML: spec.path)
         let recorded = StatusHistory.read(in: directory)
         guard let status = line.effectiveStatus, line.outcome == .ok || line.outcome == .blocked,
-            status != EffectiveStatus.unknown.rawValue
+            status != .unknown
         else {
             line.knownStatus = recorded?.status
             line.statusSince = recorded?.since

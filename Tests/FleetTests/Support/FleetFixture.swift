@@ -19,11 +19,11 @@ enum ChainShape: String, Sendable, CaseIterable {
     /// The chain state file is not JSON: outcome error, `remote_error`.
     case corruptState
 
-    var effectiveStatus: String? {
+    var effectiveStatus: EffectiveStatus? {
         switch self {
-        case .running: "running"
-        case .complete: "complete"
-        case .awaitingMerge: "awaiting_pr_merge"
+        case .running: .running
+        case .complete: .complete
+        case .awaitingMerge: .awaitingPRMerge
         case .corruptState: nil
         }
     }
@@ -55,7 +55,7 @@ struct FleetMember: Sendable {
     var project: TestProject
     var tags: [String] = []
     /// nil: the project succeeds (ok or blocked, from its shape).
-    var expectedErrorKind: String?
+    var expectedErrorKind: FleetError.Kind?
     var shape: ChainShape = .running
     /// The project's own `deadline:` in the fleet file, in seconds.
     var deadline: Double?
