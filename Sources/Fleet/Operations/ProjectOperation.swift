@@ -47,15 +47,14 @@ public struct ProjectOperation: Sendable {
         self.init(kind, remoteSpecOverride: remoteSpecOverride, state: state, deadline: deadline)
     }
 
-    /// Runs the operation with the project's runner, made from `pool`; a cloud.yaml or runner
+    /// Runs the operation with the project's runner, made by `makeRunner`; a cloud.yaml or runner
     /// that cannot be used is an `invalid_config` result, so a fleet reports it as a line.
-    public func run(cloud: Result<CloudSpec, FleetError>, pool: SSHPool, home: String) async -> ProjectResult
-    {
+    func run(cloud: Result<CloudSpec, FleetError>, makeRunner: FleetRunners.Make) async -> ProjectResult {
         let spec: CloudSpec
-        let runner: any Runner
+        let runner: any CommandRunner
         do {
             spec = try cloud.get()
-            runner = try RunnerFactory.make(for: spec, pool: pool, home: home)
+            runner = try makeRunner(spec)
         } catch {
             return ProjectResult(failure: error, kind: .invalidConfig)
         }
@@ -63,7 +62,7 @@ public struct ProjectOperation: Sendable {
     }
 
     /// Runs the operation through `runner`.
-    public func run(cloud: CloudSpec, runner: any Runner) async -> ProjectResult {
+    public func run(cloud: CloudSpec, runner: any CommandRunner) async -> ProjectResult {
         var reader = ChainStatusReader(
             cloud: cloud, runner: runner, remoteSpecOverride: remoteSpecOverride, state: state)
         reader.deadline = deadline

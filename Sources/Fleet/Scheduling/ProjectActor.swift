@@ -11,20 +11,19 @@ actor ProjectActor {
 
     nonisolated let project: FleetFile.Project
     nonisolated let cloud: Result<CloudSpec, FleetError>
-    private let pool: SSHPool
-    private let home: String
+    private let makeRunner: FleetRunners.Make
     /// Where the project's marker, lock, validated spec and status history are kept.
     private let stateDirectory: StateDirectory
     private var state = State.idle
 
-    /// `cloud` is the project's cloud.yaml as `FleetRun` loaded it (`FleetFile.loadClouds`).
+    /// `cloud` is the project's cloud.yaml as `FleetRun` loaded it (`FleetFile.loadClouds`);
+    /// `makeRunner` makes its runner for each operation (see `FleetRunners`).
     init(
-        project: FleetFile.Project, pool: SSHPool, home: String, stateDirectory: StateDirectory,
+        project: FleetFile.Project, makeRunner: @escaping FleetRunners.Make, stateDirectory: StateDirectory,
         cloud: Result<CloudSpec, FleetError>
     ) {
         self.project = project
-        self.pool = pool
-        self.home = home
+        self.makeRunner = makeRunner
         self.stateDirectory = stateDirectory
         self.cloud = cloud
     }
@@ -61,7 +60,7 @@ actor ProjectActor {
         let result = await ProjectOperation(
             fleet: operation, dryRun: dryRun, remoteSpecOverride: project.remoteSpec, state: stateDirectory,
             deadline: deadline
-        ).run(cloud: cloud, pool: pool, home: home)
+        ).run(cloud: cloud, makeRunner: makeRunner)
         lastCommandCount = result.remoteCommands
         line.outcome = result.outcome
         line.errorKind = result.errorKind
