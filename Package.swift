@@ -183,7 +183,8 @@ let package = Package(
         .testTarget(
             name: "SupervisorTests",
             dependencies: [
-                "FleetCore", "Locks", "RunnerProtocol", "Supervisor", "Transport", "TestSupport", "BenchSupport",
+                "FleetCore", "Locks", "RunnerProtocol", "Supervisor", "Transport", "TestSupport",
+                "BenchSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings
@@ -191,7 +192,8 @@ let package = Package(
         .testTarget(
             name: "FleetTests",
             dependencies: [
-                "Fleet", "FleetCore", "Supervisor", "Transport", "TestSupport", "BenchSupport",
+                "Fleet", "FleetCore", "RunnerProtocol", "Supervisor", "Transport", "TestSupport",
+                "BenchSupport",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSettings

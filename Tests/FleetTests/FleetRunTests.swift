@@ -23,7 +23,6 @@ extension RealHosts {
             // Its key is marked @revoked in known_hosts (by a wildcard line, after its own entry).
             let revoked = try RunnerHost()
             let frozen = try RunnerHost()
-            // Every command on this host prints junk and succeeds: the status read cannot be decoded.
             let garbage = try RunnerHost(extraConfig: [
                 "ForceCommand printf 'Welcome!\\n<<<not an observation>>>\\n'"
             ])
@@ -33,48 +32,21 @@ extension RealHosts {
                     host.server.kill()
                 }
             }
+            let hosts: [ScenarioHost: RunnerHost] = [
+                .healthyA: healthyA, .healthyB: healthyB, .down: down, .rotated: rotated, .revoked: revoked,
+                .frozen: frozen, .garbage: garbage,
+            ]
 
-            var requests: [(host: RunnerHost, name: String)] = []
-            var plan: [(ChainShape, FleetError.Kind?)] = []
-            let shapes: [ChainShape] = [.running, .running, .complete, .awaitingMerge, .running, .complete]
-            for (label, host) in [("a", healthyA), ("b", healthyB)] {
-                for index in 0..<18 {
-                    requests.append((host, "healthy-\(label)-\(index)"))
-                    plan.append((shapes[index % shapes.count], nil))
-                }
-            }
-            // One project on a healthy host whose runner state is garbage.
-            requests.append((healthyA, "corrupt-state"))
-            plan.append((.corruptState, .remoteError))
-            for index in 0..<4 {
-                requests.append((down, "down-\(index)"))
-                plan.append((.running, .unreachable))
-            }
-            for index in 0..<4 {
-                requests.append((rotated, "rotated-\(index)"))
-                plan.append((.running, .hostKeyChanged))
-            }
-            for index in 0..<2 {
-                requests.append((revoked, "revoked-\(index)"))
-                plan.append((.running, .hostKeyRevoked))
-            }
-            for index in 0..<6 {
-                requests.append((frozen, "frozen-\(index)"))
-                plan.append((.running, .timeout))
-            }
-            for index in 0..<3 {
-                requests.append((garbage, "garbage-\(index)"))
-                plan.append((.running, .remoteError))
-            }
-            let projects = try await makeProjects(requests)
+            let scenario = ScenarioProject.brokenHosts
+            let projects = try await makeProjects(scenario.map { (hosts[$0.host]!, $0.name) })
             defer { for project in projects { project.removeEverywhere() } }
             var members: [FleetMember] = []
-            for (index, project) in projects.enumerated() {
-                try plan[index].0.stage(project)
+            for (entry, project) in zip(scenario, projects) {
+                try entry.shape.stage(project)
                 members.append(
                     FleetMember(
-                        name: requests[index].name, project: project, expectedErrorKind: plan[index].1,
-                        shape: plan[index].0))
+                        name: entry.name, project: project, expectedErrorKind: entry.expectedErrorKind,
+                        shape: entry.shape))
             }
             #expect(members.count >= 50)
 
