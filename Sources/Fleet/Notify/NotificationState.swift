@@ -39,8 +39,8 @@ public struct NotificationState: Sendable, Equatable {
     public mutating func decide(_ target: NotifyTarget, line: FleetLine, now: Double) -> Reason? {
         guard let condition = Self.condition(of: line) else { return nil }
         let matches =
-            target.on.contains(line.outcome.rawValue)
-            || line.effectiveStatus.map { target.on.contains($0.rawValue) } == true
+            target.on.contains(.outcome(line.outcome))
+            || line.effectiveStatus.map { target.on.contains(.status($0)) } == true
         guard matches else {
             entries[target.identity] = nil
             return nil

@@ -2,7 +2,7 @@ import FleetCore
 
 /// One project's result in a fleet run, printed as one compact JSON line as soon as it is known.
 public struct FleetLine: Sendable, Equatable {
-    public enum Outcome: String, Sendable, CaseIterable { case ok, blocked, error, skipped }
+    public typealias Outcome = FleetOutcome
     public enum Operation: String, Sendable { case status, supervise }
 
     public static let schemaVersion = 1
