@@ -116,8 +116,9 @@ extension RealHosts {
                 result.summary.outcomes == [
                     .error: errors, .blocked: blocked, .ok: scenario.count - errors - blocked,
                 ])
-            // The frozen host costs its deadline (1 s), not its six projects' sum of them.
-            #expect(result.summary.wallMilliseconds < 3000, "wall \(result.summary.wallMilliseconds) ms")
+            // The frozen host costs its deadline (1 s), not its six projects' sum of them; the
+            // margin is `FleetRunTests`' (a loaded machine).
+            #expect(result.summary.wallMilliseconds < 5000, "wall \(result.summary.wallMilliseconds) ms")
             #expect(result.statistics.handshakes == 0)
             #expect(FleetExitStatus.of(result.lines) == FleetExitStatus.projectErrors)
         }
@@ -137,23 +138,23 @@ extension RealHosts {
             #expect(FleetExitStatus.of(result.lines) == FleetExitStatus.observed)
         }
 
-        /// A project's own deadline replaces the run's for that project only.
+        /// A project's own deadline replaces the run's for that project only (the scenario of
+        /// `ProjectDeadlineTests` against sshd).
         @Test func aProjectDeadlineTimesOutOnlyThatProject() async throws {
+            let scenario = ScenarioProject.deadlines(short: 0.4)
             let fleet = try MemoryFleet(
-                [
-                    ("healthy", .healthyA, .shape(.running)), ("short", .frozen, .shape(.running)),
-                    ("long", .frozen, .shape(.running)),
-                ],
-                deadlines: ["short": 0.4])
+                scenario.map { ($0.name, $0.host, .shape($0.shape)) },
+                deadlines: Dictionary(
+                    uniqueKeysWithValues: scenario.compactMap { p in p.deadline.map { (p.name, $0) } }))
             let run = try fleet.run(.status, deadline: .milliseconds(1200))
             let result = await run.run()
             let byName = Dictionary(uniqueKeysWithValues: result.lines.map { ($0.project, $0) })
-            let short = try #require(byName["short"])
+            let short = try #require(byName["frozen-short"])
             #expect(short.errorKind == .timeout)
             #expect(
                 short.report["message"]?.stringValue == "project did not finish within its deadline of 0.4 s")
             #expect(short.durationMilliseconds < 1200)
-            let long = try #require(byName["long"])
+            let long = try #require(byName["frozen-run"])
             #expect(long.errorKind == .timeout)
             #expect(
                 long.report["message"]?.stringValue == "project did not finish within its deadline of 1.2 s")

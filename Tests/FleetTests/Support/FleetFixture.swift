@@ -101,6 +101,8 @@ struct ScenarioProject: Sendable {
     var name: String
     var host: ScenarioHost
     var shape: ChainShape
+    /// The project's own `deadline:` in the fleet file, in seconds.
+    var deadline: Double? = nil
 
     /// The host's kind, else the chain's (a corrupt state is a `remote_error`).
     var expectedErrorKind: FleetError.Kind? {
@@ -129,6 +131,16 @@ struct ScenarioProject: Sendable {
         }
         return projects
     }()
+
+    /// A healthy project and two on a frozen host: one ended by its own `deadline:` (`short`
+    /// seconds), the other by the run's.
+    static func deadlines(short: Double) -> [ScenarioProject] {
+        [
+            .init(name: "healthy", host: .healthyA, shape: .running, deadline: short * 5),
+            .init(name: "frozen-short", host: .frozen, shape: .running, deadline: short),
+            .init(name: "frozen-run", host: .frozen, shape: .running),
+        ]
+    }
 }
 
 /// A directory holding a fleet file, a combined known_hosts file and a private HOME.
