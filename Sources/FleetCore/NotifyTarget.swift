@@ -24,6 +24,12 @@ public struct NotifyTarget: Sendable, Equatable {
         /// Every condition, outcomes first: the order the error for an unknown word lists them.
         public static let all = FleetOutcome.allCases.map(outcome) + EffectiveStatus.allCases.map(status)
 
+        /// The condition fleet.yaml (or a state file) names with `word`.
+        public init?(word: String) {
+            guard let condition = Self.all.first(where: { $0.word == word }) else { return nil }
+            self = condition
+        }
+
         /// The word fleet.yaml spells it with.
         public var word: String {
             switch self {
@@ -121,9 +127,7 @@ public struct NotifyTarget: Sendable, Equatable {
                 }
                 on = []
                 for element in list {
-                    guard let word = element.stringScalar,
-                        let condition = Condition.all.first(where: { $0.word == word })
-                    else {
+                    guard let condition = element.stringScalar.flatMap(Condition.init(word:)) else {
                         throw fail(
                             "`\(label).on`: unknown value \(element.pythonValue); expected any of: \(Condition.all.map(\.word).joined(separator: ", "))",
                             element)
