@@ -35,7 +35,12 @@ public final class BenchFleet: Sendable {
         }
 
         /// The effective status every tick must report.
-        public var effectiveStatus: String { rawValue }
+        public var effectiveStatus: EffectiveStatus {
+            switch self {
+            case .running: .running
+            case .complete: .complete
+            }
+        }
     }
 
     public init(hosts: [SSHServer], ports: [String: [Int]], count: Int, workload: Workload = .running) throws

@@ -26,15 +26,29 @@ public struct FleetError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let invalidSSHConfig = Code(rawValue: "invalid_ssh_config")
     }
 
+    /// The `error_kind` a fleet line reports, exactly the README's "Error kinds" table: a closed
+    /// set consumers match on, so it is an enum and a new kind is a documented change.
+    public enum Kind: String, Sendable, CaseIterable {
+        case unreachable
+        case timeout
+        case hostKeyChanged = "host_key_changed"
+        case hostKeyRevoked = "host_key_revoked"
+        case hostKeyUnknown = "host_key_unknown"
+        case authFailed = "auth_failed"
+        case remoteError = "remote_error"
+        case restartFailed = "restart_failed"
+        case invalidConfig = "invalid_config"
+        case locked
+    }
+
     public var code: Code
     public var message: String
     /// Keys merged at the top level of the JSON error envelope (for example `tried_paths`).
     public var extra: JSONObject
-    /// For failures to reach a runner: the stable kind a fleet line reports (`unreachable`,
-    /// `auth_failed`, `host_key_changed`, `host_key_revoked`, `host_key_unknown`, `timeout`, ...).
-    public var kind: String?
+    /// The kind the failure itself knows (a transport fault, a deadline); see `lineKind`.
+    public var kind: Kind?
 
-    public init(_ code: Code, _ message: String, extra: JSONObject = [:], kind: String? = nil) {
+    public init(_ code: Code, _ message: String, extra: JSONObject = [:], kind: Kind? = nil) {
         self.code = code
         self.message = message
         self.extra = extra
@@ -42,6 +56,16 @@ public struct FleetError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "\(code): \(message)" }
+
+    /// The kind a fleet line reports: the failure's own, else a spec or provider the project
+    /// cannot use is `invalid_config` and anything else the runner answered is `remote_error`.
+    public var lineKind: Kind {
+        if let kind { return kind }
+        switch code {
+        case .invalidSpec, .missingRemoteSpec, .futureProvider, .providerUnavailable: return .invalidConfig
+        default: return .remoteError
+        }
+    }
 
     /// The reference's error envelope: `{"success": false, "error", "message", ...extra}` (§0.4).
     public var envelope: JSONValue {

@@ -16,21 +16,38 @@ public struct NotifyTarget: Sendable, Equatable {
         public var environmentVariable: String
     }
 
+    /// What `on:` names: an outcome of a fleet line or an effective status of a chain.
+    public enum Condition: Hashable, Sendable {
+        case outcome(FleetOutcome)
+        case status(EffectiveStatus)
+
+        /// Every condition, outcomes first: the order the error for an unknown word lists them.
+        public static let all = FleetOutcome.allCases.map(outcome) + EffectiveStatus.allCases.map(status)
+
+        /// The condition fleet.yaml (or a state file) names with `word`.
+        public init?(word: String) {
+            guard let condition = Self.all.first(where: { $0.word == word }) else { return nil }
+            self = condition
+        }
+
+        /// The word fleet.yaml spells it with.
+        public var word: String {
+            switch self {
+            case .outcome(let outcome): outcome.rawValue
+            case .status(let status): status.rawValue
+            }
+        }
+    }
+
     public var destination: Destination
-    /// Outcomes and effective statuses that notify (`NotifyTarget.conditions`).
-    public var on: Set<String>
+    /// Outcomes and effective statuses that notify.
+    public var on: Set<Condition>
     public var remindAfterSeconds: Int
 
-    /// The outcomes of a fleet line and the effective statuses of a chain, the words `on:` accepts.
-    /// Mirrors `FleetLine.Outcome` (Fleet's, which FleetCore cannot see) and `EffectiveStatus`;
-    /// `NotifyConditionTests` checks the two stay equal.
-    public static let conditions: [String] = [
-        "ok", "blocked", "error", "skipped", "complete", "running", "awaiting_pr_merge",
-        "awaiting_human_verify", "human_prerequisite", "quality_gate", "stale_bookkeeping", "unknown",
-    ]
     /// The blocked statuses and `error`.
-    public static let defaultConditions: Set<String> = [
-        "awaiting_pr_merge", "awaiting_human_verify", "human_prerequisite", "quality_gate", "error",
+    public static let defaultConditions: Set<Condition> = [
+        .status(.awaitingPRMerge), .status(.awaitingHumanVerify), .status(.humanPrerequisite),
+        .status(.qualityGate), .outcome(.error),
     ]
     public static let defaultRemindAfterSeconds = 86_400
     /// A year: a longer interval is a typo.
@@ -110,12 +127,12 @@ public struct NotifyTarget: Sendable, Equatable {
                 }
                 on = []
                 for element in list {
-                    guard let word = element.stringScalar, conditions.contains(word) else {
+                    guard let condition = element.stringScalar.flatMap(Condition.init(word:)) else {
                         throw fail(
-                            "`\(label).on`: unknown value \(element.pythonValue); expected any of: \(conditions.joined(separator: ", "))",
+                            "`\(label).on`: unknown value \(element.pythonValue); expected any of: \(Condition.all.map(\.word).joined(separator: ", "))",
                             element)
                     }
-                    on.insert(word)
+                    on.insert(condition)
                 }
             }
             var remindAfter = defaultRemindAfterSeconds

@@ -77,11 +77,11 @@ public struct ObservationResult: Sendable, Equatable {
             throw FleetError(
                 .providerFailed,
                 "runner \(host) did not answer the status read (exit \(status)): \(TextCut.excerpt(detail))",
-                kind: "remote_error")
+                kind: .remoteError)
         }
         guard case .object(let object)? = try? JSONValue.parse(utf8: line.dropFirst(prefix.count)) else {
             throw FleetError(
-                .providerFailed, "runner \(host) returned an unreadable status read", kind: "remote_error")
+                .providerFailed, "runner \(host) returned an unreadable status read", kind: .remoteError)
         }
         var result = ObservationResult()
         result.observation = observation(object["observation"])

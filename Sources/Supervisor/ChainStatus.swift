@@ -319,7 +319,7 @@ enum ProviderConsistency {
         let specIdentity = cloud.railway.service
         let markerProvider = marker?.provider
         let markerIdentity = marker?.providerIdentity
-        if let markerProvider, markerProvider != "railway" {
+        if let markerProvider, CloudSpec.Provider(rawValue: markerProvider) != .railway {
             return [
                 "status": "mismatch",
                 "reason": .string(

@@ -5,7 +5,7 @@ import Transport
 /// Reads a chain's status from its runner with one remote command (§5, batched).
 public struct ChainStatusReader: Sendable {
     public let cloud: CloudSpec
-    public let runner: any Runner
+    public let runner: any CommandRunner
     public let remoteSpecOverride: String?
     /// Where this chain's marker, lock, validated spec and status history are kept.
     public let state: StateDirectory
@@ -25,7 +25,7 @@ public struct ChainStatusReader: Sendable {
     public var runnerProbes = RunnerProbes.configured
 
     public init(
-        cloud: CloudSpec, runner: any Runner, remoteSpecOverride: String? = nil,
+        cloud: CloudSpec, runner: any CommandRunner, remoteSpecOverride: String? = nil,
         home: String = FileSystem.homeDirectory()
     ) {
         self.init(
@@ -34,7 +34,7 @@ public struct ChainStatusReader: Sendable {
     }
 
     public init(
-        cloud: CloudSpec, runner: any Runner, remoteSpecOverride: String? = nil, state: StateDirectory
+        cloud: CloudSpec, runner: any CommandRunner, remoteSpecOverride: String? = nil, state: StateDirectory
     ) {
         self.cloud = cloud
         self.runner = runner
@@ -69,7 +69,7 @@ public struct ChainStatusReader: Sendable {
     {
         guard let observation else {
             throw FleetError(
-                .providerFailed, "runner \(runner.hostLabel) returned no observation", kind: "remote_error")
+                .providerFailed, "runner \(runner.hostLabel) returned no observation", kind: .remoteError)
         }
         return try ChainStatus.build(observation: observation, specPath: spec, marker: marker, cloud: cloud)
     }
@@ -91,7 +91,7 @@ public struct ChainStatusReader: Sendable {
         guard budget > .milliseconds(100) else {
             throw FleetError(
                 .providerFailed, "the project's deadline leaves no time for a command on \(runner.hostLabel)",
-                kind: "timeout")
+                kind: .timeout)
         }
         return budget
     }
@@ -113,7 +113,7 @@ public struct ChainStatusReader: Sendable {
             throw FleetError(
                 .providerFailed,
                 "the status read on \(runner.hostLabel) was stopped at the project's deadline",
-                kind: "timeout")
+                kind: .timeout)
         }
         return try ObservationResult.decode(output, host: runner.hostLabel)
     }

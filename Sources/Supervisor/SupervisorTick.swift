@@ -10,9 +10,9 @@ public struct TickReport: Sendable, Equatable {
     public var success: Bool
     public var acted: Bool
     public var skipped: Bool
-    public var effectiveStatus: String
+    public var effectiveStatus: EffectiveStatus
     /// For fleet lines: the failure kind when the status read failed.
-    public var errorKind: String?
+    public var errorKind: FleetError.Kind?
 
     /// `supervisor tick: <event> | acted=<True|False> | next_action=<a>[ | refused_reason=<r>]`.
     public var summaryLine: String {
@@ -185,9 +185,8 @@ public struct SupervisorTick: Sendable {
         return TickReport(
             report: report, supervisorEvent: outcome.event, success: outcome.success, acted: outcome.acted,
             skipped: false,
-            effectiveStatus: status.effectiveStatus.rawValue,
-            errorKind: outcome.success
-                ? nil : restartError.map { $0.kind ?? "restart_failed" } ?? "restart_failed")
+            effectiveStatus: status.effectiveStatus,
+            errorKind: outcome.success ? nil : restartError?.kind ?? .restartFailed)
     }
 
     /// Runs the restart to its end even when the tick is cancelled (SIGTERM): once sent, the
@@ -228,36 +227,28 @@ public struct SupervisorTick: Sendable {
     func errorReport(_ error: FleetError) -> TickReport {
         let report: JSONObject = [
             "success": false, "event": .string(SupervisorEvent.error.rawValue), "spec": "",
-            "effective_status": "unknown",
+            "effective_status": .string(EffectiveStatus.unknown.rawValue),
             "next_action": "none", "acted": false,
             "refused_reason": .string("chain status read failed: \(error.message)"),
             "runner": [:], "sync": [:], "pr": [:], "logs": [:],
         ]
         return TickReport(
             report: report, supervisorEvent: .error, success: false, acted: false, skipped: false,
-            effectiveStatus: "unknown",
-            errorKind: error.kind ?? Self.kind(for: error))
+            effectiveStatus: .unknown,
+            errorKind: error.lineKind)
     }
 
     func skippedReport() -> TickReport {
         let report: JSONObject = [
             "success": true, "event": .string(SupervisorEvent.skipped.rawValue), "spec": "",
-            "effective_status": "unknown",
+            "effective_status": .string(EffectiveStatus.unknown.rawValue),
             "next_action": "none", "acted": false,
             "refused_reason": .string("skipped: locked (another tick holds \(lockPath))"),
             "runner": [:], "sync": [:], "pr": [:], "logs": [:],
         ]
         return TickReport(
             report: report, supervisorEvent: .skipped, success: true, acted: false, skipped: true,
-            effectiveStatus: "unknown",
-            errorKind: "locked")
-    }
-
-    /// The fleet error kind of a failure that carries none from the transport.
-    public static func kind(for error: FleetError) -> String {
-        switch error.code {
-        case .invalidSpec, .missingRemoteSpec, .futureProvider, .providerUnavailable: "invalid_config"
-        default: "remote_error"
-        }
+            effectiveStatus: .unknown,
+            errorKind: .locked)
     }
 }

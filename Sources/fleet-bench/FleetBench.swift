@@ -304,7 +304,8 @@ struct FleetBench {
     }
 
     /// Every project line is ok and there is exactly one per project; returns the summary figures.
-    static func check(output: String, usage: ChildUsage, count: Int, status: String) throws -> SummaryFigures
+    static func check(output: String, usage: ChildUsage, count: Int, status: EffectiveStatus) throws
+        -> SummaryFigures
     {
         let text = FileSystem.readText(output) ?? ""
         guard usage.status == 0 else {
@@ -319,7 +320,9 @@ struct FleetBench {
             throw BenchError("tick --all printed \(projects.count) project lines for \(count) projects")
         }
         if let bad = projects.first(where: {
-            $0["outcome"]?.stringValue != "ok" || $0["report"]?["effective_status"]?.stringValue != status
+            $0["outcome"]?.stringValue.flatMap(FleetLine.Outcome.init(rawValue:)) != .ok
+                || $0["report"]?["effective_status"]?.stringValue.flatMap(EffectiveStatus.init(rawValue:))
+                    != status
         }) {
             throw BenchError("a project did not tick cleanly: \(bad.serialized())")
         }
@@ -343,7 +346,7 @@ struct FleetBench {
         let summary = result.summary
         // The tick itself: the pool's shutdown is not part of it.
         let wall = Double(summary.wallMilliseconds) - result.shutdown.secondsDouble * 1000
-        guard summary.projects == count, summary.outcomes["ok"] == count else {
+        guard summary.projects == count, summary.outcomes[.ok] == count else {
             throw BenchError("library tick: \(summary.json.serialized())")
         }
         return (wall, result.statistics.handshakes)

@@ -196,7 +196,7 @@ struct FleetLoad {
             let result = await run.run()
             let (summary, statistics) = (result.summary, result.statistics)
             let wall = (ContinuousClock.now - tickStarted).secondsDouble * 1000
-            guard summary.projects == settings.projects, summary.outcomes["ok"] == settings.projects else {
+            guard summary.projects == settings.projects, summary.outcomes[.ok] == settings.projects else {
                 throw BenchError("in-process tick \(index): \(summary.json.serialized())")
             }
             let sample = Sample(

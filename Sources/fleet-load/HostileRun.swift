@@ -87,7 +87,9 @@ enum HostileRun {
                 try? JSONValue.parse(String($0))
             }
             let projectLines = lines.filter { $0["summary"] == nil }
-            let remoteErrors = projectLines.filter { $0["error_kind"]?.stringValue == "remote_error" }.count
+            let remoteErrors = projectLines.filter {
+                $0["error_kind"]?.stringValue.flatMap(FleetError.Kind.init(rawValue:)) == .remoteError
+            }.count
             let rssRatio = sample.peakRSSMiB / healthy.peakRSSMiB
             let cpuRatio = sample.cpuSeconds / max(healthy.cpuSeconds, 0.01)
             say(

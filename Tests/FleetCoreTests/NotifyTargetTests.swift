@@ -35,7 +35,7 @@ private let notifyErrorCases: [YAMLErrorCase] = [
         "`notify[0].command[0]` must be an absolute path (cron's PATH is not searched)", code: .invalidFleet),
     .init(
         "unknown on value", project + "  - command: [/bin/true]\n    on: [error, blokced]\n", "6:17",
-        "`notify[0].on`: unknown value 'blokced'; expected any of: \(NotifyTarget.conditions.joined(separator: ", "))",
+        "`notify[0].on`: unknown value 'blokced'; expected any of: \(NotifyTarget.Condition.all.map(\.word).joined(separator: ", "))",
         code: .invalidFleet),
     .init(
         "bad duration", project + "  - command: [/bin/true]\n    remind_after: 1 day\n", "6:19",
@@ -84,7 +84,9 @@ private let notifyErrorCases: [YAMLErrorCase] = [
                 == .webhook(
                     url: "https://hooks.example.com/services/T0/B0/X",
                     headers: [.init(name: "Authorization", environmentVariable: "HOOK_TOKEN")]))
-        #expect(targets[0].on == ["blocked", "error"] && targets[0].remindAfterSeconds == 86_400)
+        #expect(
+            targets[0].on == [.outcome(.blocked), .outcome(.error)] && targets[0].remindAfterSeconds == 86_400
+        )
         #expect(targets[1].destination == .command(["/usr/local/bin/page-oncall", "--team", "platform"]))
         #expect(targets[2].on == NotifyTarget.defaultConditions && targets[2].remindAfterSeconds == 86_400)
         #expect(Set(targets.map(\.identity)).count == 3)

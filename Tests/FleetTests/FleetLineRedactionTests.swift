@@ -15,7 +15,7 @@ import Testing
             "yaml": .string("OPENAI_API_KEY: 'value-in-yaml'"),
         ]
         let line = FleetLine(
-            tick: "t-1", timestamp: "2026-01-01T00:00:00Z", project: "p", provider: "ssh", host: "h",
+            tick: "t-1", timestamp: "2026-01-01T00:00:00Z", project: "p", provider: .ssh, host: "h",
             operation: .status, durationMilliseconds: 1, outcome: .ok, errorKind: nil, report: report,
             effectiveStatus: nil)
         let rendered = line.rendered(redactor: redactor)

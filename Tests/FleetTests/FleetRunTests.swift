@@ -23,7 +23,6 @@ extension RealHosts {
             // Its key is marked @revoked in known_hosts (by a wildcard line, after its own entry).
             let revoked = try RunnerHost()
             let frozen = try RunnerHost()
-            // Every command on this host prints junk and succeeds: the status read cannot be decoded.
             let garbage = try RunnerHost(extraConfig: [
                 "ForceCommand printf 'Welcome!\\n<<<not an observation>>>\\n'"
             ])
@@ -33,48 +32,21 @@ extension RealHosts {
                     host.server.kill()
                 }
             }
+            let hosts: [ScenarioHost: RunnerHost] = [
+                .healthyA: healthyA, .healthyB: healthyB, .down: down, .rotated: rotated, .revoked: revoked,
+                .frozen: frozen, .garbage: garbage,
+            ]
 
-            var requests: [(host: RunnerHost, name: String)] = []
-            var plan: [(ChainShape, String?)] = []
-            let shapes: [ChainShape] = [.running, .running, .complete, .awaitingMerge, .running, .complete]
-            for (label, host) in [("a", healthyA), ("b", healthyB)] {
-                for index in 0..<18 {
-                    requests.append((host, "healthy-\(label)-\(index)"))
-                    plan.append((shapes[index % shapes.count], nil))
-                }
-            }
-            // One project on a healthy host whose runner state is garbage.
-            requests.append((healthyA, "corrupt-state"))
-            plan.append((.corruptState, "remote_error"))
-            for index in 0..<4 {
-                requests.append((down, "down-\(index)"))
-                plan.append((.running, "unreachable"))
-            }
-            for index in 0..<4 {
-                requests.append((rotated, "rotated-\(index)"))
-                plan.append((.running, "host_key_changed"))
-            }
-            for index in 0..<2 {
-                requests.append((revoked, "revoked-\(index)"))
-                plan.append((.running, "host_key_revoked"))
-            }
-            for index in 0..<6 {
-                requests.append((frozen, "frozen-\(index)"))
-                plan.append((.running, "timeout"))
-            }
-            for index in 0..<3 {
-                requests.append((garbage, "garbage-\(index)"))
-                plan.append((.running, "remote_error"))
-            }
-            let projects = try await makeProjects(requests)
+            let scenario = ScenarioProject.brokenHosts
+            let projects = try await makeProjects(scenario.map { (hosts[$0.host]!, $0.name) })
             defer { for project in projects { project.removeEverywhere() } }
             var members: [FleetMember] = []
-            for (index, project) in projects.enumerated() {
-                try plan[index].0.stage(project)
+            for (entry, project) in zip(scenario, projects) {
+                try entry.shape.stage(project)
                 members.append(
                     FleetMember(
-                        name: requests[index].name, project: project, expectedErrorKind: plan[index].1,
-                        shape: plan[index].0))
+                        name: entry.name, project: project, expectedErrorKind: entry.expectedErrorKind,
+                        shape: entry.shape))
             }
             #expect(members.count >= 50)
 
@@ -126,7 +98,7 @@ extension RealHosts {
                     continue
                 }
                 #expect(line.tick == "t-test")
-                #expect(line.provider == "ssh")
+                #expect(line.provider == .ssh)
                 #expect(line.host == "127.0.0.1:\(member.project.host.server.port)")
                 if let kind = member.expectedErrorKind {
                     #expect(line.outcome == .error, "\(member.name): \(line.json.serialized())")
@@ -138,7 +110,9 @@ extension RealHosts {
                         "\(member.name): \(line.json.serialized())")
                     #expect(line.errorKind == nil, "\(member.name): \(line.json.serialized())")
                     #expect(line.effectiveStatus == member.shape.effectiveStatus, "\(member.name)")
-                    #expect(line.report["effective_status"]?.stringValue == member.shape.effectiveStatus)
+                    #expect(
+                        line.report["effective_status"]?.stringValue == member.shape.effectiveStatus?.rawValue
+                    )
                     #expect(line.report["success"] == .bool(true))
                     // A healthy project is not slowed by the broken hosts.
                     #expect(line.durationMilliseconds < Int(Self.deadline * 1000), "\(member.name)")
@@ -157,9 +131,9 @@ extension RealHosts {
             #expect(!summary.interrupted)
             let errors = members.filter { $0.expectedErrorKind != nil }.count
             let blocked = members.filter { $0.expectedErrorKind == nil && $0.shape == .awaitingMerge }.count
-            #expect(summary.outcomes["error"] == errors)
-            #expect(summary.outcomes["blocked"] == blocked)
-            #expect(summary.outcomes["ok"] == members.count - errors - blocked)
+            #expect(summary.outcomes[.error] == errors)
+            #expect(summary.outcomes[.blocked] == blocked)
+            #expect(summary.outcomes[.ok] == members.count - errors - blocked)
 
             // One slow host costs its own projects' deadline, not the fleet's sum of them.
             #expect(wall < .milliseconds(Int((Self.deadline + Self.margin) * 1000)), "wall \(wall)")
@@ -211,10 +185,10 @@ extension RealHosts {
                 switch member.shape {
                 case .corruptState:
                     #expect(line.outcome == .error)
-                    #expect(line.errorKind == "remote_error")
+                    #expect(line.errorKind == .remoteError)
                 case .awaitingMerge:
                     #expect(line.outcome == .blocked)
-                    #expect(line.effectiveStatus == "awaiting_pr_merge")
+                    #expect(line.effectiveStatus == .awaitingPRMerge)
                 default:
                     #expect(line.outcome == .ok)
                     #expect(line.effectiveStatus == member.shape.effectiveStatus)

@@ -9,11 +9,12 @@ struct FleetTableTests {
     static let now = Timestamp.epochSeconds("2026-12-04T12:00:00+00:00")!
 
     static func line(
-        _ project: String, _ outcome: FleetLine.Outcome, status: String? = nil, ago seconds: Double? = nil,
-        kind: String? = nil, report: JSONObject = [:]
+        _ project: String, _ outcome: FleetLine.Outcome, status: EffectiveStatus? = nil,
+        ago seconds: Double? = nil,
+        kind: FleetError.Kind? = nil, report: JSONObject = [:]
     ) -> FleetLine {
         FleetLine(
-            tick: "t", timestamp: Timestamp.format(now), project: project, provider: "ssh", host: "h:22",
+            tick: "t", timestamp: Timestamp.format(now), project: project, provider: .ssh, host: "h:22",
             operation: .supervise, durationMilliseconds: 10, outcome: outcome, errorKind: kind,
             report: .object(report), effectiveStatus: status,
             statusSince: seconds.map { Timestamp.format(now - $0) }, previousStatus: nil)
@@ -25,21 +26,21 @@ struct FleetTableTests {
     /// a timeout, two blocked chains of different ages, a restart and a quiet running chain.
     static let lines: [FleetLine] = [
         line(
-            "alpha", .ok, status: "running", ago: 3 * 3600, report: ["acted": false, "next_action": "none"]),
+            "alpha", .ok, status: .running, ago: 3 * 3600, report: ["acted": false, "next_action": "none"]),
         line(
-            "beta", .blocked, status: "awaiting_pr_merge", ago: 3 * 86_400 + 5,
+            "beta", .blocked, status: .awaitingPRMerge, ago: 3 * 86_400 + 5,
             report: ["acted": false, "next_action": "blocked", "refused_reason": "PR #12 waits for a review"]),
         line(
-            "gamma", .blocked, status: "awaiting_human_verify", ago: 45 * 60,
+            "gamma", .blocked, status: .awaitingHumanVerify, ago: 45 * 60,
             report: ["acted": false, "next_action": "blocked", "refused_reason": "2 items wait for a person"]),
         line(
-            "delta", .error, kind: "timeout",
+            "delta", .error, kind: .timeout,
             report: ["message": "project did not finish within its deadline of 5.0 s"]),
         line(
-            "epsilon", .ok, status: "running", ago: 12,
+            "epsilon", .ok, status: .running, ago: 12,
             report: ["acted": true, "next_action": "restart", "refused_reason": .null]),
         line(
-            "zeta", .error, kind: "unreachable",
+            "zeta", .error, kind: .unreachable,
             report: [
                 "error": "unreachable",
                 "message": .string(
@@ -118,10 +119,10 @@ struct FleetTableTests {
     @Test func problemsFirst() {
         let shuffled =
             Self.lines.reversed() + [
-                Self.line("aardvark", .blocked, status: "quality_gate", ago: 86_400),
-                Self.line("able", .blocked, status: "quality_gate", ago: 86_400),
-                Self.line("nosince", .blocked, status: "quality_gate"),
-                Self.line("skippy", .skipped, status: "unknown"),
+                Self.line("aardvark", .blocked, status: .qualityGate, ago: 86_400),
+                Self.line("able", .blocked, status: .qualityGate, ago: 86_400),
+                Self.line("nosince", .blocked, status: .qualityGate),
+                Self.line("skippy", .skipped, status: .unknown),
             ]
         #expect(
             FleetTable.ordered(shuffled).map(\.project) == [
@@ -137,11 +138,11 @@ struct FleetTableTests {
                 "delta", "zeta", "beta", "gamma",
             ])
         #expect(quiet.hasSuffix("6 projects ticked in 6.2 s: 2 errors, 2 blocked, 2 ok; 4 shown\n"))
-        let running = Self.render(width: 200, filter: FleetLineFilter(statuses: ["running"]))
+        let running = Self.render(width: 200, filter: FleetLineFilter(statuses: [.running]))
         #expect(running.split(separator: "\n").count == 1 + 2 + 1)
         let errors = FleetLineFilter(outcomes: [.error])
         #expect(Self.lines.filter(errors.accepts).map(\.project) == ["delta", "zeta"])
-        let unknown = FleetLineFilter(statuses: ["unknown"])
+        let unknown = FleetLineFilter(statuses: [.unknown])
         #expect(Self.lines.filter(unknown.accepts).map(\.project) == ["delta", "zeta"])
         let nothing = Self.render(width: 80, filter: FleetLineFilter(outcomes: [.skipped]))
         #expect(nothing == "6 projects ticked in 6.2 s: 2 errors, 2 blocked, 2 ok; 0 shown\n")

@@ -196,12 +196,13 @@ extension RealHosts {
     }
 }
 
-/// fleet.yaml `notify:` accepts exactly the outcomes and statuses a line can have.
+/// fleet.yaml `notify:` accepts exactly the outcomes and statuses a line can have, each by one word.
 @Suite struct NotifyConditionTests {
     @Test func conditionsAreTheOutcomesAndTheEffectiveStatuses() {
-        let expected = Set(
-            FleetLine.Outcome.allCases.map(\.rawValue) + EffectiveStatus.allCases.map(\.rawValue))
-        #expect(Set(NotifyTarget.conditions) == expected)
-        #expect(NotifyTarget.defaultConditions.isSubset(of: expected))
+        let words = NotifyTarget.Condition.all.map(\.word)
+        #expect(
+            words == FleetLine.Outcome.allCases.map(\.rawValue) + EffectiveStatus.allCases.map(\.rawValue))
+        #expect(Set(words).count == words.count)
+        #expect(NotifyTarget.defaultConditions.isSubset(of: NotifyTarget.Condition.all))
     }
 }

@@ -22,16 +22,15 @@ extension RealHosts {
                 healthy.server.kill()
                 frozen.server.kill()
             }
-            let projects = try await makeProjects([
-                (healthy, "healthy"), (frozen, "frozen-short"), (frozen, "frozen-run"),
-            ])
+            let scenario = ScenarioProject.deadlines(short: Self.projectDeadline)
+            let hosts: [ScenarioHost: RunnerHost] = [.healthyA: healthy, .frozen: frozen]
+            let projects = try await makeProjects(scenario.map { (hosts[$0.host]!, $0.name) })
             defer { for project in projects { project.removeEverywhere() } }
-            for project in projects { try ChainShape.running.stage(project) }
-            let members = [
-                FleetMember(name: "healthy", project: projects[0], deadline: Self.projectDeadline * 5),
-                FleetMember(name: "frozen-short", project: projects[1], deadline: Self.projectDeadline),
-                FleetMember(name: "frozen-run", project: projects[2]),
-            ]
+            var members: [FleetMember] = []
+            for (entry, project) in zip(scenario, projects) {
+                try entry.shape.stage(project)
+                members.append(FleetMember(name: entry.name, project: project, deadline: entry.deadline))
+            }
             let directory = try FleetDirectory()
             try directory.writeKnownHosts([healthy.server, frozen.server])
             let file = try FleetFile.load(path: directory.writeFleet(members))
@@ -54,7 +53,7 @@ extension RealHosts {
                 uniqueKeysWithValues: await collected.lines.map { ($0.line.project, $0.line) })
 
             let short = try #require(byName["frozen-short"])
-            #expect(short.errorKind == "timeout", "\(short.json.serialized())")
+            #expect(short.errorKind == .timeout, "\(short.json.serialized())")
             #expect(
                 short.report["message"]?.stringValue
                     == "project did not finish within its deadline of \(Self.projectDeadline) s")
@@ -63,7 +62,7 @@ extension RealHosts {
                 short.durationMilliseconds < Int(Self.runDeadline * 1000), "\(short.durationMilliseconds) ms")
 
             let run = try #require(byName["frozen-run"])
-            #expect(run.errorKind == "timeout", "\(run.json.serialized())")
+            #expect(run.errorKind == .timeout, "\(run.json.serialized())")
             #expect(
                 run.report["message"]?.stringValue
                     == "project did not finish within its deadline of \(Self.runDeadline) s")

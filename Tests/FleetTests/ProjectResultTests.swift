@@ -11,7 +11,7 @@ import Testing
         TickReport(
             report: ["event": "supervisor_tick", "next_action": "none"], supervisorEvent: event,
             success: success,
-            acted: false, skipped: skipped, effectiveStatus: "unknown")
+            acted: false, skipped: skipped, effectiveStatus: .unknown)
     }
 
     @Test(arguments: [
@@ -31,8 +31,8 @@ import Testing
     }
 
     @Test func aProjectThatCannotRunIsAnError() {
-        let result = ProjectResult(failure: FleetError(.invalidSpec, "bad"), kind: "invalid_config")
-        #expect(result.outcome == .error && result.errorKind == "invalid_config")
+        let result = ProjectResult(failure: FleetError(.invalidSpec, "bad"), kind: .invalidConfig)
+        #expect(result.outcome == .error && result.errorKind == .invalidConfig)
         #expect(result.report == ["error": .string(FleetError.Code.invalidSpec.rawValue), "message": "bad"])
         #expect(result.supervisorEvent == nil && result.summary.isEmpty)
     }

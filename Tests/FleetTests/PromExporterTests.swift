@@ -117,7 +117,7 @@ extension RealHosts {
             }
             for member in fleet.members where member.name != failing.name {
                 let project = "project=\"\(member.name)\""
-                let status = try #require(member.shape.effectiveStatus)
+                let status = try #require(member.shape.effectiveStatus).rawValue
                 #expect(
                     samples["megaplan_fleet_effective_status{\(project),status=\"\(status)\"}"] == 1,
                     "\(metrics)")

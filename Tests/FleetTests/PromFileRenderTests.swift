@@ -15,7 +15,7 @@ import Testing
 
     @Test func actedEscapedInterruptedAndShardedSeries() throws {
         var acted = Self.line("a\"b\\c\nd", outcome: .ok, report: ["acted": true, "next_action": "restart"])
-        acted.knownStatus = "running"
+        acted.knownStatus = .running
         acted.statusSince = "2026-01-01T00:00:01.500000+00:00"
         var summary = FleetSummary(tick: "t-1", operation: .supervise)
         summary.interrupted = true
@@ -50,8 +50,8 @@ import Testing
     /// `locked` kind is a real one.
     @Test func aSkippedChainIsDownWithItsLockedKind() {
         var skipped = Self.line("busy", outcome: .skipped, report: ["acted": false, "next_action": "none"])
-        skipped.effectiveStatus = "unknown"
-        skipped.errorKind = "locked"
+        skipped.effectiveStatus = .unknown
+        skipped.errorKind = .locked
         let text = PromFile.render(
             lines: [skipped], summary: FleetSummary(tick: "t-1", operation: .supervise))
         #expect(text.contains("megaplan_fleet_up{project=\"busy\"} 0\n"), "\(text)")

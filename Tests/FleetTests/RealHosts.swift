@@ -1,6 +1,6 @@
 import Testing
 
-/// Every suite that starts sshd hosts or runs the binary, one test at a time: the fleet tests
-/// check wall times, which parallel neighbours on a small machine would distort.
+/// Every suite that starts sshd hosts, runs the binary or checks a fleet's wall times, one test
+/// at a time: parallel neighbours on a small machine would distort the times.
 @Suite("Fleet against real hosts", .serialized)
 enum RealHosts {}

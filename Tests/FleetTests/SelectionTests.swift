@@ -83,9 +83,9 @@ struct SelectionTests {
 
     static func line(report: JSONValue) -> FleetLine {
         FleetLine(
-            tick: "t-1", timestamp: "2026-01-01T00:00:00+00:00", project: "p", provider: "ssh", host: "h:22",
+            tick: "t-1", timestamp: "2026-01-01T00:00:00+00:00", project: "p", provider: .ssh, host: "h:22",
             operation: .supervise, durationMilliseconds: 12, outcome: .ok, errorKind: nil, report: report,
-            effectiveStatus: "running")
+            effectiveStatus: .running)
     }
 
     @Test func lineKeysAreInTheDocumentedOrder() throws {

@@ -96,7 +96,9 @@ extension RealHosts {
                     fleet.members.first { $0.name == line.json["project"]?.stringValue })
                 let expected = member.shape == .awaitingMerge ? "blocked" : "ok"
                 #expect(line.json["outcome"]?.stringValue == expected, "\(line.raw)")
-                #expect(line.json["report"]?["effective_status"]?.stringValue == member.shape.effectiveStatus)
+                #expect(
+                    line.json["report"]?["effective_status"]?.stringValue
+                        == member.shape.effectiveStatus?.rawValue)
             }
             #expect(keyOrder(summary.json) == ["schema", "tick", "ts", "op", "summary", "wall_ms"])
             #expect(summary.json["summary"]?["projects"] == .int(fleet.members.count))
@@ -345,7 +347,7 @@ extension RealHosts {
             for member in fleet.members {
                 #expect(
                     rows.contains {
-                        $0.hasPrefix(member.name + " ") && $0.contains(member.shape.effectiveStatus!)
+                        $0.hasPrefix(member.name + " ") && $0.contains(member.shape.effectiveStatus!.rawValue)
                     })
             }
             #expect(rows.last?.contains("3 projects") == true)
@@ -359,7 +361,7 @@ extension RealHosts {
                 samples[String(parts[0])] = Double(parts[1])
             }
             for member in fleet.members {
-                let status = member.shape.effectiveStatus!
+                let status = member.shape.effectiveStatus!.rawValue
                 #expect(
                     samples[
                         "megaplan_fleet_effective_status{project=\"\(member.name)\",status=\"\(status)\"}"]

@@ -48,7 +48,7 @@ struct ChainFixture {
     let project: TestProject
     let cloud: CloudSpec
     let pool: SSHPool
-    let runner: any Runner
+    let runner: any CommandRunner
     let reader: ChainStatusReader
 
     var workspace: String { project.workspace }
@@ -59,7 +59,7 @@ struct ChainFixture {
     /// fault-injecting runner around the real SSH runner.
     init(
         _ name: String, host: RunnerHost? = nil, chainYAML: String? = nil, extraYAML: String = "",
-        wrap: (@Sendable (any Runner) -> any Runner)? = nil
+        wrap: (@Sendable (any CommandRunner) -> any CommandRunner)? = nil
     ) throws {
         let host = try host ?? SharedRunnerHost.host()
         self.host = host
@@ -140,7 +140,8 @@ struct ChainFixture {
 /// Runs `body` with a fresh chain fixture and always shuts its pool down and cleans up.
 func withChain(
     _ name: String, host: RunnerHost? = nil, chainYAML: String? = nil, extraYAML: String = "",
-    wrap: (@Sendable (any Runner) -> any Runner)? = nil, _ body: (ChainFixture) async throws -> Void
+    wrap: (@Sendable (any CommandRunner) -> any CommandRunner)? = nil,
+    _ body: (ChainFixture) async throws -> Void
 ) async throws {
     let chain = try ChainFixture(name, host: host, chainYAML: chainYAML, extraYAML: extraYAML, wrap: wrap)
     do {
@@ -176,15 +177,15 @@ func summaryLine(_ event: String, acted: Bool, _ action: String, _ reason: Strin
 // MARK: - runners for fault injection
 
 /// Wraps a real runner: `before` may fail a command instead of running it (the command still
-/// counts as issued), `after` may rewrite a command's output. Everything else is delegated.
-final class InterceptingRunner: Runner {
-    let inner: any Runner
+/// counts as issued), `after` may rewrite a command's output.
+final class InterceptingRunner: CommandRunner {
+    let inner: any CommandRunner
     let before: @Sendable (String) -> FleetError?
     let after: @Sendable (String, RunnerOutput) -> RunnerOutput
     private let injected = Locked(0)
 
     init(
-        _ inner: any Runner, before: @escaping @Sendable (String) -> FleetError? = { _ in nil },
+        _ inner: any CommandRunner, before: @escaping @Sendable (String) -> FleetError? = { _ in nil },
         after: @escaping @Sendable (String, RunnerOutput) -> RunnerOutput = { $1 }
     ) {
         self.inner = inner
@@ -192,7 +193,6 @@ final class InterceptingRunner: Runner {
         self.after = after
     }
 
-    var provider: CloudSpec.Provider { inner.provider }
     var hostLabel: String { inner.hostLabel }
     var commandCount: Int { inner.commandCount + injected.withLock { $0 } }
 
@@ -208,30 +208,13 @@ final class InterceptingRunner: Runner {
             command, try await inner.run(command, stdin: stdin, deadline: deadline, outputLimit: outputLimit))
     }
     func referenceArgv(_ command: String) -> [String] { inner.referenceArgv(command) }
-
-    func upload(_ bytes: [UInt8], to path: String) async throws(FleetError) {
-        try await inner.upload(bytes, to: path)
-    }
-    func build(deployDirectory: String, secrets: [(name: String, value: String)]) async throws(FleetError) {
-        try await inner.build(deployDirectory: deployDirectory, secrets: secrets)
-    }
-    func deploy(deployDirectory: String, secrets: [(name: String, value: String)]) async throws(FleetError) {
-        try await inner.deploy(deployDirectory: deployDirectory, secrets: secrets)
-    }
-    func attach() async throws(FleetError) -> Int32 { try await inner.attach() }
-    func logs(follow: Bool, onLine: @escaping @Sendable (String) async -> Void) async throws(FleetError) {
-        try await inner.logs(follow: follow, onLine: onLine)
-    }
-    func down() async throws(FleetError) { try await inner.down() }
-    func destroy(volume: String?) async throws(FleetError) { try await inner.destroy(volume: volume) }
 }
 
 /// A runner that cannot be reached; for pure tests that only need a reader.
-struct OfflineRunner: Runner {
-    var provider: CloudSpec.Provider { .ssh }
+struct OfflineRunner: CommandRunner {
     var hostLabel: String { "offline.invalid:22" }
     var commandCount: Int { 0 }
-    static let error = FleetError(.providerFailed, "offline", kind: "unreachable")
+    static let error = FleetError(.providerFailed, "offline", kind: .unreachable)
 
     func run(_ command: String, stdin: [UInt8]?, deadline: Duration?, outputLimit: Int?)
         async throws(FleetError)
@@ -240,19 +223,6 @@ struct OfflineRunner: Runner {
         throw Self.error
     }
     func referenceArgv(_ command: String) -> [String] { [command] }
-    func upload(_ bytes: [UInt8], to path: String) async throws(FleetError) { throw Self.error }
-    func build(deployDirectory: String, secrets: [(name: String, value: String)]) async throws(FleetError) {
-        throw Self.error
-    }
-    func deploy(deployDirectory: String, secrets: [(name: String, value: String)]) async throws(FleetError) {
-        throw Self.error
-    }
-    func attach() async throws(FleetError) -> Int32 { throw Self.error }
-    func logs(follow: Bool, onLine: @escaping @Sendable (String) async -> Void) async throws(FleetError) {
-        throw Self.error
-    }
-    func down() async throws(FleetError) { throw Self.error }
-    func destroy(volume: String?) async throws(FleetError) { throw Self.error }
 }
 
 /// Is this remote command the batched observation script (status read, or refresh + re-read)?
@@ -324,6 +294,6 @@ final class CommandRecorder: Sendable {
 func intercepting(
     before: @escaping @Sendable (String) -> FleetError? = { _ in nil },
     after: @escaping @Sendable (String, RunnerOutput) -> RunnerOutput = { $1 }
-) -> @Sendable (any Runner) -> any Runner {
+) -> @Sendable (any CommandRunner) -> any CommandRunner {
     { InterceptingRunner($0, before: before, after: after) }
 }

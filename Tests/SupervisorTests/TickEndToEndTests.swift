@@ -18,7 +18,8 @@ func statusRead(_ chain: ChainFixture) async throws -> ChainStatus {
 
 /// The report of a tick that read, refreshed and decided (§6.3).
 func expectReport(
-    _ tick: TickReport, _ chain: ChainFixture, event: String, status: String, action: String, acted: Bool,
+    _ tick: TickReport, _ chain: ChainFixture, event: String, status: EffectiveStatus, action: String,
+    acted: Bool,
     reason: String? = nil, success: Bool = true, syncRefresh: JSONValue = ["status": "ok"],
     sourceLocation: SourceLocation = #_sourceLocation
 ) {
@@ -27,7 +28,7 @@ func expectReport(
     #expect(tick.success == success && tick.acted == acted && !tick.skipped, sourceLocation: sourceLocation)
     #expect(tick.event == event, sourceLocation: sourceLocation)
     #expect(tick["spec"] == .string(chain.spec), sourceLocation: sourceLocation)
-    #expect(tick["effective_status"] == .string(status), sourceLocation: sourceLocation)
+    #expect(tick["effective_status"] == .string(status.rawValue), sourceLocation: sourceLocation)
     #expect(tick.effectiveStatus == status, sourceLocation: sourceLocation)
     #expect(tick.nextAction == action, sourceLocation: sourceLocation)
     #expect(tick["acted"] == .bool(acted), sourceLocation: sourceLocation)
@@ -78,7 +79,7 @@ struct TickEndToEndTests {
 
             let (tick, commands) = await chain.tick()
             expectReport(
-                tick, chain, event: "supervisor_tick", status: "running", action: "noop", acted: false)
+                tick, chain, event: "supervisor_tick", status: .running, action: "noop", acted: false)
             #expect(commands == 1)
             #expect(
                 tick["runner"] == [
@@ -149,7 +150,7 @@ struct TickEndToEndTests {
             #expect(try await statusRead(chain).effectiveStatus == .complete)
             let (tick, commands) = await chain.tick()
             expectReport(
-                tick, chain, event: "supervisor_tick", status: "complete", action: "done", acted: false)
+                tick, chain, event: "supervisor_tick", status: .complete, action: "done", acted: false)
             #expect(commands == 1)
             #expect(chain.syncRefreshCalls() == [chain.expectedRefresh()])
             #expect(chain.project.chainStarts().isEmpty)
@@ -164,7 +165,7 @@ struct TickEndToEndTests {
             #expect(try await statusRead(chain).effectiveStatus == .staleBookkeeping)
             let (tick, commands) = await chain.tick()
             expectReport(
-                tick, chain, event: "supervisor_restarted", status: "stale_bookkeeping", action: "restart",
+                tick, chain, event: "supervisor_restarted", status: .staleBookkeeping, action: "restart",
                 acted: true)
             #expect(commands == 2)
             #expect(tick["runner"]?["status"] == "dead")
@@ -187,7 +188,7 @@ struct TickEndToEndTests {
             #expect(try await statusRead(chain).effectiveStatus == .running)
             let (tick, commands) = await chain.tick()
             expectReport(
-                tick, chain, event: "supervisor_blocked", status: "stale_bookkeeping", action: "blocked",
+                tick, chain, event: "supervisor_blocked", status: .staleBookkeeping, action: "blocked",
                 acted: false,
                 reason:
                     "stale bookkeeping but runner status is 'alive'; supervisor will not force-restart a live runner"
@@ -207,7 +208,7 @@ struct TickEndToEndTests {
             try chain.writeState(firstPlanDone)
             let (tick, commands) = await chain.tick()
             expectReport(
-                tick, chain, event: "supervisor_restarted", status: "stale_bookkeeping", action: "restart",
+                tick, chain, event: "supervisor_restarted", status: .staleBookkeeping, action: "restart",
                 acted: true)
             #expect(commands == 2)
             #expect(tick["sync"]?["sync_state"] == "dirty")
@@ -227,7 +228,7 @@ struct TickEndToEndTests {
             #expect(try await statusRead(chain).effectiveStatus == .awaitingPRMerge)
             let (tick, commands) = await chain.tick()
             expectReport(
-                tick, chain, event: "supervisor_blocked", status: "awaiting_pr_merge", action: "blocked",
+                tick, chain, event: "supervisor_blocked", status: .awaitingPRMerge, action: "blocked",
                 acted: false,
                 reason: "awaiting PR merge (PR #42 state=open); \(prWaitSuffix)")
             #expect(commands == 1)
@@ -246,7 +247,7 @@ struct TickEndToEndTests {
             try chain.project.stub("pr_state", "MERGED\n")
             let (tick, commands) = await chain.tick()
             expectReport(
-                tick, chain, event: "supervisor_advanced", status: "awaiting_pr_merge", action: "advance",
+                tick, chain, event: "supervisor_advanced", status: .awaitingPRMerge, action: "advance",
                 acted: true)
             #expect(commands == 2)
             #expect(chain.syncRefreshCalls() == [chain.expectedRefresh(prNumber: 42)])
@@ -263,7 +264,7 @@ struct TickEndToEndTests {
             #expect(status.payload["policy"]?["source"] == "chain_yaml")
             let (tick, commands) = await chain.tick()
             expectReport(
-                tick, chain, event: "supervisor_blocked", status: "quality_gate", action: "blocked",
+                tick, chain, event: "supervisor_blocked", status: .qualityGate, action: "blocked",
                 acted: false,
                 reason: qualityGateReason)
             #expect(commands == 1)
@@ -284,7 +285,7 @@ struct TickEndToEndTests {
                     ])
             let (tick, commands) = await chain.tick()
             expectReport(
-                tick, chain, event: "supervisor_blocked", status: "quality_gate", action: "blocked",
+                tick, chain, event: "supervisor_blocked", status: .qualityGate, action: "blocked",
                 acted: false,
                 reason: qualityGateReason)
             #expect(commands == 1)
@@ -298,7 +299,7 @@ struct TickEndToEndTests {
             try chain.writeState(["current_milestone_index": 0, "current_plan_name": "plan-m1"])
             let (tick, commands) = await chain.tick()
             expectReport(
-                tick, chain, event: "supervisor_blocked", status: "human_prerequisite", action: "blocked",
+                tick, chain, event: "supervisor_blocked", status: .humanPrerequisite, action: "blocked",
                 acted: false,
                 reason: humanPrerequisiteReason)
             #expect(commands == 1)
@@ -319,7 +320,7 @@ struct TickEndToEndTests {
             #expect(try await statusRead(chain).effectiveStatus == .awaitingHumanVerify)
             let (tick, commands) = await chain.tick()
             expectReport(
-                tick, chain, event: "supervisor_blocked", status: "awaiting_human_verify", action: "blocked",
+                tick, chain, event: "supervisor_blocked", status: .awaitingHumanVerify, action: "blocked",
                 acted: false,
                 reason:
                     "awaiting human verification: 2 pending, 1 verified of deferred-must criteria; latest-verdict semantics require a 'pass' verdict on every criterion before the chain can wake"
@@ -345,7 +346,7 @@ struct TickEndToEndTests {
             // Rule 3 with every criterion verified and no runner: stale bookkeeping → restart.
             let (tick, commands) = await chain.tick()
             expectReport(
-                tick, chain, event: "supervisor_restarted", status: "stale_bookkeeping", action: "restart",
+                tick, chain, event: "supervisor_restarted", status: .staleBookkeeping, action: "restart",
                 acted: true)
             #expect(commands == 2)
             #expect(tick["human_verification"]?["all_deferred_must_verified"] == true)
@@ -362,7 +363,7 @@ struct TickEndToEndTests {
             try chain.project.stub("verify.json", verifyJSON(pending: 0, verified: 3, all: true))
             let (tick, commands) = await chain.tick()
             expectReport(
-                tick, chain, event: "supervisor_tick", status: "running", action: "noop", acted: false)
+                tick, chain, event: "supervisor_tick", status: .running, action: "noop", acted: false)
             #expect(commands == 1)
             #expect(chain.project.chainStarts().isEmpty)
         }

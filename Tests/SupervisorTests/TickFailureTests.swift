@@ -9,7 +9,8 @@ import Transport
 
 /// The §6.1a report: exactly these 11 keys and values, with the given reason.
 func expectReadFailure(
-    _ tick: TickReport, reason: String, kind: String, sourceLocation: SourceLocation = #_sourceLocation
+    _ tick: TickReport, reason: String, kind: FleetError.Kind,
+    sourceLocation: SourceLocation = #_sourceLocation
 ) {
     let expected: JSONObject = [
         "success": false, "event": "supervisor_error", "spec": "", "effective_status": "unknown",
@@ -22,7 +23,7 @@ func expectReadFailure(
         JSONValue.object(tick.report).serialized() == JSONValue.object(expected).serialized(),
         sourceLocation: sourceLocation)
     #expect(!tick.success && !tick.acted && !tick.skipped, sourceLocation: sourceLocation)
-    #expect(tick.effectiveStatus == "unknown", sourceLocation: sourceLocation)
+    #expect(tick.effectiveStatus == .unknown, sourceLocation: sourceLocation)
     #expect(tick.errorKind == kind, sourceLocation: sourceLocation)
     #expect(
         tick.summaryLine
@@ -71,7 +72,7 @@ struct TickFailureTests {
             let (tick, commands) = await chain.tick()
             expectReadFailure(
                 tick, reason: "cat: \(ChainPaths.stateFile(spec: chain.spec)): No such file or directory",
-                kind: "remote_error")
+                kind: .remoteError)
             #expect(commands == 1)
             #expect(chain.syncRefreshCalls().isEmpty)
             #expect(chain.project.chainStarts().isEmpty)
@@ -89,7 +90,7 @@ struct TickFailureTests {
             #expect(
                 tick.refusedReason?.hasPrefix(
                     "chain status read failed: Remote chain state was not valid JSON: ") == true)
-            #expect(tick.errorKind == "remote_error")
+            #expect(tick.errorKind == .remoteError)
             #expect(commands == 1)
 
             try chain.writeState(["current_milestone_index": 0])
@@ -97,7 +98,7 @@ struct TickFailureTests {
             (tick, commands) = await chain.tick()
             #expect(tick.keys == errorReportKeys)
             #expect(tick.refusedReason?.hasPrefix("chain status read failed: ") == true)
-            #expect(tick.errorKind == "invalid_config")
+            #expect(tick.errorKind == .invalidConfig)
             #expect(commands == 1)
             #expect(chain.syncRefreshCalls().isEmpty)
         }
@@ -119,7 +120,7 @@ struct TickFailureTests {
                 tick,
                 reason:
                     "Unable to locate remote chain spec. Pass --remote-spec <path>, run `cloud chain <spec>` first, or set mode: chain in cloud.yaml.",
-                kind: "invalid_config")
+                kind: .invalidConfig)
             #expect(chain.runner.commandCount == before)
         }
     }
@@ -221,7 +222,7 @@ struct TickFailureTests {
             let reason = "\(row.prefix): tmux: server exited unexpectedly (injected)"
             #expect(tick.keys == reportKeys)
             #expect(tick["success"] == false && !tick.success)
-            #expect(tick.errorKind == "restart_failed")
+            #expect(tick.errorKind == .restartFailed)
             #expect(tick.event == "supervisor_error" && tick.nextAction == "blocked")
             #expect(tick["acted"] == false && !tick.acted)
             #expect(tick["effective_status"] == .string(row.status))
@@ -242,11 +243,11 @@ struct TickFailureTests {
             let (tick, commands) = await chain.tick()
             #expect(tick.keys == errorReportKeys)
             #expect(tick.event == "supervisor_error" && !tick.success && !tick.acted)
-            #expect(tick.errorKind == "unreachable")
+            #expect(tick.errorKind == .unreachable)
             #expect(tick.refusedReason?.hasPrefix("chain status read failed: ") == true)
             #expect(commands == 1)
             let error = await #expect(throws: FleetError.self) { try await chain.reader.read() }
-            #expect(error?.kind == "unreachable")
+            #expect(error?.kind == .unreachable)
         }
     }
 }

@@ -86,7 +86,7 @@ struct CertificateAuthTests {
             Issue.record("authenticated: \(output)")
             return ""
         } catch let error as FleetError {
-            #expect(error.kind == "auth_failed", "\(error)")
+            #expect(error.kind == .authFailed, "\(error)")
             return error.message
         }
     }

@@ -74,7 +74,7 @@ struct HostKeyPolicyTests {
             }
             #expect(
                 SSHRunner.fleetError(SSHError(kind: .hostKeyRevoked, host: "h:22", message: "m")).kind
-                    == "host_key_revoked")
+                    == .hostKeyRevoked)
         }
     }
 

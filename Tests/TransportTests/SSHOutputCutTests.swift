@@ -39,7 +39,7 @@ import Testing
                     stdin: nil, deadline: .seconds(30))
                 Issue.record("output over the cap was accepted")
             } catch let error as FleetError {
-                #expect(error.kind == "remote_error", "\(error)")
+                #expect(error.kind == .remoteError, "\(error)")
                 message = error.message
             }
             await pool.shutdown()

@@ -512,7 +512,7 @@ struct SSHPoolTests {
             // Usually cancelled while queued; cancelled before it is submitted, it fails alike.
             try await Task.sleep(for: .milliseconds(100))
             queued.cancel()
-            let cancelled = await Self.expectSSHError(.timedOut) { try await queued.value }
+            let cancelled = await Self.expectSSHError(.cancelled) { try await queued.value }
             #expect(cancelled?.message.contains("cancelled") == true)
             _ = try await blocker.value
             _ = try await blocker2.value

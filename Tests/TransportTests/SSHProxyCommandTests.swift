@@ -100,7 +100,7 @@ import Testing
                 _ = try await runner.run("true", stdin: nil, deadline: .seconds(30), outputLimit: nil)
             } throws: { error in
                 let error = error as! FleetError
-                return error.kind == "unreachable" && error.message.contains("127.0.0.1:\(server.port)")
+                return error.kind == .unreachable && error.message.contains("127.0.0.1:\(server.port)")
                     && error.message.contains("through ProxyCommand `sh -c")
                     && error.message.contains("its stderr: relay refused with \(Redactor.token))")
                     && !error.message.contains(token)
@@ -122,7 +122,7 @@ import Testing
                 _ = try await runner.run("true", stdin: nil, deadline: .seconds(30), outputLimit: nil)
             } throws: { error in
                 let error = error as! FleetError
-                return error.kind == "timeout" && error.message.contains("timed out after 1 s")
+                return error.kind == .timeout && error.message.contains("timed out after 1 s")
                     && error.message.contains("through ProxyCommand `\(script)`")
             }
             #expect(ContinuousClock.now - started < .seconds(4))

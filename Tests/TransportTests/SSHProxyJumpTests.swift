@@ -149,7 +149,7 @@ import Testing
             _ = try await Self.echo(runner, "never")
         } throws: { error in
             let error = error as! FleetError
-            return error.kind == "host_key_unknown"
+            return error.kind == .hostKeyUnknown
                 && error.message.contains("host key for \(missing) is not in")
                 && error.message.contains(unknown == "bastion" ? "through jump host \(bastion)" : "ProxyJump")
         }
@@ -169,7 +169,7 @@ import Testing
             _ = try await Self.echo(runner, "after")
         } throws: { error in
             let error = error as! FleetError
-            return error.kind == "unreachable"
+            return error.kind == .unreachable
                 && error.message.contains("127.0.0.1:\(hosts.servers["runner"]!.port)")
                 && error.message.contains("127.0.0.1:\(hosts.servers["bastion"]!.port)")
         }
@@ -190,7 +190,7 @@ import Testing
             _ = try await Self.echo(runner, "never")
         } throws: { error in
             let error = error as! FleetError
-            return error.kind == "unreachable"
+            return error.kind == .unreachable
                 && error.message.contains(
                     "jump host 127.0.0.1:\(hosts.servers["bastion"]!.port) could not open a channel to \(target)"
                 )

@@ -100,7 +100,7 @@ public enum Doctor {
             }
         } catch {
             diagnosis.failure = error
-            diagnosis.problems.append("ssh: \(error.kind ?? "error") (see above)")
+            diagnosis.problems.append("ssh: \(error.kind?.rawValue ?? "error") (see above)")
         }
         return diagnosis
     }

@@ -59,7 +59,7 @@ public struct HostDiagnosis: Sendable {
         object["known_hosts"] = session.map { text($0.knownHosts) } ?? .null
         object["auth"] = session.map { text($0.authentication) } ?? .null
         if let failure {
-            object["error_kind"] = .optional(failure.kind)
+            object["error_kind"] = .optional(failure.kind?.rawValue)
             object["error"] = text(failure.message)
         }
         object["runner"] = .object(
@@ -96,7 +96,7 @@ public struct HostDiagnosis: Sendable {
             add("host key", "\(session.hostKey) (\(session.knownHosts))")
             add("auth", session.authentication)
         }
-        if let failure { add("ssh", "\(failure.kind ?? "error"): \(failure.message)") }
+        if let failure { add("ssh", "\(failure.kind?.rawValue ?? "error"): \(failure.message)") }
         for check in runner {
             add(
                 check.name,

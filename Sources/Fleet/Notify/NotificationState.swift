@@ -5,8 +5,8 @@ import FleetCore
 /// send failed. One file per project, so shards never share one.
 public struct NotificationState: Sendable, Equatable {
     public struct Entry: Sendable, Equatable {
-        /// `error`, or the effective status the notification was about.
-        public var condition: String
+        /// `error`, or the effective status (else outcome) the notification was about.
+        public var condition: NotifyTarget.Condition
         /// Wall-clock seconds of the last successful send (0 before the first).
         public var sentAt: Double
         /// The last send failed: the next run tries again.
@@ -25,11 +25,11 @@ public struct NotificationState: Sendable, Equatable {
     /// The condition a line is in, for notifications: `error` for an error line, else its
     /// effective status (or outcome when it has none); nil for a line that observed nothing
     /// (`skipped`: another process holds the chain), which leaves the state as it is.
-    public static func condition(of line: FleetLine) -> String? {
+    public static func condition(of line: FleetLine) -> NotifyTarget.Condition? {
         switch line.outcome {
         case .skipped: nil
-        case .error: "error"
-        case .ok, .blocked: line.effectiveStatus ?? line.outcome.rawValue
+        case .error: .outcome(.error)
+        case .ok, .blocked: line.effectiveStatus.map { .status($0) } ?? .outcome(line.outcome)
         }
     }
 
@@ -39,7 +39,8 @@ public struct NotificationState: Sendable, Equatable {
     public mutating func decide(_ target: NotifyTarget, line: FleetLine, now: Double) -> Reason? {
         guard let condition = Self.condition(of: line) else { return nil }
         let matches =
-            target.on.contains(line.outcome.rawValue) || line.effectiveStatus.map(target.on.contains) == true
+            target.on.contains(.outcome(line.outcome))
+            || line.effectiveStatus.map { target.on.contains(.status($0)) } == true
         guard matches else {
             entries[target.identity] = nil
             return nil
@@ -50,7 +51,9 @@ public struct NotificationState: Sendable, Equatable {
     }
 
     /// Records the result of a send decided by `decide`.
-    public mutating func record(_ target: NotifyTarget, condition: String, sent: Bool, now: Double) {
+    public mutating func record(
+        _ target: NotifyTarget, condition: NotifyTarget.Condition, sent: Bool, now: Double
+    ) {
         let previous = entries[target.identity].flatMap { $0.condition == condition ? $0.sentAt : nil } ?? 0
         entries[target.identity] = Entry(condition: condition, sentAt: sent ? now : previous, pending: !sent)
     }
@@ -63,9 +66,9 @@ public struct NotificationState: Sendable, Equatable {
             case .object(let targets)? = object["targets"]
         else { return state }
         for (identity, value) in targets.entries {
-            guard case .object(let entry) = value, let condition = entry["condition"]?.stringValue else {
-                continue
-            }
+            guard case .object(let entry) = value,
+                let condition = entry["condition"]?.stringValue.flatMap(NotifyTarget.Condition.init(word:))
+            else { continue }
             let sentAt: Double =
                 switch entry["sent_at"] {
                 case .int(let seconds)?: Double(seconds)
@@ -87,7 +90,7 @@ public struct NotificationState: Sendable, Equatable {
                 return (
                     identity,
                     JSONValue.object([
-                        "condition": .string(entry.condition), "sent_at": .double(entry.sentAt),
+                        "condition": .string(entry.condition.word), "sent_at": .double(entry.sentAt),
                         "pending": .bool(entry.pending),
                     ])
                 )

@@ -17,21 +17,23 @@ public enum NotifyEvent {
     /// The event, unredacted: callers serialize it with the project's redactor.
     static func json(for line: FleetLine, reason kind: NotificationState.Reason) -> JSONValue {
         let reason = reason(of: line)
-        let status = line.effectiveStatus ?? "unknown"
+        let status = (line.effectiveStatus ?? .unknown).rawValue
         var text =
             line.outcome == .error
-            ? "megaplan-fleet: \(line.project) failed (\(line.errorKind ?? "error"))"
+            ? "megaplan-fleet: \(line.project) failed (\(line.errorKind?.rawValue ?? "error"))"
             : "megaplan-fleet: \(line.project) is \(status)"
-        if let previous = line.previousStatus, line.outcome != .error { text += " (was \(previous))" }
+        if let previous = line.previousStatus, line.outcome != .error {
+            text += " (was \(previous.rawValue))"
+        }
         if let since = line.statusSince { text += " since \(since)" }
         if let reason { text += ": \(reason)" }
         if kind == .reminder { text = "Reminder: " + text }
         return .object([
             "schema": .int(schemaVersion), "event": .string(kind.rawValue), "tick": .string(line.tick),
             "ts": .string(line.timestamp), "project": .string(line.project),
-            "status": .optional(line.effectiveStatus),
-            "previous_status": .optional(line.previousStatus), "since": .optional(line.statusSince),
-            "outcome": .string(line.outcome.rawValue), "error_kind": .optional(line.errorKind),
+            "status": .optional(line.effectiveStatus?.rawValue),
+            "previous_status": .optional(line.previousStatus?.rawValue), "since": .optional(line.statusSince),
+            "outcome": .string(line.outcome.rawValue), "error_kind": .optional(line.errorKind?.rawValue),
             "reason": .optional(reason), "text": .string(text),
         ])
     }

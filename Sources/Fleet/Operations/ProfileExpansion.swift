@@ -19,7 +19,8 @@ enum ProfileExpansion {
 
     /// Expands on the runner; a profile the runner's megaplan rejects is its error (code and
     /// message, `unknown_profile` for a name it does not know).
-    static func expand(_ chain: ChainSpec, workspace: String, runner: any Runner) async throws(FleetError)
+    static func expand(_ chain: ChainSpec, workspace: String, runner: any CommandRunner)
+        async throws(FleetError)
         -> Answer
     {
         let output = try await runner.run(command(chain, workspace: workspace), stdin: nil, deadline: nil)

@@ -47,23 +47,22 @@ public struct ProjectOperation: Sendable {
         self.init(kind, remoteSpecOverride: remoteSpecOverride, state: state, deadline: deadline)
     }
 
-    /// Runs the operation with the project's runner, made from `pool`; a cloud.yaml or runner
+    /// Runs the operation with the project's runner, made by `makeRunner`; a cloud.yaml or runner
     /// that cannot be used is an `invalid_config` result, so a fleet reports it as a line.
-    public func run(cloud: Result<CloudSpec, FleetError>, pool: SSHPool, home: String) async -> ProjectResult
-    {
+    func run(cloud: Result<CloudSpec, FleetError>, makeRunner: FleetRunners.Make) async -> ProjectResult {
         let spec: CloudSpec
-        let runner: any Runner
+        let runner: any CommandRunner
         do {
             spec = try cloud.get()
-            runner = try RunnerFactory.make(for: spec, pool: pool, home: home)
+            runner = try makeRunner(spec)
         } catch {
-            return ProjectResult(failure: error, kind: "invalid_config")
+            return ProjectResult(failure: error, kind: .invalidConfig)
         }
         return await run(cloud: spec, runner: runner)
     }
 
     /// Runs the operation through `runner`.
-    public func run(cloud: CloudSpec, runner: any Runner) async -> ProjectResult {
+    public func run(cloud: CloudSpec, runner: any CommandRunner) async -> ProjectResult {
         var reader = ChainStatusReader(
             cloud: cloud, runner: runner, remoteSpecOverride: remoteSpecOverride, state: state)
         reader.deadline = deadline
@@ -73,7 +72,7 @@ public struct ProjectOperation: Sendable {
             do {
                 result = ProjectResult(status: try await reader.read())
             } catch {
-                result = ProjectResult(failure: error, kind: error.kind ?? SupervisorTick.kind(for: error))
+                result = ProjectResult(failure: error, kind: error.lineKind)
             }
         case .tick, .dryRun:
             result = ProjectResult(tick: await SupervisorTick(reader: reader, dryRun: kind == .dryRun).run())
@@ -91,9 +90,9 @@ public struct ProjectOperation: Sendable {
 /// What one project operation found and did.
 public struct ProjectResult: Sendable {
     public var outcome: FleetLine.Outcome
-    public var errorKind: String?
+    public var errorKind: FleetError.Kind?
     /// The status observed; nil when nothing was.
-    public var effectiveStatus: String?
+    public var effectiveStatus: EffectiveStatus?
     /// The tick's event; nil for a status read and for a project that could not run.
     public var supervisorEvent: SupervisorEvent?
     /// A restart ran (then the line is kept even when the run is interrupted).
@@ -116,7 +115,7 @@ public struct ProjectResult: Sendable {
 
     init(status: ChainStatus) {
         outcome = ProjectOperation.blockedStatuses.contains(status.effectiveStatus) ? .blocked : .ok
-        effectiveStatus = status.effectiveStatus.rawValue
+        effectiveStatus = status.effectiveStatus
         report = status.payload
         self.status = status
     }
@@ -133,7 +132,7 @@ public struct ProjectResult: Sendable {
         self.tick = tick
     }
 
-    init(failure error: FleetError, kind: String) {
+    init(failure error: FleetError, kind: FleetError.Kind) {
         outcome = .error
         errorKind = kind
         report = ["error": .string(error.code.rawValue), "message": .string(error.message)]

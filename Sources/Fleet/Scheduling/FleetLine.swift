@@ -2,7 +2,7 @@ import FleetCore
 
 /// One project's result in a fleet run, printed as one compact JSON line as soon as it is known.
 public struct FleetLine: Sendable, Equatable {
-    public enum Outcome: String, Sendable, CaseIterable { case ok, blocked, error, skipped }
+    public typealias Outcome = FleetOutcome
     public enum Operation: String, Sendable { case status, supervise }
 
     public static let schemaVersion = 1
@@ -12,31 +12,31 @@ public struct FleetLine: Sendable, Equatable {
     public var tick: String
     public var timestamp: String
     public var project: String
-    public var provider: String?
+    public var provider: CloudSpec.Provider?
     public var host: String?
     public var operation: Operation
     public var durationMilliseconds: Int
     public var outcome: Outcome
-    public var errorKind: String?
+    public var errorKind: FleetError.Kind?
     public var report: JSONValue
-    public var effectiveStatus: String?
+    public var effectiveStatus: EffectiveStatus?
     /// When the project entered its status; on a line that could not observe it, when it entered
     /// its last known one (from `StatusHistory`).
     public var statusSince: String?
-    public var previousStatus: String?
+    public var previousStatus: EffectiveStatus?
     /// The status observed, or on a line that could not observe it the last known one (from
     /// `StatusHistory`); not printed (the line has `effective_status`), used by the metrics.
-    public var knownStatus: String?
+    public var knownStatus: EffectiveStatus?
     /// The status differs from the one the previous run recorded.
     public var changed = false
 
     public var json: JSONValue {
         .object([
             "schema": .int(Self.schemaVersion), "tick": .string(tick), "ts": .string(timestamp),
-            "project": .string(project), "provider": .optional(provider), "host": .optional(host),
+            "project": .string(project), "provider": .optional(provider?.rawValue), "host": .optional(host),
             "op": .string(operation.rawValue), "duration_ms": .int(durationMilliseconds),
-            "outcome": .string(outcome.rawValue), "error_kind": .optional(errorKind),
-            "status_since": .optional(statusSince), "previous_status": .optional(previousStatus),
+            "outcome": .string(outcome.rawValue), "error_kind": .optional(errorKind?.rawValue),
+            "status_since": .optional(statusSince), "previous_status": .optional(previousStatus?.rawValue),
             "changed": .bool(changed), "report": report,
         ])
     }
@@ -69,8 +69,8 @@ public struct FleetSummary: Sendable, Equatable {
     public var tick: String
     public var operation: FleetLine.Operation
     public var projects = 0
-    public var outcomes: [String: Int] = [:]
-    public var statuses: [String: Int] = [:]
+    public var outcomes: [FleetLine.Outcome: Int] = [:]
+    public var statuses: [EffectiveStatus: Int] = [:]
     public var wallMilliseconds = 0
     public var handshakes = 0
     /// Of `handshakes`, the sessions run through a jump host (ProxyJump); the rest are direct,
@@ -92,13 +92,14 @@ public struct FleetSummary: Sendable, Equatable {
 
     mutating func add(_ line: FleetLine, remoteCommands commands: Int) {
         projects += 1
-        outcomes[line.outcome.rawValue, default: 0] += 1
-        statuses[line.effectiveStatus ?? "unknown", default: 0] += 1
+        outcomes[line.outcome, default: 0] += 1
+        statuses[line.effectiveStatus ?? .unknown, default: 0] += 1
         remoteCommands += commands
     }
 
     public var json: JSONValue {
-        func counts(_ values: [String: Int], keys: [String]) -> JSONValue {
+        func counts<Key: RawRepresentable<String>>(_ typed: [Key: Int], keys: [String]) -> JSONValue {
+            let values = Dictionary(uniqueKeysWithValues: typed.map { ($0.key.rawValue, $0.value) })
             let ordered = keys + values.keys.filter { !keys.contains($0) }.sorted()
             return .object(JSONObject(ordered.map { ($0, JSONValue.int(values[$0] ?? 0)) }))
         }

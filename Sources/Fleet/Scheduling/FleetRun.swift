@@ -14,8 +14,11 @@ public struct FleetRun: Sendable {
     public var options: FleetRunOptions
     public var ssh: SSHConfiguration
     /// Where SSH keys and the default state directory are found.
-    public var home: String
+    public let home: String
     public var stateDirectory: StateDirectory
+    /// Where the projects' runners come from: the providers' own unless a test runs the fleet in
+    /// memory.
+    public var runners: FleetRunners
 
     /// Loads every project's cloud.yaml and refuses a fleet whose projects share a runner.
     public init(
@@ -34,6 +37,7 @@ public struct FleetRun: Sendable {
         self.ssh.connectionsPerHost = file.defaults.connectionsPerHost
         self.home = home
         self.stateDirectory = stateDirectory ?? StateDirectory(home: home)
+        runners = .providers(home: home)
     }
 
     /// Loads the fleet file at `path` and checks it (see `init`).
@@ -71,9 +75,11 @@ public struct FleetRun: Sendable {
     ) async -> FleetRunResult {
         let started = ContinuousClock.now
         let pool = SSHPool(configuration: ssh)
+        let runners = runners
+        let makeRunner: FleetRunners.Make = { cloud throws(FleetError) in try runners.make(cloud, pool) }
         let actors = projects.map { project in
             ProjectActor(
-                project: project, pool: pool, home: home, stateDirectory: stateDirectory,
+                project: project, makeRunner: makeRunner, stateDirectory: stateDirectory,
                 cloud: clouds[project.name]
                     ?? Result { () throws(FleetError) in try CloudSpec.load(path: project.cloudYAML) })
         }
@@ -95,6 +101,46 @@ public struct FleetRun: Sendable {
         return FleetRunResult(
             summary: summary, lines: await collected.lines, statistics: statistics,
             shutdown: now - shutdownStarted)
+    }
+}
+
+/// Makes each project's runner for a fleet run. The providers' runners are the default; tests
+/// hand in runners in memory, so the fleet's limits, deadlines, outcomes and lines are checked in
+/// milliseconds and the same scenarios against real hosts.
+public struct FleetRunners: Sendable {
+    /// A project's runner from its cloud.yaml; failing makes the project an `invalid_config` line.
+    public typealias Make = @Sendable (CloudSpec) throws(FleetError) -> any CommandRunner
+
+    /// Called once per project operation with the run's SSH pool, so projects on one host share
+    /// its connections.
+    let make: @Sendable (CloudSpec, SSHPool) throws(FleetError) -> any CommandRunner
+
+    public init(
+        _ make:
+            @escaping @Sendable (_ cloud: CloudSpec, _ pool: SSHPool) throws(FleetError) -> any CommandRunner
+    ) {
+        self.make = make
+    }
+
+    /// The runner of the project's provider (`RunnerFactory`); `home` holds the SSH keys.
+    public static func providers(home: String) -> FleetRunners {
+        FleetRunners { cloud, pool throws(FleetError) in
+            try RunnerFactory.make(for: cloud, pool: pool, home: home)
+        }
+    }
+}
+
+/// The exit status cron reads (README, "Exit status"); here rather than in the command line so
+/// the fleet tests check the mapping from lines too.
+public enum FleetExitStatus {
+    public static let observed: Int32 = 0
+    public static let projectErrors: Int32 = 1
+    public static let invalidFleet: Int32 = 2
+    public static let locked: Int32 = 75
+
+    /// 1 when any project's line is an error, else 0: a blocked or skipped chain is a state.
+    public static func of(_ lines: [FleetLine]) -> Int32 {
+        lines.contains { $0.outcome == .error } ? projectErrors : observed
     }
 }
 

@@ -132,15 +132,15 @@ struct FleetScheduler: Sendable {
             break
         }
         let commands = await actor.lastCommandCount
-        var provider: String?
-        if case .success(let spec) = actor.cloud { provider = spec.provider.rawValue }
+        var provider: CloudSpec.Provider?
+        if case .success(let spec) = actor.cloud { provider = spec.provider }
         let seconds = deadline.secondsDouble
         let line = FleetLine(
             tick: tick, timestamp: timestamp, project: actor.project.name, provider: provider,
             host: actor.hostKey,
             operation: options.operation,
             durationMilliseconds: Int((ContinuousClock.now - started) / .milliseconds(1)),
-            outcome: .error, errorKind: "timeout",
+            outcome: .error, errorKind: .timeout,
             report: ["message": .string("project did not finish within its deadline of \(seconds) s")],
             effectiveStatus: nil)
         return .line(line, remoteCommands: commands)

@@ -7,12 +7,13 @@ public struct FleetLineFilter: Sendable, Equatable {
     /// Empty: every outcome.
     public var outcomes: Set<FleetLine.Outcome> = []
     /// Effective statuses; empty: every status. A line without one (an error) counts as `unknown`.
-    public var statuses: Set<String> = []
+    public var statuses: Set<EffectiveStatus> = []
     /// Only problems: errors and blocked chains.
     public var problemsOnly = false
 
-    public init(outcomes: Set<FleetLine.Outcome> = [], statuses: Set<String> = [], problemsOnly: Bool = false)
-    {
+    public init(
+        outcomes: Set<FleetLine.Outcome> = [], statuses: Set<EffectiveStatus> = [], problemsOnly: Bool = false
+    ) {
         self.outcomes = outcomes
         self.statuses = statuses
         self.problemsOnly = problemsOnly
@@ -23,7 +24,7 @@ public struct FleetLineFilter: Sendable, Equatable {
     public func accepts(_ line: FleetLine) -> Bool {
         if problemsOnly, !FleetTable.isProblem(line) { return false }
         if !outcomes.isEmpty, !outcomes.contains(line.outcome) { return false }
-        if !statuses.isEmpty, !statuses.contains(line.effectiveStatus ?? "unknown") { return false }
+        if !statuses.isEmpty, !statuses.contains(line.effectiveStatus ?? .unknown) { return false }
         return true
     }
 }
@@ -106,7 +107,7 @@ public struct FleetTable: Sendable {
         let verb = summary.operation == .supervise ? "ticked" : "observed"
         let seconds = "\(summary.wallMilliseconds / 1000).\(summary.wallMilliseconds % 1000 / 100)"
         let counts = [FleetLine.Outcome.error, .blocked, .ok, .skipped].compactMap { outcome -> String? in
-            let count = summary.outcomes[outcome.rawValue] ?? 0
+            let count = summary.outcomes[outcome] ?? 0
             guard count > 0 else { return nil }
             return outcome == .error ? Self.counted(count, "error") : "\(count) \(outcome.rawValue)"
         }
@@ -131,7 +132,7 @@ public struct FleetTable: Sendable {
         case .error: return "error"
         case .skipped: return "skipped"
         case .ok, .blocked:
-            let status = line.effectiveStatus ?? "unknown"
+            let status = (line.effectiveStatus ?? .unknown).rawValue
             guard let age = Self.age(since: line.statusSince, now: now) else { return status }
             return "\(status) \(age)"
         }
@@ -157,7 +158,7 @@ public struct FleetTable: Sendable {
         let text =
             report["message"]?.stringValue ?? report["refused_reason"]?.stringValue
             ?? report["reason"]?.stringValue ?? ""
-        guard line.outcome == .error, let kind = line.errorKind else { return text }
+        guard line.outcome == .error, let kind = line.errorKind?.rawValue else { return text }
         return text.isEmpty ? kind : "\(kind): \(text)"
     }
 

@@ -11,20 +11,19 @@ actor ProjectActor {
 
     nonisolated let project: FleetFile.Project
     nonisolated let cloud: Result<CloudSpec, FleetError>
-    private let pool: SSHPool
-    private let home: String
+    private let makeRunner: FleetRunners.Make
     /// Where the project's marker, lock, validated spec and status history are kept.
     private let stateDirectory: StateDirectory
     private var state = State.idle
 
-    /// `cloud` is the project's cloud.yaml as `FleetRun` loaded it (`FleetFile.loadClouds`).
+    /// `cloud` is the project's cloud.yaml as `FleetRun` loaded it (`FleetFile.loadClouds`);
+    /// `makeRunner` makes its runner for each operation (see `FleetRunners`).
     init(
-        project: FleetFile.Project, pool: SSHPool, home: String, stateDirectory: StateDirectory,
+        project: FleetFile.Project, makeRunner: @escaping FleetRunners.Make, stateDirectory: StateDirectory,
         cloud: Result<CloudSpec, FleetError>
     ) {
         self.project = project
-        self.pool = pool
-        self.home = home
+        self.makeRunner = makeRunner
         self.stateDirectory = stateDirectory
         self.cloud = cloud
     }
@@ -47,7 +46,7 @@ actor ProjectActor {
             effectiveStatus: nil)
         if case .running = state {
             line.outcome = .skipped
-            line.errorKind = "locked"
+            line.errorKind = .locked
             line.report = ["reason": "another operation on this project is running in this process"]
             return line
         }
@@ -57,14 +56,14 @@ actor ProjectActor {
         let result = await ProjectOperation(
             fleet: operation, dryRun: dryRun, remoteSpecOverride: project.remoteSpec, state: stateDirectory,
             deadline: deadline
-        ).run(cloud: cloud, pool: pool, home: home)
+        ).run(cloud: cloud, makeRunner: makeRunner)
         lastCommandCount = result.remoteCommands
         line.outcome = result.outcome
         line.errorKind = result.errorKind
         line.report = .object(result.report)
         line.effectiveStatus = result.effectiveStatus
         if case .success(let spec) = cloud {
-            line.provider = spec.provider.rawValue
+            line.provider = spec.provider
             line.host = hostKey
             recordHistory(spec: spec, into: &line)
         }
@@ -82,7 +81,7 @@ actor ProjectActor {
         let directory = stateDirectory.markerDirectory(forCloudYAML: spec.path)
         let recorded = StatusHistory.read(in: directory)
         guard let status = line.effectiveStatus, line.outcome == .ok || line.outcome == .blocked,
-            status != EffectiveStatus.unknown.rawValue
+            status != .unknown
         else {
             line.knownStatus = recorded?.status
             line.statusSince = recorded?.since

@@ -53,7 +53,7 @@ public enum PromFile {
         now: Double = Timestamp.wallClock()
     ) -> String {
         let interrupted = summary.interruptedProjects
-        let statuses = EffectiveStatus.allCases.map(\.rawValue)
+        let statuses = EffectiveStatus.allCases
         var samples: [String: [String]] = [:]
         func add(_ name: String, _ labels: KeyValuePairs<String, String>, _ value: String) {
             let text = labels.map { "\($0.key)=\"\(escaped($0.value))\"" }.joined(separator: ",")
@@ -64,12 +64,13 @@ public enum PromFile {
             let known = line.knownStatus ?? line.effectiveStatus
             for status in statuses {
                 add(
-                    "megaplan_fleet_effective_status", ["project": project, "status": status],
+                    "megaplan_fleet_effective_status", ["project": project, "status": status.rawValue],
                     known == status ? "1" : "0")
             }
             if let known, let since = line.statusSince.flatMap(Timestamp.epochSeconds) {
                 add(
-                    "megaplan_fleet_status_since_timestamp_seconds", ["project": project, "status": known],
+                    "megaplan_fleet_status_since_timestamp_seconds",
+                    ["project": project, "status": known.rawValue],
                     number(since))
             }
             add("megaplan_fleet_up", ["project": project], observed(line) ? "1" : "0")
@@ -86,12 +87,12 @@ public enum PromFile {
                 "megaplan_fleet_tick_duration_seconds", ["project": project],
                 number(Double(line.durationMilliseconds) / 1000))
             if let kind = line.errorKind {
-                add("megaplan_fleet_tick_error", ["project": project, "kind": kind], "1")
+                add("megaplan_fleet_tick_error", ["project": project, "kind": kind.rawValue], "1")
             }
         }
         for project in interrupted {
             for status in statuses {
-                add("megaplan_fleet_effective_status", ["project": project, "status": status], "0")
+                add("megaplan_fleet_effective_status", ["project": project, "status": status.rawValue], "0")
             }
             add("megaplan_fleet_up", ["project": project], "0")
             for outcome in FleetLine.Outcome.allCases {
@@ -117,7 +118,7 @@ public enum PromFile {
     /// The runner was reached and the chain's status read: the line has an observed status.
     static func observed(_ line: FleetLine) -> Bool {
         guard let status = line.effectiveStatus else { return false }
-        return line.outcome != .skipped && status != EffectiveStatus.unknown.rawValue
+        return line.outcome != .skipped && status != .unknown
     }
 
     /// A label value in the exposition format: backslash, double quote and newline escaped.

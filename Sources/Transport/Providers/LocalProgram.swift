@@ -59,7 +59,7 @@ public struct LocalProgram: Sendable {
             throw FleetError(
                 .providerFailed,
                 "\(path) printed more than \(OutputLimits.describe(outputLimit)) on stdout or stderr; stopped there",
-                kind: "remote_error")
+                kind: .remoteError)
         } catch {
             throw FleetError(.providerFailed, "\(path): \(error)")
         }

@@ -15,10 +15,9 @@ public struct RunnerOutput: Sendable, Equatable {
     }
 }
 
-/// A remote runner as the reference's provider contract describes it (cloud reference §7.1):
-/// one type per provider, each turning these operations into its own command lines.
-public protocol Runner: Sendable {
-    var provider: CloudSpec.Provider { get }
+/// What status reads and supervise ticks need of a runner: run a command and say where. Small, so
+/// the fleet's behaviour can be tested against a runner in memory (see `Runner` for the rest).
+public protocol CommandRunner: Sendable {
     /// The host the runner is reached through, for fleet lines and per-host limits.
     var hostLabel: String { get }
     /// Remote commands issued so far (tests and benchmarks count round trips with it).
@@ -34,6 +33,12 @@ public protocol Runner: Sendable {
     /// The argument vector the reference runs for `command` (§7.2–§7.4), for the §0.5 message of a
     /// command that fails with nothing on stderr.
     func referenceArgv(_ command: String) -> [String]
+}
+
+/// A remote runner as the reference's provider contract describes it (cloud reference §7.1):
+/// one type per provider, each turning these operations into its own command lines.
+public protocol Runner: CommandRunner {
+    var provider: CloudSpec.Provider { get }
     func upload(_ bytes: [UInt8], to path: String) async throws(FleetError)
     /// Builds the runner image. `secrets` are those `deploy` passes: local writes them to the
     /// `.env` its compose file names, which Compose reads even to build.
@@ -48,7 +53,7 @@ public protocol Runner: Sendable {
     func destroy(volume: String?) async throws(FleetError)
 }
 
-extension Runner {
+extension CommandRunner {
     /// `run` with the bound of a captured command (`OutputLimits.capture` per stream).
     public func run(_ command: String, stdin: [UInt8]?, deadline: Duration?) async throws(FleetError)
         -> RunnerOutput

@@ -98,15 +98,16 @@ public struct SSHRunner: Runner {
 
     /// Maps a transport failure to the fleet's stable error kinds.
     public static func fleetError(_ error: SSHError) -> FleetError {
-        let kind: String =
+        let kind: FleetError.Kind? =
             switch error.kind {
-            case .unreachable, .connectionLost: "unreachable"
-            case .timedOut: "timeout"
-            case .authFailed: "auth_failed"
-            case .hostKeyUnknown: "host_key_unknown"
-            case .hostKeyChanged: "host_key_changed"
-            case .hostKeyRevoked: "host_key_revoked"
-            case .commandFailed, .protocolError: "remote_error"
+            case .cancelled: nil
+            case .unreachable, .connectionLost: .unreachable
+            case .timedOut: .timeout
+            case .authFailed: .authFailed
+            case .hostKeyUnknown: .hostKeyUnknown
+            case .hostKeyChanged: .hostKeyChanged
+            case .hostKeyRevoked: .hostKeyRevoked
+            case .commandFailed, .protocolError: .remoteError
             }
         return FleetError(.providerFailed, error.message, kind: kind)
     }

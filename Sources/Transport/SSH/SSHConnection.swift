@@ -826,7 +826,7 @@ final class SSHConnectionWorker {
     }
 
     func cancelledError() -> SSHError {
-        SSHError(kind: .timedOut, host: hostPort, message: "request to \(hostPort) was cancelled")
+        SSHError(kind: .cancelled, host: hostPort, message: "request to \(hostPort) was cancelled")
     }
 
     /// Drives every op until none makes progress (reading one channel can pull another channel's

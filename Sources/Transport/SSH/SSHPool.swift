@@ -336,7 +336,7 @@ final class SSHPoolCore: SSHConnectionDelegate, Sendable {
 
     private func cancelledError(_ request: SSHRequest) -> SSHError {
         SSHError(
-            kind: .timedOut, host: request.endpoint.hostPort,
+            kind: .cancelled, host: request.endpoint.hostPort,
             message: "request to \(request.endpoint.hostPort) was cancelled")
     }
 

@@ -170,6 +170,9 @@ public struct SSHError: Error, Sendable, CustomStringConvertible {
         case commandFailed = "command_failed"
         case connectionLost = "connection_lost"
         case protocolError = "protocol_error"
+        /// The caller cancelled the request (a deadline or a signal ended its task): not a fault
+        /// of the host, so no line kind of its own (the caller reports the deadline or the signal).
+        case cancelled
     }
 
     public var kind: Kind

@@ -19,33 +19,39 @@ enum ChainShape: String, Sendable, CaseIterable {
     /// The chain state file is not JSON: outcome error, `remote_error`.
     case corruptState
 
-    var effectiveStatus: String? {
+    var effectiveStatus: EffectiveStatus? {
         switch self {
-        case .running: "running"
-        case .complete: "complete"
-        case .awaitingMerge: "awaiting_pr_merge"
+        case .running: .running
+        case .complete: .complete
+        case .awaitingMerge: .awaitingPRMerge
         case .corruptState: nil
         }
     }
 
-    func stage(_ project: TestProject) throws {
+    /// The chain state file's text on the runner: staged there by `stage`, answered from memory
+    /// by `InMemoryRunner`.
+    var stateText: String {
+        let state: JSONObject
         switch self {
         case .running:
-            try project.writeState([
-                "current_milestone_index": 0, "current_plan_name": "plan-m1", "last_state": "executing",
-            ])
+            state = ["current_milestone_index": 0, "current_plan_name": "plan-m1", "last_state": "executing"]
         case .complete:
-            try project.writeState(["current_milestone_index": 3, "last_state": "done"])
+            state = ["current_milestone_index": 3, "last_state": "done"]
         case .awaitingMerge:
-            try project.writeState([
+            state = [
                 "current_milestone_index": 0, "current_plan_name": "plan-m1",
                 "last_state": "awaiting_pr_merge",
                 "pr_number": 7, "pr_state": "open",
-            ])
+            ]
         case .corruptState:
-            let path = ChainPaths.stateFile(spec: project.remoteSpec)
-            try project.write(String(path.dropFirst(project.workspace.count + 1)), "{ this is not json\n")
+            return "{ this is not json\n"
         }
+        return JSONValue.object(state).serialized(.pretty) + "\n"
+    }
+
+    func stage(_ project: TestProject) throws {
+        let path = ChainPaths.stateFile(spec: project.remoteSpec)
+        try project.write(String(path.dropFirst(project.workspace.count + 1)), stateText)
     }
 }
 
@@ -55,10 +61,86 @@ struct FleetMember: Sendable {
     var project: TestProject
     var tags: [String] = []
     /// nil: the project succeeds (ok or blocked, from its shape).
-    var expectedErrorKind: String?
+    var expectedErrorKind: FleetError.Kind?
     var shape: ChainShape = .running
     /// The project's own `deadline:` in the fleet file, in seconds.
     var deadline: Double?
+}
+
+/// A host of the broken-hosts scenario: healthy, or broken in one way that has its own kind.
+/// `FleetRunTests` makes each a real sshd host and breaks it; `InMemoryFleetTests` plays it with
+/// a runner in memory.
+enum ScenarioHost: String, Sendable, CaseIterable {
+    case healthyA, healthyB
+    /// Stopped: nothing listens.
+    case down
+    /// Its host key changed after known_hosts recorded it.
+    case rotated
+    /// Its key is marked `@revoked` in known_hosts.
+    case revoked
+    /// Accepts the connection, then never answers.
+    case frozen
+    /// Every command prints junk and succeeds: the status read cannot be decoded.
+    case garbage
+
+    /// The kind every project on this host reports; nil on a healthy host.
+    var errorKind: FleetError.Kind? {
+        switch self {
+        case .healthyA, .healthyB: nil
+        case .down: .unreachable
+        case .rotated: .hostKeyChanged
+        case .revoked: .hostKeyRevoked
+        case .frozen: .timeout
+        case .garbage: .remoteError
+        }
+    }
+}
+
+/// One project of a fleet scenario: where it runs, what its chain is, and what its line must say.
+struct ScenarioProject: Sendable {
+    var name: String
+    var host: ScenarioHost
+    var shape: ChainShape
+    /// The project's own `deadline:` in the fleet file, in seconds.
+    var deadline: Double? = nil
+
+    /// The host's kind, else the chain's (a corrupt state is a `remote_error`).
+    var expectedErrorKind: FleetError.Kind? {
+        host.errorKind ?? (shape == .corruptState ? .remoteError : nil)
+    }
+
+    /// 54 projects on seven hosts: 36 healthy chains of every shape, one corrupt chain on a
+    /// healthy host, and four to six projects on each broken host.
+    static let brokenHosts: [ScenarioProject] = {
+        let shapes: [ChainShape] = [.running, .running, .complete, .awaitingMerge, .running, .complete]
+        var projects: [ScenarioProject] = []
+        for (label, host) in [("a", ScenarioHost.healthyA), ("b", .healthyB)] {
+            for index in 0..<18 {
+                projects.append(
+                    .init(name: "healthy-\(label)-\(index)", host: host, shape: shapes[index % 6]))
+            }
+        }
+        projects.append(.init(name: "corrupt-state", host: .healthyA, shape: .corruptState))
+        for (prefix, host, count) in [
+            ("down", ScenarioHost.down, 4), ("rotated", .rotated, 4), ("revoked", .revoked, 2),
+            ("frozen", .frozen, 6), ("garbage", .garbage, 3),
+        ] {
+            for index in 0..<count {
+                projects.append(.init(name: "\(prefix)-\(index)", host: host, shape: .running))
+            }
+        }
+        return projects
+    }()
+
+    /// A healthy project and two on a frozen host: one ended by its own `deadline:` (`short`
+    /// seconds), the other by the run's.
+    static func deadlines(short: Double) -> [ScenarioProject] {
+        [
+            .init(name: "healthy", host: .healthyA, shape: .running, deadline: short * 5),
+            .init(name: "frozen-short", host: .frozen, shape: .running, deadline: short),
+            .init(name: "frozen-run", host: .frozen, shape: .running),
+        ]
+    }
 }
 
 /// A directory holding a fleet file, a combined known_hosts file and a private HOME.

@@ -10,14 +10,6 @@ import FleetCore
 /// (JSON lines or a table), notifications, the Prometheus file, and the exit status cron reads.
 /// The wiring itself (pool, actors, scheduler, shutdown) is `FleetRun`'s.
 enum FleetCommand {
-    /// Exit statuses, documented in the README.
-    enum ExitStatus {
-        static let observed: Int32 = 0
-        static let projectErrors: Int32 = 1
-        static let invalidFleet: Int32 = 2
-        static let locked: Int32 = 75
-    }
-
     static func execute(
         _ operation: FleetLine.Operation, options: FleetOptions, hostKeys: HostKeyOptions, dryRun: Bool,
         takesLock: Bool
@@ -38,7 +30,7 @@ enum FleetCommand {
                 to: file)
         } catch {
             Output.stderr("megaplan-fleet: \(Redactor.shapesOnly.redact(error.message))\n")
-            return ExitStatus.invalidFleet
+            return FleetExitStatus.invalidFleet
         }
         let file = run.file
 
@@ -46,7 +38,7 @@ enum FleetCommand {
         // print no summary line that a consumer could take for a tick of an empty fleet.
         if run.projects.isEmpty {
             Output.stderr("megaplan-fleet: no project of \(file.path) matches the selection\n")
-            return ExitStatus.invalidFleet
+            return FleetExitStatus.invalidFleet
         }
 
         let stateDirectory = run.stateDirectory
@@ -59,12 +51,12 @@ enum FleetCommand {
                     Output.stderr(
                         "megaplan-fleet: another tick on \(file.path) is running (lock \(path)); nothing done\n"
                     )
-                    return ExitStatus.locked
+                    return FleetExitStatus.locked
                 }
                 lock = acquired
             } catch {
                 Output.stderr("megaplan-fleet: \(error.message)\n")
-                return ExitStatus.invalidFleet
+                return FleetExitStatus.invalidFleet
             }
         }
         defer { lock?.release() }
@@ -107,7 +99,7 @@ enum FleetCommand {
             }
         }
         if let status = Interrupts.exitStatus { return status }
-        return lines.contains { $0.outcome == .error } ? ExitStatus.projectErrors : ExitStatus.observed
+        return FleetExitStatus.of(lines)
     }
 }
 

@@ -102,7 +102,7 @@ struct FleetOptions: ParsableArguments {
     /// The project lines to print, in either format.
     var filter: FleetLineFilter {
         FleetLineFilter(
-            outcomes: Set(outcome), statuses: Set(status.map(\.rawValue)), problemsOnly: quiet)
+            outcomes: Set(outcome), statuses: Set(status), problemsOnly: quiet)
     }
 
     /// `--fleet`, else `$MEGAPLAN_FLEET`, else `./fleet.yaml`; when it is missing, the message says
