@@ -51,19 +51,15 @@ struct CertificateAuthTests {
 
     /// Runs `echo` as `server.account` with the settings `config` gives the alias `runner`.
     static func echo(_ server: SSHServer, config: String) async throws -> RunnerOutput {
-        let path = server.directory + "/ssh_config"
-        try FileSystem.writeAtomically(
-            path,
-            text: """
-                Host runner
-                  HostName 127.0.0.1
-                  Port \(server.port)
-                  User \(server.account)
-                  UserKnownHostsFile \(server.knownHostsPath)
-                \(config)
-                """)
-        var configuration = SSHConfiguration(knownHostsPath: server.knownHostsPath)
-        configuration.clientConfigFiles = SSHConfigResolver.standard(path: path).files
+        let configuration = try SSHConfigAliasTests.configuration(
+            """
+            Host runner
+              HostName 127.0.0.1
+              Port \(server.port)
+              User \(server.account)
+              UserKnownHostsFile \(server.knownHostsPath)
+            \(config)
+            """, in: server.directory)
         let pool = SSHPool(configuration: configuration)
         do {
             let runner = try SSHRunner(spec: try sshCloudSpec("  host: runner"), pool: pool)

@@ -135,20 +135,9 @@ final class SSHTunnelOp: SSHWorkerOp {
                 return true
             }
         case .freeing:
-            guard let channel else {
-                state = .done
-                finished = true
-                return true
-            }
-            let rc = libssh2_channel_free(channel)
-            switch try w.result(Int(rc), for: self) {
-            case .again: return false
-            case .ok, .channelError:
-                self.channel = nil
-                state = .done
-                finished = true
-                return true
-            }
+            guard try freeChannel(&channel, worker: w) else { return false }
+            state = .done
+            return true
         }
     }
 

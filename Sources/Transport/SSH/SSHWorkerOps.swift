@@ -35,6 +35,19 @@ class SSHWorkerOp {
             message: "timed out after \(limit) \(request.describeWork) on \(request.endpoint.hostPort)")
     }
 
+    /// One step of freeing `channel`, the last state of every op that opens one: false while
+    /// libssh2 would block; true once it is freed (or there was none), the op then finished.
+    func freeChannel(_ channel: inout OpaquePointer?, worker w: SSHConnectionWorker) throws -> Bool {
+        if let open = channel {
+            switch try w.result(Int(libssh2_channel_free(open)), for: self) {
+            case .again: return false
+            case .ok, .channelError: channel = nil
+            }
+        }
+        finished = true
+        return true
+    }
+
     func abandon(with error: SSHError, worker: SSHConnectionWorker) {
         request.complete(.failure(error))
         abandoned = true
@@ -313,20 +326,9 @@ final class SSHChannelOp: SSHWorkerOp {
                 return true
             }
         case .freeing:
-            guard let channel else {
-                state = .done
-                finished = true
-                return true
-            }
-            let rc = libssh2_channel_free(channel)
-            switch try w.result(Int(rc), for: self) {
-            case .again: return false
-            case .ok, .channelError:
-                self.channel = nil
-                state = .done
-                finished = true
-                return true
-            }
+            guard try freeChannel(&channel, worker: w) else { return false }
+            state = .done
+            return true
         }
     }
 
