@@ -175,10 +175,11 @@ extension RealHosts {
 
         @Test(.timeLimit(.minutes(2)))
         func aJumpHostKilledMidTickFailsOnlyTheProjectsBehindIt() async throws {
-            // Every command on the runner takes a second more, so the tick is still running there
-            // when the jump host dies.
-            let net = try await Network(runnerConfig: ["ForceCommand sleep 1; eval \"$SSH_ORIGINAL_COMMAND\""]
-            )
+            // Every command on the runner waits for a gate that never opens, so the tick is still
+            // running there when the jump host dies, however late this test gets to kill it.
+            let net = try await Network(runnerConfig: [
+                "ForceCommand while [ ! -e /nonexistent/megaplan-fleet-gate ]; do sleep 0.1; done"
+            ])
             defer { net.cleanUp() }
             let direct = try await TickCommandTests.Fleet([.running], prefix: "direct")
             defer { direct.cleanUp() }
@@ -194,7 +195,6 @@ extension RealHosts {
                     "tick", "--all", "--fleet", file, "--known-hosts", directory.knownHosts, "--ssh-config",
                     try net.config("ProxyJump outer"),
                 ], home: directory.home)
-            let started = ContinuousClock.now
             let through = await net.acceptedFrom(after: 0)
             #expect(
                 through.first == net.outer.host,
@@ -207,8 +207,7 @@ extension RealHosts {
                 return
             }
             let result = running.result(status: status)
-            #expect(ContinuousClock.now - killed < .seconds(20), "\(result)")
-            #expect(killed - started < .seconds(10))
+            #expect(ContinuousClock.now - killed < .seconds(40), "\(result)")
             let lines = try result.lines().filter { !$0.isSummary }
             #expect(lines.count == 3, "\(result)")
             for line in lines {

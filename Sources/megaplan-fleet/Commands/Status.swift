@@ -41,19 +41,17 @@ struct Status: AsyncParsableCommand {
                 .status, options: fleet, hostKeys: hostKeys, dryRun: false, takesLock: false)
             throw ExitCode(code)
         }
-        try await reportingErrors(redactor: ProjectSession.redactor(for: cloud)) {
-            try await ProjectSession.with(cloud, hostKeys) { project in
-                if chain {
-                    let status = await ProjectOperation(.statusRead, remoteSpecOverride: remoteSpec)
-                        .run(cloud: project.cloud, runner: project.runner)
-                    if let failure = status.failure { throw failure }
-                    Output.remote(status.summary, to: STDERR_FILENO, redactor: project.redactor, always: true)
-                    Output.document(.object(status.report), redactor: project.redactor)
-                } else {
-                    let payload = try await project.runner.statusPayload(
-                        plan: plan, workspace: project.cloud.repo.workspace)
-                    Output.document(.object(payload), redactor: project.redactor)
-                }
+        try await ProjectSession.run(cloud, hostKeys) { project in
+            if chain {
+                let status = await ProjectOperation(.statusRead, remoteSpecOverride: remoteSpec)
+                    .run(cloud: project.cloud, runner: project.runner)
+                if let failure = status.failure { throw failure }
+                Output.remote(status.summary, to: STDERR_FILENO, redactor: project.redactor, always: true)
+                Output.document(.object(status.report), redactor: project.redactor)
+            } else {
+                let payload = try await project.runner.statusPayload(
+                    plan: plan, workspace: project.cloud.repo.workspace)
+                Output.document(.object(payload), redactor: project.redactor)
             }
         }
     }

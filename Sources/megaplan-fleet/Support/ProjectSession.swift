@@ -18,6 +18,17 @@ enum ProjectSession {
             adjust: { try overrides?.apply(to: &$0) }, body)
     }
 
+    /// A single-project command's whole run: the project opened for `body`, and any error reported
+    /// redacted with the project's secrets.
+    static func run(
+        _ cloud: CloudOptions, _ hostKeys: HostKeyOptions, overrides: RepoOverrides? = nil,
+        _ body: (ProjectEnvironment) async throws -> Void
+    ) async throws {
+        try await reportingErrors(redactor: redactor(for: cloud)) {
+            try await with(cloud, hostKeys, overrides: overrides, body)
+        }
+    }
+
     /// The redactor for a cloud.yaml that may not load (errors are redacted for token shapes).
     static func redactor(for cloud: CloudOptions) -> Redactor {
         guard let spec = try? CloudSpec.load(path: cloud.resolvedPath) else { return .shapesOnly }

@@ -14,11 +14,9 @@ struct Build: AsyncParsableCommand {
     @OptionGroup var hostKeys: HostKeyOptions
 
     func run() async throws {
-        try await reportingErrors(redactor: ProjectSession.redactor(for: cloud)) {
-            try await ProjectSession.with(cloud, hostKeys) { project in
-                try await project.withDeployDirectory { directory throws(FleetError) in
-                    try await project.runner.build(deployDirectory: directory, secrets: project.secretValues)
-                }
+        try await ProjectSession.run(cloud, hostKeys) { project in
+            try await project.withDeployDirectory { directory throws(FleetError) in
+                try await project.runner.build(deployDirectory: directory, secrets: project.secretValues)
             }
         }
     }
@@ -37,11 +35,9 @@ struct Deploy: AsyncParsableCommand {
     @OptionGroup var hostKeys: HostKeyOptions
 
     func run() async throws {
-        try await reportingErrors(redactor: ProjectSession.redactor(for: cloud)) {
-            try await ProjectSession.with(cloud, hostKeys) { project in
-                try await project.withDeployDirectory { directory throws(FleetError) in
-                    try await project.runner.deploy(deployDirectory: directory, secrets: project.secretValues)
-                }
+        try await ProjectSession.run(cloud, hostKeys) { project in
+            try await project.withDeployDirectory { directory throws(FleetError) in
+                try await project.runner.deploy(deployDirectory: directory, secrets: project.secretValues)
             }
         }
     }
@@ -54,9 +50,7 @@ struct Down: AsyncParsableCommand {
     @OptionGroup var hostKeys: HostKeyOptions
 
     func run() async throws {
-        try await reportingErrors(redactor: ProjectSession.redactor(for: cloud)) {
-            try await ProjectSession.with(cloud, hostKeys) { project in try await project.runner.down() }
-        }
+        try await ProjectSession.run(cloud, hostKeys) { project in try await project.runner.down() }
     }
 }
 

@@ -24,14 +24,12 @@ struct Chain: AsyncParsableCommand {
     @OptionGroup var hostKeys: HostKeyOptions
 
     func run() async throws {
-        try await reportingErrors(redactor: ProjectSession.redactor(for: cloud)) {
-            try await ProjectSession.with(cloud, hostKeys, overrides: repo) { project in
-                try await project.withDeployDirectory { _ throws(FleetError) in }
-                let result = try await ChainLauncher(project: project).launch(
-                    specPath: spec, ideaDirectory: ideaDir)
-                ProjectSession.relay(result.launchOutput, project.redactor)
-                Output.document(.object(result.provenance), redactor: project.redactor)
-            }
+        try await ProjectSession.run(cloud, hostKeys, overrides: repo) { project in
+            try await project.withDeployDirectory { _ throws(FleetError) in }
+            let result = try await ChainLauncher(project: project).launch(
+                specPath: spec, ideaDirectory: ideaDir)
+            ProjectSession.relay(result.launchOutput, project.redactor)
+            Output.document(.object(result.provenance), redactor: project.redactor)
         }
     }
 }
@@ -54,13 +52,11 @@ struct Bootstrap: AsyncParsableCommand {
     @OptionGroup var hostKeys: HostKeyOptions
 
     func run() async throws {
-        try await reportingErrors(redactor: ProjectSession.redactor(for: cloud)) {
-            try await ProjectSession.with(cloud, hostKeys, overrides: repo) { project in
-                try await project.withDeployDirectory { _ throws(FleetError) in }
-                try await PlanCommands.bootstrap(
-                    project, ideaFile: ideaFile, planName: planName, robustness: robustness
-                ) { output in ProjectSession.relay(output, project.redactor) }
-            }
+        try await ProjectSession.run(cloud, hostKeys, overrides: repo) { project in
+            try await project.withDeployDirectory { _ throws(FleetError) in }
+            try await PlanCommands.bootstrap(
+                project, ideaFile: ideaFile, planName: planName, robustness: robustness
+            ) { output in ProjectSession.relay(output, project.redactor) }
         }
     }
 }
@@ -76,10 +72,8 @@ struct Resume: AsyncParsableCommand {
     @OptionGroup var hostKeys: HostKeyOptions
 
     func run() async throws {
-        try await reportingErrors(redactor: ProjectSession.redactor(for: cloud)) {
-            try await ProjectSession.with(cloud, hostKeys) { project in
-                ProjectSession.relay(try await PlanCommands.resume(project, plan: plan), project.redactor)
-            }
+        try await ProjectSession.run(cloud, hostKeys) { project in
+            ProjectSession.relay(try await PlanCommands.resume(project, plan: plan), project.redactor)
         }
     }
 }

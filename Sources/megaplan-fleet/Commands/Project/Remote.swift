@@ -17,12 +17,10 @@ struct Exec: AsyncParsableCommand {
     @OptionGroup var hostKeys: HostKeyOptions
 
     func run() async throws {
-        try await reportingErrors(redactor: ProjectSession.redactor(for: cloud)) {
-            try await ProjectSession.with(cloud, hostKeys) { project in
-                let output = try await project.runner.exec(command)
-                ProjectSession.relay(
-                    RelayedOutput(stdout: output.stdout, stderr: output.stderr), project.redactor)
-            }
+        try await ProjectSession.run(cloud, hostKeys) { project in
+            let output = try await project.runner.exec(command)
+            ProjectSession.relay(
+                RelayedOutput(stdout: output.stdout, stderr: output.stderr), project.redactor)
         }
     }
 }
