@@ -217,20 +217,44 @@ final class FaultFleet: Sendable {
 
     /// Waits until the slow projects' `megaplan status` is running, then kills the dropping host's
     /// connections and freezes the stalling host. Returns when both faults are in place.
-    /// Call it right after starting the run: only `megaplan status` calls made after it count.
-    func injectMidCommandFaults(timeout: Duration = .seconds(20)) async -> (dropped: Bool, stalled: Bool) {
+    /// Only `megaplan status` calls beyond `baseline` count.
+    func injectMidCommandFaults(after baseline: MidCommandBaseline, timeout: Duration = .seconds(20)) async
+        -> (
+            dropped: Bool, stalled: Bool
+        )
+    {
+        // On a thread of its own: the faults must land while the status reads run, however late
+        // a busy machine's cooperative pool would wake a task (a late drop became a timeout).
+        (try? await onOwnThread { self.injectMidCommandFaultsBlocking(after: baseline, timeout: timeout) })
+            ?? (false, false)
+    }
+
+    /// The `megaplan status` calls so far on the two mid-command hosts; take it before a run
+    /// starts, so only that run's calls trigger the faults.
+    struct MidCommandBaseline: Sendable {
+        var drop: Int
+        var stall: Int
+    }
+
+    var midCommandBaseline: MidCommandBaseline {
+        MidCommandBaseline(
+            drop: Self.statusCalls(dropCase.project), stall: Self.statusCalls(stallCase.project))
+    }
+
+    private static func statusCalls(_ project: TestProject) -> Int {
+        project.calls().filter { $0["argv"]?.arrayValue?.first?.stringValue == "status" }.count
+    }
+
+    private func injectMidCommandFaultsBlocking(after baseline: MidCommandBaseline, timeout: Duration) -> (
+        dropped: Bool, stalled: Bool
+    ) {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         var dropped = false
         var stalled = false
-        func statusCalls(_ project: TestProject) -> Int {
-            project.calls().filter { $0["argv"]?.arrayValue?.first?.stringValue == "status" }.count
-        }
-        let dropBefore = statusCalls(dropCase.project)
-        let stallBefore = statusCalls(stallCase.project)
         func statusStarted(_ project: TestProject) -> Bool {
-            statusCalls(project)
-                > (project.workspace == dropCase.project.workspace ? dropBefore : stallBefore)
+            Self.statusCalls(project)
+                > (project.workspace == dropCase.project.workspace ? baseline.drop : baseline.stall)
         }
         while clock.now < deadline, !(dropped && stalled) {
             if !dropped, statusStarted(dropCase.project) {
@@ -241,7 +265,7 @@ final class FaultFleet: Sendable {
                 stalling.server.freeze()
                 stalled = true
             }
-            try? await Task.sleep(for: .milliseconds(20))
+            usleep(10_000)
         }
         return (dropped, stalled)
     }

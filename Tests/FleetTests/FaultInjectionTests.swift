@@ -76,6 +76,7 @@ extension RealHosts {
         func runBinary(_ command: [String], fleet: FaultFleet) async throws -> String {
             fleet.stalling.server.thaw()
             let runID = UUID().uuidString
+            let baseline = fleet.midCommandBaseline
             let output = try TemporaryDirectory.make(prefix: "mpf-fault-cli-")
             defer { TemporaryDirectory.remove(output) }
             let program = try SpawnedProgram(
@@ -87,7 +88,7 @@ extension RealHosts {
                     "HOME": fleet.directory.home, "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
                     "NO_COLOR": "1", FaultFleet.secretName: fleet.secret, "MPF_FAULT_RUN": runID,
                 ], outputDirectory: output)
-            let injected = await fleet.injectMidCommandFaults()
+            let injected = await fleet.injectMidCommandFaults(after: baseline)
             let exit = try #require(
                 await program.wait(timeout: .seconds(60)), "\(command) did not exit: \(program.stderr)")
             let stdout = program.stdout
@@ -175,7 +176,8 @@ extension RealHosts {
             let collected = Collector()
             let during = EndOfRunProbe()
             let clock = ContinuousClock()
-            async let injected = fleet.injectMidCommandFaults()
+            let baseline = fleet.midCommandBaseline
+            async let injected = fleet.injectMidCommandFaults(after: baseline)
             let result = await run.run(tick: "t-faults") { line, commands, finished in
                 await collected.add(line, commands: commands)
                 if finished == total { await during.record() }
