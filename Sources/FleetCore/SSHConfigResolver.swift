@@ -455,7 +455,7 @@ private struct Walk {
             "ControlPath",
             "DynamicForward", "ForwardAgent", "ForwardX11", "HostKeyAlgorithms", "HostbasedAuthentication",
             "KexAlgorithms", "KnownHostsCommand", "LocalCommand", "LocalForward", "MACs", "PKCS11Provider",
-            "PasswordAuthentication", "PermitLocalCommand", "PubkeyAcceptedAlgorithms",
+            "PasswordAuthentication", "PermitLocalCommand", "ProxyUseFdpass", "PubkeyAcceptedAlgorithms",
             "PubkeyAuthentication",
             "RemoteCommand", "RemoteForward", "RevokedHostKeys", "SecurityKeyProvider", "UpdateHostKeys",
             "VerifyHostKeyDNS",

@@ -141,11 +141,12 @@ import Testing
         let resolver = Self.resolver(
             directory,
             user:
-                "Host a\n  ForwardAgent yes\n  LocalCommand id\nHost b\n  PKCS11Provider /lib.so\nHost *\n  SendEnv LANG\n"
+                "Host a\n  ForwardAgent yes\n  LocalCommand id\n  ProxyUseFdpass yes\nHost b\n  PKCS11Provider /lib.so\nHost *\n  SendEnv LANG\n"
         )
         #expect(
             try resolver.resolve(host: "a").unsupported == [
                 "ForwardAgent (\(path) line 2)", "LocalCommand (\(path) line 3)",
+                "ProxyUseFdpass (\(path) line 4)",
             ])
         #expect(try resolver.resolve(host: "c").unsupported == [])
     }
