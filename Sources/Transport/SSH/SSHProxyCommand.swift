@@ -50,15 +50,7 @@ final class SSHProxyCommand {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(
-            &attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+        SpawnAttributes.clean(&attributes, newGroup: true)
         // OpenSSH runs `exec COMMAND` through a shell (sshconnect.c `expand_proxy_command`).
         let arguments: [String] = ["/bin/sh", "-c", "exec " + command]
         let argv = arguments.map { strdup($0) } + [nil]
