@@ -22,9 +22,9 @@ extension RealHosts {
     struct FaultInjectionTests {
         /// Seconds one project may take (the silent listener and the stalled host cost exactly this).
         static let deadline = 6.0
-        /// The whole run may exceed the deadline by this much (start-up, shutdown, a machine whose
-        /// cores other work keeps busy: 11.3 s was seen against 10 with two builds beside the
-        /// suite). Still short of twice the deadline, so a deadline applied twice fails.
+        /// The run may exceed the deadline by this much (scheduling and the pool's shutdown on a
+        /// machine whose cores other work keeps busy). Still short of twice the deadline, so a
+        /// deadline applied twice fails.
         static let margin = 5.5
         /// Set in the child process that runs the in-process variant on its own.
         static let childVariable = "MPF_FAULT_IN_PROCESS_CHILD"
@@ -93,23 +93,28 @@ extension RealHosts {
                 await program.wait(timeout: .seconds(60)), "\(command) did not exit: \(program.stderr)")
             let stdout = program.stdout
             let stderr = program.stderr
+            let lines = try parseLines(stdout)
+            try #require(lines.last?.isSummary == true, "no summary line: \(stdout)")
+            let summary = try #require(lines.last).json
+            let runMilliseconds: Int = if case .int(let value)? = summary["wall_ms"] { value } else { -1 }
             print(
-                "fault run (binary \(command[0])): exit \(exit.status), wall \(exit.wall), peak RSS \(String(format: "%.1f", exit.peakRSSMiB)) MiB"
+                "fault run (binary \(command[0])): exit \(exit.status), process wall \(exit.wall), run wall \(runMilliseconds) ms, peak RSS \(String(format: "%.1f", exit.peakRSSMiB)) MiB"
             )
             #expect(
                 injected.dropped && injected.stalled,
                 "\(command): mid-command faults not injected: \(injected)")
             #expect(exit.status == 1, "exit \(exit.status)\n\(stdout)\n\(stderr)")
-            #expect(exit.wall < .milliseconds(Int((Self.deadline + Self.margin) * 1000)), "wall \(exit.wall)")
+            // The run itself (every project in parallel, then the pool's shutdown) takes one
+            // deadline, not two. The process around it (start-up, the fleet lock, the markers' and
+            // the Prometheus file's fsync) is bounded by the wait above, not timed: on a disk other
+            // suites keep busy an fsync alone was seen to take seconds.
+            #expect(runMilliseconds >= 0 && runMilliseconds < Int((Self.deadline + Self.margin) * 1000))
             // 100 MiB of output is stopped at the status read's cap, never held whole (a
             // sanitizer's shadow memory makes the figure meaningless).
             #expect(
                 Self.sanitized || exit.peakRSSMiB < HostileFleetTests.peakRSSBoundMiB,
                 "peak RSS \(exit.peakRSSMiB) MiB")
 
-            let lines = try parseLines(stdout)
-            try #require(lines.last?.isSummary == true, "no summary line: \(stdout)")
-            let summary = try #require(lines.last).json
             #expect(summary["summary"]?["projects"] == .int(fleet.cases.count))
             #expect(summary["summary"]?["interrupted"] == .bool(false))
             Self.checkLines(lines.filter { !$0.isSummary }.map { ProjectResult($0.json) }, fleet: fleet)
