@@ -180,6 +180,11 @@ private struct Walk {
             return first
         }
         let on = active
+        /// Notes where the value of `keyword` came from, for `doctor`.
+        func obtained(_ keyword: String) {
+            let place = "\(place.path) line \(place.line)"
+            settings.origins[keyword] = settings.origins[keyword].map { "\($0), \(place)" } ?? place
+        }
         switch line.keyword {
         case "host":
             active = false
@@ -207,39 +212,61 @@ private struct Walk {
                     value, ["h": settings.originalHost], keyword: "HostName", fail: fail)
                 settings.hostName = String(
                     decoding: expanded.utf8.map(HostPatterns.lowercased), as: UTF8.self)
+                obtained("hostname")
             }
         case "user":
             let value = try single()
-            if on, settings.user == nil { settings.user = value }
+            if on, settings.user == nil {
+                settings.user = value
+                obtained("user")
+            }
         case "port":
             let value = try single()
             guard let port = Int(value), CloudSpec.SSH.portRange.contains(port) else {
                 throw fail("bad port '\(value)'")
             }
-            if on, settings.port == nil { settings.port = port }
+            if on, settings.port == nil {
+                settings.port = port
+                obtained("port")
+            }
         case "identityfile":
             let value = try single()
             if on {
                 guard settings.identityFiles.count < SSHConfigResolver.identityFileLimit else {
                     throw fail("too many identity files specified (max 100)")
                 }
-                if !settings.identityFiles.contains(value) { settings.identityFiles.append(value) }
+                if !settings.identityFiles.contains(value) {
+                    settings.identityFiles.append(value)
+                    obtained("identityfile")
+                }
             }
         case "certificatefile":
             let value = try single()
-            if on, !settings.certificateFiles.contains(value) { settings.certificateFiles.append(value) }
+            if on, !settings.certificateFiles.contains(value) {
+                settings.certificateFiles.append(value)
+                obtained("certificatefile")
+            }
         case "identitiesonly":
             let value = try flag(try single(), fail: fail)
-            if on, settings.identitiesOnly == nil { settings.identitiesOnly = value }
+            if on, settings.identitiesOnly == nil {
+                settings.identitiesOnly = value
+                obtained("identitiesonly")
+            }
         case "identityagent":
             let value = try single()
-            if on, settings.identityAgent == nil { settings.identityAgent = value }
+            if on, settings.identityAgent == nil {
+                settings.identityAgent = value
+                obtained("identityagent")
+            }
         case "proxyjump":
             // Exactly `none` turns jumping off without blocking a later ProxyCommand; anything
             // else (even `none # comment`, which ssh takes as a host named none) is a jump list,
             // and a jump also fixes ProxyCommand to none (readconf.c `parse_jump`).
             if line.rest.lowercased() == "none" {
-                if on, settings.proxyJump == nil { settings.jumpDisabled = true }
+                if on, settings.proxyJump == nil {
+                    settings.jumpDisabled = true
+                    obtained("proxyjump")
+                }
                 return
             }
             let value = Self.withoutComment(line.rest)
@@ -247,42 +274,63 @@ private struct Walk {
             if on, settings.proxyJump == nil, !settings.jumpDisabled, settings.proxyCommand == nil {
                 settings.proxyJump = value
                 settings.proxyCommand = "none"
+                obtained("proxyjump")
             }
         case "proxycommand":
-            if on, settings.proxyCommand == nil { settings.proxyCommand = line.rest }
+            if on, settings.proxyCommand == nil {
+                settings.proxyCommand = line.rest
+                obtained("proxycommand")
+            }
         case "userknownhostsfile", "globalknownhostsfile":
             guard !line.arguments.isEmpty, !line.arguments.contains("") else { throw fail("empty argument") }
             if line.arguments.count > 1, line.arguments.contains(where: { $0.lowercased() == "none" }) {
                 throw fail("keyword \(line.keyword) \"none\" argument must appear alone")
             }
             if line.keyword == "userknownhostsfile" {
-                if on, settings.userKnownHostsFiles == nil { settings.userKnownHostsFiles = line.arguments }
+                if on, settings.userKnownHostsFiles == nil {
+                    settings.userKnownHostsFiles = line.arguments
+                    obtained("userknownhostsfile")
+                }
             } else if on, settings.globalKnownHostsFiles == nil {
                 settings.globalKnownHostsFiles = line.arguments
+                obtained("globalknownhostsfile")
             }
         case "stricthostkeychecking":
             let text = try single()
             guard let value = SSHHostSettings.StrictHostKeyChecking(configValue: text) else {
                 throw fail("unsupported option \"\(text)\"")
             }
-            if on, settings.strictHostKeyChecking == nil { settings.strictHostKeyChecking = value }
+            if on, settings.strictHostKeyChecking == nil {
+                settings.strictHostKeyChecking = value
+                obtained("stricthostkeychecking")
+            }
         case "hostkeyalias":
             let value = try single()
-            if on, settings.hostKeyAlias == nil { settings.hostKeyAlias = value.lowercased() }
+            if on, settings.hostKeyAlias == nil {
+                settings.hostKeyAlias = value.lowercased()
+                obtained("hostkeyalias")
+            }
         case "connecttimeout", "serveraliveinterval":
             let text = try single()
             // `none` is ssh's "unset" value: a later line may still set the timeout.
             if line.keyword == "connecttimeout", text == "none" { return }
             guard let seconds = Self.seconds(text) else { throw fail("invalid time value") }
             if line.keyword == "connecttimeout" {
-                if on, settings.connectTimeout == nil { settings.connectTimeout = seconds }
+                if on, settings.connectTimeout == nil {
+                    settings.connectTimeout = seconds
+                    obtained("connecttimeout")
+                }
             } else if on, settings.serverAliveInterval == nil {
                 settings.serverAliveInterval = seconds
+                obtained("serveraliveinterval")
             }
         case "serveralivecountmax":
             let text = try single()
             guard let count = Int(text), count >= 0 else { throw fail("invalid number \"\(text)\"") }
-            if on, settings.serverAliveCountMax == nil { settings.serverAliveCountMax = count }
+            if on, settings.serverAliveCountMax == nil {
+                settings.serverAliveCountMax = count
+                obtained("serveralivecountmax")
+            }
         default:
             if on, let name = Self.unsupportedKeywords[line.keyword] {
                 settings.unsupported.append("\(name) (\(place.path) line \(place.line))")

@@ -44,6 +44,9 @@ public struct SSHHostSettings: Sendable, Equatable {
     public var serverAliveCountMax: Int?
     /// Security-relevant keywords the tool does not honour, each as `Keyword (file line N)`.
     public var unsupported: [String] = []
+    /// Where each value set came from, by lowercase keyword: `file line N` (a list keyword names
+    /// every line that added to it). `doctor` shows them.
+    public var origins: [String: String] = [:]
 
     public init(originalHost: String) { self.originalHost = originalHost }
 

@@ -36,6 +36,16 @@ import Testing
         #expect(settings.user == "site")
         #expect(settings.connectTimeout == 9)
         #expect(settings.identityFiles == ["~/.ssh/from-user-include", "/sys/key"])
+        // Where each value came from (doctor's route): the first line obtained wins, a list names
+        // every line that added to it, and an included file is named, not the file including it.
+        let home = directory.path + "/home/.ssh"
+        #expect(settings.origins["port"] == "\(home)/config line 2")
+        #expect(settings.origins["user"] == "\(directory.path)/etc/conf.d/site.conf line 3")
+        #expect(settings.origins["connecttimeout"] == "\(directory.path)/etc/conf.d/site.conf line 2")
+        #expect(
+            settings.origins["identityfile"]
+                == "\(home)/extra.conf line 2, \(directory.path)/etc/ssh_config line 5")
+        #expect(settings.origins["hostname"] == nil)
         #expect(
             try settings.expandPath(
                 settings.identityFiles[0], keyword: "IdentityFile", context: Self.context(directory))

@@ -154,6 +154,21 @@ extension RealHosts {
                 #expect(jumps ? tunnelled > 0 : tunnelled == 0, "\(route): \(result)")
             }
 
+            // doctor names the hops, and the file and line each came from.
+            let config = try net.config("ProxyJump outer,inner")
+            let doctor = try await net.fleet.run(["doctor", "--json", "--ssh-config", config])
+            #expect(doctor.status == 0, "\(doctor)")
+            let route = try doctor.lines().first?.json["route"]?.arrayValue ?? []
+            let hops = route.filter { $0["name"]?.stringValue?.hasPrefix("jump ") == true }
+            #expect(
+                hops.map { $0["value"]?.stringValue ?? "" }
+                    == [
+                        "\(net.outer.account)@\(net.outer.host):22",
+                        "\(net.inner.account)@\(net.inner.host):22",
+                    ],
+                "\(route)")
+            #expect(hops.allSatisfy { $0["source"]?.stringValue == "\(config) line 2" }, "\(route)")
+
             // A proxy command that fails: its stderr is the end of each project's error, redacted.
             let token = "ghp_" + String(repeating: "Z9y8", count: 9)
             let failing = try await net.fleet.run([

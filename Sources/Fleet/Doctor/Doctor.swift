@@ -111,21 +111,27 @@ public enum Doctor {
         .Setting]
     {
         let configuration = pool.configuration
-        let files = configuration.clientConfigFiles.map(\.path).filter(FileSystem.isRegularFile)
-        let config = files.isEmpty ? "ssh_config" : files.joined(separator: ", ")
-        func source(explicit: Bool, resolved: Bool) -> String {
-            explicit ? "cloud.yaml" : resolved ? config : "default"
+        // The endpoint was resolved from these settings; read again, they say which line of which
+        // file each value came from.
+        let origins =
+            (try? SSHConfigResolver(files: configuration.clientConfigFiles).resolve(
+                host: ssh.host, user: ssh.user, port: ssh.portIsExplicit ? ssh.port : nil))?.origins ?? [:]
+        func config(_ keyword: String) -> String { origins[keyword] ?? "ssh_config" }
+        func source(explicit: Bool, resolved: Bool, keyword: String) -> String {
+            explicit ? "cloud.yaml" : resolved ? config(keyword) : "default"
         }
         let hostChanged = endpoint.host != (HostAddress.canonical(ssh.host) ?? ssh.host)
         var settings: [HostDiagnosis.Setting] = [
             .init(name: "host", value: ssh.host, source: "cloud.yaml"),
-            .init(name: "hostname", value: endpoint.host, source: hostChanged ? config : "cloud.yaml"),
+            .init(
+                name: "hostname", value: endpoint.host,
+                source: hostChanged ? config("hostname") : "cloud.yaml"),
             .init(
                 name: "port", value: String(endpoint.port),
-                source: source(explicit: ssh.portIsExplicit, resolved: endpoint.port != 22)),
+                source: source(explicit: ssh.portIsExplicit, resolved: endpoint.port != 22, keyword: "port")),
             .init(
                 name: "user", value: endpoint.resolvedUser,
-                source: source(explicit: ssh.user != nil, resolved: endpoint.user != nil)
+                source: source(explicit: ssh.user != nil, resolved: endpoint.user != nil, keyword: "user")
                     .replacingAll("default", with: "local user")),
             .init(
                 name: "identity",
@@ -133,20 +139,23 @@ public enum Doctor {
                     ([$0] + endpoint.otherIdentityFiles).joined(separator: ", ")
                 }
                     ?? "ssh-agent, then ~/.ssh/id_ed25519, ~/.ssh/id_ecdsa",
-                source: source(explicit: ssh.identityFile != nil, resolved: endpoint.identityFile != nil)),
+                source: source(
+                    explicit: ssh.identityFile != nil, resolved: endpoint.identityFile != nil,
+                    keyword: "identityfile")),
         ]
         if let certificate = endpoint.certificateFile {
-            settings.append(.init(name: "certificate", value: certificate, source: config))
+            settings.append(.init(name: "certificate", value: certificate, source: config("certificatefile")))
         }
         for (index, hop) in endpoint.jumps.enumerated() {
             let account = hop.user.map { "\($0)@" } ?? ""
-            settings.append(.init(name: "jump \(index + 1)", value: account + hop.hostPort, source: config))
+            settings.append(
+                .init(name: "jump \(index + 1)", value: account + hop.hostPort, source: config("proxyjump")))
         }
         if let command = endpoint.proxyCommand {
-            settings.append(.init(name: "proxy_command", value: command, source: config))
+            settings.append(.init(name: "proxy_command", value: command, source: config("proxycommand")))
         }
         if let alias = endpoint.hostKeyAlias {
-            settings.append(.init(name: "host_key_alias", value: alias, source: config))
+            settings.append(.init(name: "host_key_alias", value: alias, source: config("hostkeyalias")))
         }
         settings.append(
             .init(
@@ -155,13 +164,14 @@ public enum Doctor {
                     + endpoint.otherKnownHostsPaths)
                     .joined(separator: ", "),
                 source: endpoint.knownHostsPath != nil
-                    ? config : configuration.knownHostsChosen ? "--known-hosts or fleet.yaml" : "default"))
+                    ? config("userknownhostsfile")
+                    : configuration.knownHostsChosen ? "--known-hosts or fleet.yaml" : "default"))
         settings.append(
             .init(
                 name: "host_key_policy",
                 value: (endpoint.hostKeyPolicy ?? configuration.hostKeyPolicy).rawValue,
                 source: endpoint.hostKeyPolicy != nil
-                    ? config
+                    ? config("stricthostkeychecking")
                     : configuration.hostKeyPolicyChosen ? "--host-key-policy or fleet.yaml" : "default"))
         return settings
     }
