@@ -132,8 +132,11 @@ public final class BenchFleet: Sendable {
     }
 
     /// fleet.yaml for the first `count` projects over `label`'s path, with these defaults.
+    /// `sshConfig` becomes `defaults.ssh_config` (a path, or `none`); `name` tells apart fleet
+    /// files of the same projects and path.
     public func fleetFile(
-        count: Int, label: String, concurrency: Int, perHost: Int, connections: Int = 3
+        count: Int, label: String, concurrency: Int, perHost: Int, connections: Int = 3,
+        sshConfig: String? = nil, name: String? = nil
     ) throws -> String {
         var text = """
             version: 1
@@ -142,13 +145,14 @@ public final class BenchFleet: Sendable {
               concurrency: \(concurrency)
               per_host: \(perHost)
               connections_per_host: \(connections)
-            projects:
 
             """
+        if let sshConfig { text += "  ssh_config: \(sshConfig)\n" }
+        text += "projects:\n"
         for project in projects.prefix(count) {
             text += "  - name: \(project.name)\n    cloud_yaml: \(project.cloudYAML[label]!)\n"
         }
-        let path = "\(directory)/fleet-\(count)-\(label).yaml"
+        let path = "\(directory)/fleet-\(count)-\(name ?? label).yaml"
         try FileSystem.writeAtomically(path, text: text)
         return path
     }

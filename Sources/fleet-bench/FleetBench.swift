@@ -59,11 +59,18 @@ struct FleetBench {
         @Flag(help: "Only the loopback path, not the 50 ms relay.") var directOnly = false
         @Flag(help: "Skip the in-process library tick.") var noLibrary = false
         @Flag(help: "Sizes 10 and 50, a loop sample of 10.") var quick = false
+        @Option(
+            help: ArgumentHelp(
+                "Only the jump-host comparison: N projects reached directly and through one bastion.",
+                valueName: "N")) var bastion: Int?
         @Option(help: "The runner fixtures directory.") var fixtures = Settings().fixtures
 
         func validate() throws {
             guard parsedSizes != nil else {
                 throw ValidationError("--sizes takes N,N,... (whole numbers above 0)")
+            }
+            if let bastion, bastion < 1 {
+                throw ValidationError("--bastion takes a number of projects, at least 1")
             }
             guard importCPU >= 0, importCPU < 60 else {
                 throw ValidationError("--import-cpu takes seconds below 60")
@@ -127,7 +134,12 @@ struct FleetBench {
 
     static func main() async {
         do {
-            try await run(Arguments.parseOrExit().settings)
+            let arguments = Arguments.parseOrExit()
+            if let count = arguments.bastion {
+                try compareBastion(settings: arguments.settings, count: count)
+            } else {
+                try await run(arguments.settings)
+            }
         } catch {
             FileHandle.standardError.write(Data("fleet-bench: \(error)\n".utf8))
             exit(1)
@@ -297,6 +309,8 @@ struct FleetBench {
 
     struct SummaryFigures {
         var handshakes: Int
+        /// Of `handshakes`, the inner sessions opened through a jump host.
+        var tunnelledHandshakes: Int
         var commands: Int
         /// Median and largest duration_ms of the project lines.
         var medianProject: Int
@@ -327,6 +341,7 @@ struct FleetBench {
             throw BenchError("a project did not tick cleanly: \(bad.serialized())")
         }
         guard let summary = lines.last?["summary"], case .int(let handshakes)? = summary["ssh_handshakes"],
+            case .int(let tunnelled)? = summary["ssh_handshakes_through_jump_hosts"],
             case .int(let commands)? = summary["remote_commands"]
         else { throw BenchError("no summary line") }
         let durations = projects.compactMap { line -> Int? in
@@ -334,7 +349,8 @@ struct FleetBench {
             return nil
         }.sorted()
         return SummaryFigures(
-            handshakes: handshakes, commands: commands, medianProject: durations[durations.count / 2],
+            handshakes: handshakes, tunnelledHandshakes: tunnelled, commands: commands,
+            medianProject: durations[durations.count / 2],
             slowestProject: durations.last ?? 0)
     }
 
