@@ -83,11 +83,7 @@ extension FleetBench {
     /// Runs the comparison on its own (`fleet-bench --bastion`), with `settings`' runners,
     /// connections and ticks (`--compare-ticks` measured ticks per path after two warm-ups).
     static func compareBastion(settings: Settings, count: Int) throws {
-        let binary = try BenchProcess.siblingMegaplanFleet()
-        try RunnerAccount.prepare()
-        try RunnerAccount.installStandIns(fixtures: settings.fixtures)
-        let replay = try RunnerReplay.make(
-            for: settings.runners, serviceMilliseconds: settings.serviceMilliseconds, name: "bastion")
+        let (binary, replay) = try settings.setUpRunners(replayName: "bastion")
         defer { replay?.remove() }
         let runnerCPU = CPUAccount(name: "mpf-bastion-bench-runners-\(getpid())")
         let bastionCPU = CPUAccount(name: "mpf-bastion-bench-bastion-\(getpid())")

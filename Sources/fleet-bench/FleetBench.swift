@@ -148,11 +148,7 @@ struct FleetBench {
 
     static func run(_ settings: Settings) async throws {
         let started = ContinuousClock.now
-        let binary = try BenchProcess.siblingMegaplanFleet()
-        try RunnerAccount.prepare()
-        try RunnerAccount.installStandIns(fixtures: settings.fixtures)
-        let replay = try RunnerReplay.make(
-            for: settings.runners, serviceMilliseconds: settings.serviceMilliseconds, name: "replay")
+        let (binary, replay) = try settings.setUpRunners(replayName: "replay")
         defer { replay?.remove() }
         let runnerCPU = CPUAccount(name: "mpf-fleet-bench-\(getpid())")
         let instruments = try RunnerInstruments(
@@ -455,5 +451,15 @@ struct FleetBench {
         print(
             "  SSH handshakes per tick: at most \(maxHandshakes) (3 hosts x at most \(settings.connections) pooled connections = \(3 * settings.connections), whatever N): \(verdict(maxHandshakes <= 3 * settings.connections))"
         )
+    }
+}
+
+extension FleetBench.Settings {
+    /// The release binary, and the replay (nil for live runners) on a prepared runner account.
+    func setUpRunners(replayName: String) throws -> (binary: String, replay: RunnerReplay?) {
+        let runners = try BenchRunners(
+            mode: runners, serviceMilliseconds: serviceMilliseconds, fixtures: fixtures,
+            replayName: replayName)
+        return (runners.binary, runners.replay)
     }
 }

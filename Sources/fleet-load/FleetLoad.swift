@@ -103,11 +103,11 @@ struct FleetLoad {
 
     static func run(_ settings: Settings) async throws -> Bool {
         let started = ContinuousClock.now
-        let binary = try BenchProcess.siblingMegaplanFleet()
-        try RunnerAccount.prepare()
-        try RunnerAccount.installStandIns(fixtures: settings.fixtures)
-        let replay = try RunnerReplay.make(
-            for: settings.runners, serviceMilliseconds: settings.serviceMilliseconds, name: "load-replay")
+        let runners = try BenchRunners(
+            mode: settings.runners, serviceMilliseconds: settings.serviceMilliseconds,
+            fixtures: settings.fixtures, replayName: "load-replay")
+        let binary = runners.binary
+        let replay = runners.replay
         defer { replay?.remove() }
         let hosts = try (0..<settings.hosts).map { _ in try SSHServer.runnerHost(replay: replay) }
         defer { for host in hosts { host.stop() } }
