@@ -79,7 +79,7 @@ static inline unsigned int mpf_digest(int sha256, const void *data, size_t lengt
     return written;
 }
 
-/* ---- Transport/SSH additions: I/O-thread helpers (variadic or macro APIs Swift cannot call). ---- */
+/* ---- SSHClient additions: I/O-thread helpers (variadic or macro APIs Swift cannot call). ---- */
 #include <spawn.h>
 #include <errno.h>
 #include <fcntl.h>

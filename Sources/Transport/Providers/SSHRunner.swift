@@ -1,5 +1,6 @@
 import FleetCore
 import RunnerProtocol
+import SSHClient
 
 /// `provider: ssh`: a Docker host (or, with `ssh.runtime: host`, a VM that is the runner itself)
 /// reached over the shared libssh2 pool (cloud reference §7.4). No `ssh`, `scp` or `rsync`
