@@ -2,18 +2,6 @@ import CLibSSH2
 import FleetCore
 import Foundation
 
-/// The jump host's end of the socket pair a tunnelled session runs over: the inner connection's
-/// worker reads and writes the other end as its socket. Closed when the last reference (the
-/// request, the op relaying it) goes; `SSHTunnelOp` shuts it down as soon as its channel ends, so
-/// that the inner session sees the end of its stream at once. Sendable: one immutable descriptor.
-final class SSHTunnelEnd: Sendable {
-    let fd: Int32
-
-    init(fd: Int32) { self.fd = fd }
-
-    deinit { close(fd) }
-}
-
 /// ProxyJump's relay on the jump host's connection: opens a `direct-tcpip` channel to the inner
 /// session's host and copies bytes both ways between it and `SSHTunnelEnd`, non-blocking, on the
 /// jump host's I/O thread. The request is resolved when the channel opens (or cannot); the op
