@@ -19,7 +19,7 @@ extension SSHConnectionWorker {
     func tryAgent(
         socket: String, user: String, deadline: ContinuousClock.Instant, notes: inout [String]
     )
-        throws -> String?
+        throws(SSHError) -> String?
     {
         guard let session, let agent = libssh2_agent_init(session) else { return nil }
         defer { libssh2_agent_free(agent) }

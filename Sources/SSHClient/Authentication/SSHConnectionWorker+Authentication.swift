@@ -7,12 +7,13 @@ import Foundation
 extension SSHConnectionWorker {
     /// Returns how the session authenticated; throws `authFailed` naming every method tried and
     /// why each failed.
-    func authenticate(deadline: ContinuousClock.Instant) throws -> String {
+    func authenticate(deadline: ContinuousClock.Instant) throws(SSHError) -> String {
+        assertOnIOThread()
         guard let session else { return "" }
         let user = endpoint.resolvedUser
         var notes: [String] = []
 
-        func tryFile(_ path: String) throws -> String? {
+        func tryFile(_ path: String) throws(SSHError) -> String? {
             let info = SSHIdentityInfo(path: path)
             if !info.readable {
                 notes.append("\(path) is not readable")
@@ -45,7 +46,7 @@ extension SSHConnectionWorker {
 
         /// A user certificate for the key `path`: checked here first for what the server would
         /// refuse without saying why, then offered with the key.
-        func tryCertificate(_ certificatePath: String, key path: String) throws -> String? {
+        func tryCertificate(_ certificatePath: String, key path: String) throws(SSHError) -> String? {
             guard let certificate = SSHCertificate(path: certificatePath) else {
                 notes.append("certificate \(certificatePath) is not an OpenSSH user certificate")
                 return nil
@@ -67,7 +68,7 @@ extension SSHConnectionWorker {
         }
 
         /// nil when the server accepted the key, else libssh2's reason.
-        func publicKeyAuth(publicKey: String?, privateKey path: String) throws -> String? {
+        func publicKeyAuth(publicKey: String?, privateKey path: String) throws(SSHError) -> String? {
             while true {
                 let rc = mpf_userauth_publickey_fromfile(session, user, publicKey, path, nil)
                 if rc == 0 { return nil }

@@ -2,6 +2,7 @@ import CLibSSH2
 import FleetCore
 import Foundation
 import Locks
+import Synchronization
 
 /// Callbacks from a connection's I/O thread to its pool. They are called without any connection
 /// lock held and must not block.
@@ -29,29 +30,59 @@ final class SSHConnection: Sendable {
         case resize(UInt64, columns: Int, rows: Int)
     }
 
+    /// The inbox's lifecycle; it only moves forward (`advance`).
+    enum InboxPhase: Int, Comparable {
+        /// Takes requests and controls.
+        case open
+        /// Shutdown was requested: no new requests; controls are still taken.
+        case shuttingDown
+        /// The worker stopped accepting requests (dying or shut down); it may still be woken.
+        case closed
+        /// The eventfd was closed (after the thread was joined); never write to it again.
+        case wakeClosed
+
+        static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
+    }
+
     private struct Inbox {
         var requests: [SSHRequest] = []
         var controls: [Control] = []
-        var shutdown = false
-        /// The worker stopped accepting requests (dying or shut down).
-        var closed = false
-        /// The eventfd was closed (after the thread was joined); never write to it again.
-        var wakeClosed = false
+        var phase = InboxPhase.open
+
+        mutating func advance(to next: InboxPhase) { phase = max(phase, next) }
+    }
+
+    /// The I/O thread as `start` recorded it.
+    enum ThreadRecord {
+        /// `start` has not recorded the thread yet (it may already be running, or even done).
+        case unrecorded
+        case started(pthread_t)
+        /// No thread could be started: there is nothing to join.
+        case none
+    }
+
+    /// How far the I/O thread has got towards being joined.
+    enum TerminationPhase {
+        case running
+        /// The I/O thread's last act (`markTerminated`) is done.
+        case terminated
+        /// `joinTerminated` has joined it (or found nothing to join).
+        case joined
     }
 
     private struct Termination {
-        var terminated = false
+        var phase = TerminationPhase.running
+        var thread = ThreadRecord.unrecorded
         var waiters: [CheckedContinuation<Void, Never>] = []
-        var thread: pthread_t? = nil
-        /// No thread could be started: there is nothing to join.
-        var threadless = false
-        var joined = false
 
         /// Terminated and its thread recorded (or known not to exist), so it can be joined. The
         /// I/O thread may finish (a refused connection takes microseconds) before `start` has
         /// recorded its handle; until then the connection does not count as terminated, or a
         /// join would find no thread, give up, and leak the thread and the eventfd.
-        var joinable: Bool { terminated && (thread != nil || threadless) }
+        var joinable: Bool {
+            if case .unrecorded = thread { return false }
+            return phase != .running
+        }
 
         mutating func takeWaiters() -> [CheckedContinuation<Void, Never>] {
             guard joinable else { return [] }
@@ -65,6 +96,9 @@ final class SSHConnection: Sendable {
     let wakeFD: Int32
     private let inbox = Locked(Inbox())
     private let termination = Locked(Termination())
+    /// The I/O thread (`pthread_self()` in `SSHConnectionWorker.run`), 0 until it has started:
+    /// what `assertOnIOThread` compares with.
+    private let ioThread = Atomic<pthread_t>(0)
 
     init?(endpoint: SSHEndpoint) {
         let fd = mpf_eventfd()
@@ -89,11 +123,11 @@ final class SSHConnection: Sendable {
             }, raw)
         if rc != 0 {
             Unmanaged<SSHConnectionWorker>.fromOpaque(raw).release()
-            connection.termination.withLock { $0.threadless = true }
+            connection.termination.withLock { $0.thread = .none }
             return false
         }
         let waiters = connection.termination.withLock { state in
-            state.thread = thread
+            state.thread = .started(thread)
             return state.takeWaiters()
         }
         for waiter in waiters { waiter.resume() }
@@ -103,7 +137,7 @@ final class SSHConnection: Sendable {
     /// Queue a request. False if the connection no longer accepts work.
     func submit(_ request: SSHRequest) -> Bool {
         inbox.withLock { box in
-            if box.closed || box.shutdown { return false }
+            if box.phase != .open { return false }
             box.requests.append(request)
             Self.signal(box, wakeFD)
             return true
@@ -112,7 +146,7 @@ final class SSHConnection: Sendable {
 
     func send(_ control: Control) {
         inbox.withLock { box in
-            if box.closed { return }
+            if box.phase >= .closed { return }
             box.controls.append(control)
             Self.signal(box, wakeFD)
         }
@@ -125,25 +159,42 @@ final class SSHConnection: Sendable {
 
     func requestShutdown() {
         inbox.withLock { box in
-            box.shutdown = true
+            box.advance(to: .shuttingDown)
             Self.signal(box, wakeFD)
         }
     }
 
     private static func signal(_ box: Inbox, _ fd: Int32) {
-        guard !box.wakeClosed else { return }
+        guard box.phase < .wakeClosed else { return }
         var one: UInt64 = 1
         _ = withUnsafeBytes(of: &one) { write(fd, $0.baseAddress, 8) }
     }
 
     // MARK: worker side
 
+    /// The first act of the I/O thread: from now on the worker side below is confined to it.
+    func recordIOThread() {
+        ioThread.store(pthread_self(), ordering: .releasing)
+    }
+
+    /// Traps in debug builds unless called on the I/O thread; costs nothing in release builds.
+    @inline(__always)
+    func assertOnIOThread(_ function: StaticString = #function) {
+        assert(
+            pthread_equal(ioThread.load(ordering: .acquiring), pthread_self()) != 0,
+            "\(function) must run on the I/O thread of the connection to \(endpoint.hostPort)")
+    }
+
     /// True when shutdown was requested (checked while connecting, before the inbox is taken).
-    func peekShutdown() -> Bool { inbox.withLock { $0.shutdown } }
+    func peekShutdown() -> Bool {
+        assertOnIOThread()
+        return inbox.withLock { $0.phase == .shuttingDown }
+    }
 
     func takeInbox() -> (requests: [SSHRequest], controls: [Control], shutdown: Bool) {
-        inbox.withLock { box in
-            let taken = (box.requests, box.controls, box.shutdown)
+        assertOnIOThread()
+        return inbox.withLock { box in
+            let taken = (box.requests, box.controls, box.phase == .shuttingDown)
             box.requests = []
             box.controls = []
             return taken
@@ -152,8 +203,9 @@ final class SSHConnection: Sendable {
 
     /// Stop accepting requests; returns those that were queued but not yet taken.
     func closeInbox() -> [SSHRequest] {
-        inbox.withLock { box in
-            box.closed = true
+        assertOnIOThread()
+        return inbox.withLock { box in
+            box.advance(to: .closed)
             let left = box.requests
             box.requests = []
             return left
@@ -161,14 +213,16 @@ final class SSHConnection: Sendable {
     }
 
     func drainWake() {
+        assertOnIOThread()
         var value: UInt64 = 0
         _ = withUnsafeMutableBytes(of: &value) { read(wakeFD, $0.baseAddress, 8) }
     }
 
     /// Last act of the I/O thread (after libssh2 and the socket are released).
     func markTerminated() {
+        assertOnIOThread()
         let waiters = termination.withLock { state in
-            state.terminated = true
+            state.phase = .terminated
             return state.takeWaiters()
         }
         for waiter in waiters { waiter.resume() }
@@ -193,17 +247,16 @@ final class SSHConnection: Sendable {
     /// Joins the I/O thread (which has already signalled termination, so this returns at once) and
     /// closes the eventfd. Idempotent.
     func joinTerminated() {
-        let join = termination.withLock { state -> (Bool, pthread_t?) in
-            guard state.joinable, !state.joined else { return (false, nil) }
-            state.joined = true
-            return (true, state.thread)
+        let join = termination.withLock { state -> ThreadRecord? in
+            guard state.joinable, state.phase != .joined else { return nil }
+            state.phase = .joined
+            return state.thread
         }
-        guard join.0 else { return }
-        if let thread = join.1 { pthread_join(thread, nil) }
+        guard let join else { return }
+        if case .started(let thread) = join { pthread_join(thread, nil) }
         inbox.withLock { box in
-            box.closed = true
-            if !box.wakeClosed {
-                box.wakeClosed = true
+            if box.phase < .wakeClosed {
+                box.advance(to: .wakeClosed)
                 close(wakeFD)
             }
         }

@@ -2,11 +2,20 @@ import CLibSSH2
 import FleetCore
 import Foundation
 
+// MARK: the main loop: take the inbox, drive the ops, check the peer, poll
+
 extension SSHConnectionWorker {
-    // MARK: main loop
+    /// How one `driveAll` ended.
+    enum DrivePace {
+        /// No op could make more progress: poll until something happens.
+        case settled
+        /// Ops were still making progress when the round limit was reached: poll without waiting.
+        case saturated
+    }
 
     /// Returns nil after a shutdown request, or the failure that killed the session.
     func mainLoop() -> SSHSessionFailure? {
+        assertOnIOThread()
         while true {
             let inbox = handle.takeInbox()
             if inbox.shutdown { return nil }
@@ -28,15 +37,12 @@ extension SSHConnectionWorker {
                     for op in ops where op.request.id == id { op.resize(columns: columns, rows: rows) }
                 }
             }
-            do {
-                try driveAll()
+            do throws(SSHSessionFailure) {
+                let pace = try driveAll()
                 try checkLiveness()
-                try waitForEvents()
-            } catch let failure as SSHSessionFailure {
-                return failure
+                try waitForEvents(pace: pace)
             } catch {
-                return SSHSessionFailure(
-                    error: SSHError(kind: .connectionLost, host: hostPort, message: "\(error)"))
+                return error
             }
         }
     }
@@ -47,8 +53,8 @@ extension SSHConnectionWorker {
 
     /// Drives every op until none makes progress (reading one channel can pull another channel's
     /// packets off the socket, so after any progress all of them are retried before polling).
-    func driveAll() throws {
-        busy = false
+    func driveAll() throws(SSHSessionFailure) -> DrivePace {
+        assertOnIOThread()
         var rounds = 0
         while true {
             var progress = false
@@ -79,10 +85,7 @@ extension SSHConnectionWorker {
                         if sendOwner === op { sendOwner = nil }
                         op.releaseLocalResources()
                         delegate.requestFinished(handle, op.request, succeeded: op.succeeded)
-                        if let result = op.deferredResult {
-                            op.deferredResult = nil
-                            op.request.complete(result)
-                        }
+                        if let result = op.takeDeferredResult() { op.request.complete(result) }
                     } else {
                         kept.append(op)
                     }
@@ -90,16 +93,14 @@ extension SSHConnectionWorker {
                 ops = kept
                 progress = true
             }
-            if !progress { return }
+            if !progress { return .settled }
             rounds += 1
-            if rounds >= 256 {
-                busy = true
-                return
-            }
+            if rounds >= 256 { return .saturated }
         }
     }
 
-    func checkLiveness() throws {
+    func checkLiveness() throws(SSHSessionFailure) {
+        assertOnIOThread()
         guard let session else { return }
         let now = ContinuousClock.now
         let pending = UInt64(max(0, mpf_fionread(sock)))
@@ -135,7 +136,8 @@ extension SSHConnectionWorker {
         }
     }
 
-    func waitForEvents() throws {
+    func waitForEvents(pace: DrivePace) throws(SSHSessionFailure) {
+        assertOnIOThread()
         guard let session else { return }
         var fds: [pollfd] = []
         var socketEvents: Int16 = 0
@@ -159,7 +161,7 @@ extension SSHConnectionWorker {
         }
         var timeout = Duration.milliseconds(
             max(20, min(1000, Int(keepaliveInterval.secondsDouble * 250))))
-        if busy { timeout = .zero }
+        if pace == .saturated { timeout = .zero }
         let now = ContinuousClock.now
         for op in ops where !op.abandoned {
             if let deadline = op.hardDeadline { timeout = min(timeout, max(.zero, deadline - now)) }

@@ -5,7 +5,8 @@ import Foundation
 // MARK: key exchange, host key, then authentication
 
 extension SSHConnectionWorker {
-    func establish() throws -> SSHSessionFacts {
+    func establish() throws(SSHError) -> SSHSessionFacts {
+        assertOnIOThread()
         let deadline = ContinuousClock.now + connectTimeout
         if let bastion = endpoint.bastion {
             sock = try openTunnel(through: bastion, deadline: deadline)

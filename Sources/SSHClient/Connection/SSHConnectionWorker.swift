@@ -37,7 +37,6 @@ final class SSHConnectionWorker {
     var lastInboundCount: UInt64 = 0
     var lastInboundAt = ContinuousClock.now
     var lastKeepaliveAt = ContinuousClock.now
-    var busy = false
 
     init(handle: SSHConnection, delegate: any SSHConnectionDelegate, config: SSHConfiguration) {
         self.handle = handle
@@ -52,6 +51,17 @@ final class SSHConnectionWorker {
     }
 }
 
+// MARK: thread confinement
+
+extension SSHConnectionWorker {
+    /// Traps in debug builds unless called on the I/O thread that runs `run()`; the worker and
+    /// its ops are confined to it (see `SSHConnection.assertOnIOThread`).
+    @inline(__always)
+    func assertOnIOThread(_ function: StaticString = #function) {
+        handle.assertOnIOThread(function)
+    }
+}
+
 // MARK: lifecycle
 
 extension SSHConnectionWorker {
@@ -61,23 +71,19 @@ extension SSHConnectionWorker {
     var keepaliveInterval: Duration { endpoint.keepaliveInterval ?? config.keepaliveInterval }
     var keepaliveMaxMissed: Int { endpoint.keepaliveMaxMissed ?? config.keepaliveMaxMissed }
 
+    /// The I/O thread's body (`SSHConnection.start`): every other function of the worker, and
+    /// every op's, runs on this thread (`assertOnIOThread`).
     func run() {
+        handle.recordIOThread()
         SSHLibrary.ensureInitialized()
         defer { handle.markTerminated() }
         let facts: SSHSessionFacts
-        do {
+        do throws(SSHError) {
             facts = try establish()
-        } catch let error as SSHError {
-            let leftovers = handle.closeInbox()
-            teardown(graceful: false)
-            delegate.connectionFailed(handle, error: routed(error), unstarted: leftovers)
-            return
         } catch {
             let leftovers = handle.closeInbox()
             teardown(graceful: false)
-            delegate.connectionFailed(
-                handle, error: routed(SSHError(kind: .protocolError, host: hostPort, message: "\(error)")),
-                unstarted: leftovers)
+            delegate.connectionFailed(handle, error: routed(error), unstarted: leftovers)
             return
         }
         delegate.connectionEstablished(handle, facts: facts)
@@ -115,6 +121,7 @@ extension SSHConnectionWorker {
     }
 
     func teardown(graceful: Bool) {
+        assertOnIOThread()
         if let session {
             libssh2_session_set_blocking(session, 1)
             libssh2_session_set_timeout(session, 1000)

@@ -5,7 +5,8 @@ import Foundation
 // MARK: the command's input and output once it runs
 
 extension SSHChannelOp {
-    func driveIO(_ w: SSHConnectionWorker) throws -> Bool {
+    func driveIO(_ w: SSHConnectionWorker) throws(SSHSessionFailure) -> Bool {
+        w.assertOnIOThread()
         guard let channel else { return false }
         var progress = false
         let first = w.sendOwner === self ? ioResume.rawValue : 0
@@ -45,7 +46,9 @@ extension SSHChannelOp {
         return .idle
     }
 
-    private func stepResize(_ channel: OpaquePointer, _ w: SSHConnectionWorker) throws -> StepResult {
+    private func stepResize(_ channel: OpaquePointer, _ w: SSHConnectionWorker) throws(SSHSessionFailure)
+        -> StepResult
+    {
         guard let size = pendingResize else { return .idle }
         let rc = mpf_channel_request_pty_size(channel, Int32(size.columns), Int32(size.rows))
         let r = try w.result(Int(rc), for: self)
@@ -57,7 +60,9 @@ extension SSHChannelOp {
         }
     }
 
-    private func stepWrite(_ channel: OpaquePointer, _ w: SSHConnectionWorker) throws -> StepResult {
+    private func stepWrite(_ channel: OpaquePointer, _ w: SSHConnectionWorker) throws(SSHSessionFailure)
+        -> StepResult
+    {
         var progress = false
         if isInteractive, inputOffset >= inputLength, !localInputEOF, let input {
             var probe = pollfd(fd: localInputFD, events: Int16(POLLIN), revents: 0)
@@ -94,7 +99,9 @@ extension SSHChannelOp {
         return progress ? .progress : .idle
     }
 
-    private func stepEOF(_ channel: OpaquePointer, _ w: SSHConnectionWorker) throws -> StepResult {
+    private func stepEOF(_ channel: OpaquePointer, _ w: SSHConnectionWorker) throws(SSHSessionFailure)
+        -> StepResult
+    {
         guard wantEOF, !eofSent, inputOffset >= inputLength else { return .idle }
         let rc = mpf_channel_send_eof(channel)
         let r = try w.result(Int(rc), for: self)
@@ -106,7 +113,8 @@ extension SSHChannelOp {
         }
     }
 
-    private func stepRead(_ channel: OpaquePointer, _ w: SSHConnectionWorker, stderr isStderr: Bool) throws
+    private func stepRead(_ channel: OpaquePointer, _ w: SSHConnectionWorker, stderr isStderr: Bool)
+        throws(SSHSessionFailure)
         -> StepResult
     {
         var progress = false
@@ -161,7 +169,7 @@ extension SSHChannelOp {
                         message:
                             "\(host) sent more than \(OutputLimits.describe(outputLimit)) on \(isStderr ? "stderr" : "stdout"), the cap for this command; the command was stopped there"
                     )))
-            abandoned = true
+            markResolved()
             stdout = []
             stderr = []
             return

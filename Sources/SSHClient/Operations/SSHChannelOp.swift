@@ -123,7 +123,8 @@ final class SSHChannelOp: SSHWorkerOp {
         if state == .queued { finished = true }
     }
 
-    override func drive(_ w: SSHConnectionWorker) throws -> Bool {
+    override func drive(_ w: SSHConnectionWorker) throws(SSHSessionFailure) -> Bool {
+        w.assertOnIOThread()
         guard let session = w.session else { return false }
         switch state {
         case .queued, .done:
@@ -141,7 +142,7 @@ final class SSHChannelOp: SSHWorkerOp {
                         "\(w.hostPort) refused to open a channel (\(w.lastError(libssh2_session_last_errno(session)))); is sshd MaxSessions below channelsPerConnection?"
                 )
                 request.complete(.failure(error))
-                abandoned = true
+                markResolved()
                 state = .done
                 finished = true
                 return true
@@ -258,12 +259,11 @@ final class SSHChannelOp: SSHWorkerOp {
         if case .success = result, !request.isCompleted {
             // Delivered by the worker after the channel is freed and the pool slot released, so a
             // caller that submits its next request at once finds the slot free.
-            deferredResult = result
-            succeeded = true
+            succeed(deferring: result)
         } else {
             request.complete(result)
+            markResolved()
         }
-        abandoned = true
     }
 
     private func deliver(exitStatus: Int32) {

@@ -13,7 +13,8 @@ extension SSHConnectionWorker {
 
     /// Classifies the return code of a libssh2 call made on behalf of `op` and maintains the
     /// "same call after EAGAIN with a half-sent packet" ownership.
-    func result(_ rc: Int, for op: SSHWorkerOp) throws -> CallResult {
+    func result(_ rc: Int, for op: SSHWorkerOp) throws(SSHSessionFailure) -> CallResult {
+        assertOnIOThread()
         if rc >= 0 {
             if sendOwner === op { sendOwner = nil }
             return .ok(rc)
@@ -40,7 +41,9 @@ extension SSHConnectionWorker {
     }
 
     /// For calls that return a handle: NULL plus the session's last errno.
-    func resultOfHandle(_ pointer: OpaquePointer?, for op: SSHWorkerOp) throws -> CallResult {
+    func resultOfHandle(_ pointer: OpaquePointer?, for op: SSHWorkerOp) throws(SSHSessionFailure)
+        -> CallResult
+    {
         if pointer != nil { return try result(0, for: op) }
         guard let session else { return .channelError(LIBSSH2_ERROR_SOCKET_NONE) }
         return try result(Int(libssh2_session_last_errno(session)), for: op)

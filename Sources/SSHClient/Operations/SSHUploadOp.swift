@@ -76,7 +76,8 @@ final class SSHUploadOp: SSHWorkerOp {
         }
     }
 
-    override func drive(_ w: SSHConnectionWorker) throws -> Bool {
+    override func drive(_ w: SSHConnectionWorker) throws(SSHSessionFailure) -> Bool {
+        w.assertOnIOThread()
         guard let session = w.session else { return false }
         switch state {
         case .queued, .done:
@@ -93,7 +94,7 @@ final class SSHUploadOp: SSHWorkerOp {
                         SSHError(
                             kind: .protocolError, host: hostPort,
                             message: "\(hostPort) refused the SFTP subsystem: \(w.lastError(code))")))
-                abandoned = true
+                markResolved()
                 state = .done
                 finished = true
                 return true
@@ -219,11 +220,12 @@ final class SSHUploadOp: SSHWorkerOp {
                 self.sftp = nil
                 if let failure {
                     request.complete(.failure(failure))
+                    markResolved()
                 } else if !request.isCompleted {
-                    deferredResult = .success(.done)
-                    succeeded = true
+                    succeed(deferring: .success(.done))
+                } else {
+                    markResolved()
                 }
-                abandoned = true
                 state = .done
                 finished = true
                 return true

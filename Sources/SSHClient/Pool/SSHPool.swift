@@ -94,7 +94,7 @@ public final class SSHPool: Sendable {
 
     /// Writes `bytes` to `remotePath` (parent directories created) over SFTP, then sets `mode`.
     public func upload(_ bytes: [UInt8], to remotePath: String, mode: Int32 = 0o644, on endpoint: SSHEndpoint)
-        async throws
+        async throws(SSHError)
     {
         let plan = SSHUploadPlan(
             directories: Self.ancestors(of: remotePath),
@@ -104,7 +104,7 @@ public final class SSHPool: Sendable {
 
     /// Uploads a local file (streamed in 1 MiB SFTP writes). `mode` nil keeps the local permission bits.
     public func upload(localFile: String, to remotePath: String, mode: Int32? = nil, on endpoint: SSHEndpoint)
-        async throws
+        async throws(SSHError)
     {
         var info = stat()
         guard stat(localFile, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
@@ -126,7 +126,7 @@ public final class SSHPool: Sendable {
     /// session: directories first, then regular files with their permission bits. Symbolic links are
     /// followed; remote files that do not exist locally are left alone.
     public func uploadDirectory(localPath: String, to remoteDir: String, on endpoint: SSHEndpoint)
-        async throws
+        async throws(SSHError)
     {
         let root = localPath.hasSuffix("/") && localPath.count > 1 ? String(localPath.dropLast()) : localPath
         let remoteRoot =
@@ -163,12 +163,12 @@ public final class SSHPool: Sendable {
 
     /// Runs `command` (or a login shell) on a PTY, wired to this process's terminal: raw mode while
     /// it runs (restored on every exit path), window-size changes forwarded. Returns the exit status.
-    public func interactive(_ command: String?, on endpoint: SSHEndpoint) async throws -> Int32 {
+    public func interactive(_ command: String?, on endpoint: SSHEndpoint) async throws(SSHError) -> Int32 {
         try await interactive(command, on: endpoint, input: STDIN_FILENO, output: STDOUT_FILENO)
     }
 
-    func interactive(_ command: String?, on endpoint: SSHEndpoint, input: Int32, output: Int32) async throws
-        -> Int32
+    func interactive(_ command: String?, on endpoint: SSHEndpoint, input: Int32, output: Int32)
+        async throws(SSHError) -> Int32
     {
         let terminal = SSHTerminal(input: input, output: output)
         terminal.enterRawMode()

@@ -8,7 +8,8 @@ import Locks
 extension SSHConnectionWorker {
     /// One end of a socket pair whose other end the jump host's pooled connection relays to a
     /// `direct-tcpip` channel to this endpoint (`SSHTunnelOp`), once that channel is open.
-    func openTunnel(through bastion: SSHEndpoint, deadline: ContinuousClock.Instant) throws -> Int32 {
+    func openTunnel(through bastion: SSHEndpoint, deadline: ContinuousClock.Instant) throws(SSHError) -> Int32
+    {
         var pair: [Int32] = [-1, -1]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0
         else {
@@ -41,7 +42,7 @@ extension SSHConnectionWorker {
                     message:
                         "cannot reach \(hostPort) through jump host \(bastion.hostPort): \(error.message)")
             case nil:
-                do {
+                do throws(SSHError) {
                     try waitFD(
                         pair[0], events: Int16(POLLIN), deadline: deadline,
                         phase: "opening a channel through jump host \(bastion.hostPort)",

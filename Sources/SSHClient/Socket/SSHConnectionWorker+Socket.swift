@@ -7,7 +7,7 @@ import Foundation
 extension SSHConnectionWorker {
     /// The endpoint's addresses, looked up off this thread (`SSHNameLookup`): waiting stops at
     /// the deadline or on shutdown, whatever the resolver does.
-    func resolve(deadline: ContinuousClock.Instant) throws -> [SSHResolvedAddress] {
+    func resolve(deadline: ContinuousClock.Instant) throws(SSHError) -> [SSHResolvedAddress] {
         guard (1...65535).contains(endpoint.port) else {
             throw SSHError(
                 kind: .unreachable, host: hostPort,
@@ -35,7 +35,7 @@ extension SSHConnectionWorker {
         }
     }
 
-    func connectSocket(deadline: ContinuousClock.Instant) throws -> Int32 {
+    func connectSocket(deadline: ContinuousClock.Instant) throws(SSHError) -> Int32 {
         let addresses = try resolve(deadline: deadline)
         var lastProblem = "no address"
         for info in addresses {
@@ -56,7 +56,7 @@ extension SSHConnectionWorker {
                 close(fd)
                 continue
             }
-            do {
+            do throws(SSHError) {
                 try waitFD(
                     fd, events: Int16(POLLOUT), deadline: deadline, phase: "TCP connect",
                     timeoutKind: .unreachable)
@@ -80,7 +80,8 @@ extension SSHConnectionWorker {
     func waitFD(
         _ fd: Int32, events: Int16, deadline: ContinuousClock.Instant, phase: String,
         timeoutKind: SSHError.Kind, returnOnWake: Bool = false
-    ) throws {
+    ) throws(SSHError) {
+        assertOnIOThread()
         while true {
             let remaining = deadline - .now
             if remaining <= .zero {
@@ -114,7 +115,7 @@ extension SSHConnectionWorker {
         }
     }
 
-    func waitSocket(deadline: ContinuousClock.Instant, phase: String) throws {
+    func waitSocket(deadline: ContinuousClock.Instant, phase: String) throws(SSHError) {
         guard let session else { return }
         let directions = libssh2_session_block_directions(session)
         var events: Int16 = 0
