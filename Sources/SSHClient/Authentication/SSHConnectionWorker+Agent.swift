@@ -73,7 +73,7 @@ extension SSHConnectionWorker {
         return nil
     }
 
-    static func blobType(_ blob: UnsafeMutablePointer<UInt8>?, _ length: Int) -> String {
+    private static func blobType(_ blob: UnsafeMutablePointer<UInt8>?, _ length: Int) -> String {
         guard let blob, length >= 4 else { return "" }
         let n = Int(blob[0]) << 24 | Int(blob[1]) << 16 | Int(blob[2]) << 8 | Int(blob[3])
         guard n > 0, 4 + n <= length else { return "" }

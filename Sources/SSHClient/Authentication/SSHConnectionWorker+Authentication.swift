@@ -125,7 +125,7 @@ extension SSHConnectionWorker {
 
     /// The certificate offered with the key at `path`: ssh_config's `CertificateFile`, else
     /// `<path>-cert.pub` when it exists (as ssh loads it).
-    func certificatePath(for path: String) -> String? {
+    private func certificatePath(for path: String) -> String? {
         if let configured = endpoint.certificateFile { return SSHPaths.expandTilde(configured) }
         let beside = path + "-cert.pub"
         return FileManager.default.fileExists(atPath: beside) ? beside : nil

@@ -58,7 +58,7 @@ final class SSHConnection: Sendable {
         case unrecorded
         case started(pthread_t)
         /// No thread could be started: there is nothing to join.
-        case none
+        case threadless
     }
 
     /// How far the I/O thread has got towards being joined.
@@ -123,7 +123,7 @@ final class SSHConnection: Sendable {
             }, raw)
         if rc != 0 {
             Unmanaged<SSHConnectionWorker>.fromOpaque(raw).release()
-            connection.termination.withLock { $0.thread = .none }
+            connection.termination.withLock { $0.thread = .threadless }
             return false
         }
         let waiters = connection.termination.withLock { state in

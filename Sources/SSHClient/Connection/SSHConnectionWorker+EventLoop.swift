@@ -53,7 +53,7 @@ extension SSHConnectionWorker {
 
     /// Drives every op until none makes progress (reading one channel can pull another channel's
     /// packets off the socket, so after any progress all of them are retried before polling).
-    func driveAll() throws(SSHSessionFailure) -> DrivePace {
+    private func driveAll() throws(SSHSessionFailure) -> DrivePace {
         assertOnIOThread()
         var rounds = 0
         while true {
@@ -99,7 +99,7 @@ extension SSHConnectionWorker {
         }
     }
 
-    func checkLiveness() throws(SSHSessionFailure) {
+    private func checkLiveness() throws(SSHSessionFailure) {
         assertOnIOThread()
         guard let session else { return }
         let now = ContinuousClock.now
@@ -136,7 +136,7 @@ extension SSHConnectionWorker {
         }
     }
 
-    func waitForEvents(pace: DrivePace) throws(SSHSessionFailure) {
+    private func waitForEvents(pace: DrivePace) throws(SSHSessionFailure) {
         assertOnIOThread()
         guard let session else { return }
         var fds: [pollfd] = []

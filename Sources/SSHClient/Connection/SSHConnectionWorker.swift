@@ -120,7 +120,7 @@ extension SSHConnectionWorker {
         }
     }
 
-    func teardown(graceful: Bool) {
+    private func teardown(graceful: Bool) {
         assertOnIOThread()
         if let session {
             libssh2_session_set_blocking(session, 1)
@@ -148,7 +148,7 @@ extension SSHConnectionWorker {
     /// A connection-level error that names the route when it is not a direct connection, with
     /// what the proxy command wrote on its stderr (the command has been stopped); secret shapes
     /// in either are redacted.
-    func routed(_ error: SSHError) -> SSHError {
+    private func routed(_ error: SSHError) -> SSHError {
         guard let route = endpoint.route else { return error }
         var routed = error
         let said = proxy?.stderrSummary ?? ""

@@ -93,7 +93,7 @@ public final class SSHPool: Sendable {
     }
 
     /// Writes `bytes` to `remotePath` (parent directories created) over SFTP, then sets `mode`.
-    public func upload(_ bytes: [UInt8], to remotePath: String, mode: Int32 = 0o644, on endpoint: SSHEndpoint)
+    func upload(_ bytes: [UInt8], to remotePath: String, mode: Int32 = 0o644, on endpoint: SSHEndpoint)
         async throws(SSHError)
     {
         let plan = SSHUploadPlan(
@@ -103,7 +103,7 @@ public final class SSHPool: Sendable {
     }
 
     /// Uploads a local file (streamed in 1 MiB SFTP writes). `mode` nil keeps the local permission bits.
-    public func upload(localFile: String, to remotePath: String, mode: Int32? = nil, on endpoint: SSHEndpoint)
+    func upload(localFile: String, to remotePath: String, mode: Int32? = nil, on endpoint: SSHEndpoint)
         async throws(SSHError)
     {
         var info = stat()

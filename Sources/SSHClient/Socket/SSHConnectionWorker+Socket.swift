@@ -7,7 +7,7 @@ import Foundation
 extension SSHConnectionWorker {
     /// The endpoint's addresses, looked up off this thread (`SSHNameLookup`): waiting stops at
     /// the deadline or on shutdown, whatever the resolver does.
-    func resolve(deadline: ContinuousClock.Instant) throws(SSHError) -> [SSHResolvedAddress] {
+    private func resolve(deadline: ContinuousClock.Instant) throws(SSHError) -> [SSHResolvedAddress] {
         guard (1...65535).contains(endpoint.port) else {
             throw SSHError(
                 kind: .unreachable, host: hostPort,
