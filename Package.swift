@@ -1,15 +1,18 @@
 // swift-tools-version: 6.2
 // Module direction (each arrow is "is used by"; nothing points back):
 //   CLibSSH2 → FleetCore → RunnerProtocol → Transport → Supervisor → Fleet → megaplan-fleet
+//              FleetCore → SSHClient → Transport
 //                                       RunnerProtocol → Supervisor
+//                          SSHClient → Supervisor, Fleet (its narrow API: the pool, endpoints, errors)
 // FleetCore holds the configuration models, quoting, redaction and atomic files that every
 // layer shares; RunnerProtocol is everything that knows megaplan's remote commands (the canonical
-// command lines, the probes, the status-read program `Programs/status_read.py`); Transport talks
-// to runners (libssh2 pool, local programs, providers); Supervisor reads chain status and decides;
-// Fleet runs one project's operations and schedules many; the executable is only the
-// command-line surface and imports Fleet and FleetCore (and Locks). Locks (a pthread lock, a
-// locked box, a resume-once slot; no dependencies) sits beside them all and is used by every
-// layer. The EmbedFiles plugin (+ embed-files) runs at build time only.
+// command lines, the probes, the status-read program `Programs/status_read.py`); SSHClient is the
+// libssh2 connection pool (its I/O threads, authentication, proxies, known_hosts checks) behind one
+// narrow API; Transport talks to runners (local programs, providers, SSH through SSHClient);
+// Supervisor reads chain status and decides; Fleet runs one project's operations and schedules
+// many; the executable is only the command-line surface and imports Fleet and FleetCore (and
+// Locks). Locks (a pthread lock, a locked box, a resume-once slot; no dependencies) sits beside
+// them all and is used by every layer. The EmbedFiles plugin (+ embed-files) runs at build time only.
 // Development targets hang off the side and nothing in the product depends on them:
 // FuzzHarness (+ fuzz-fleetcore), BenchSupport (the one sshd host harness, + ssh-bench,
 // fleet-bench, fleet-load, fleet-demo), TestSupport and the test targets.
@@ -58,13 +61,21 @@ let package = Package(
             swiftSettings: strictSettings,
             plugins: ["EmbedFiles"]
         ),
+        // The SSH client: the libssh2 connection pool, its I/O threads and the checks around them
+        // (known_hosts, certificates, reachability). One narrow public API (`SSHPool`, `SSHEndpoint`,
+        // `SSHConfiguration`, `SSHError`, …) used by Transport's providers, Fleet's doctor and the tests.
+        .target(
+            name: "SSHClient",
+            dependencies: ["CLibSSH2", "FleetCore", "Locks"],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "Transport",
             dependencies: [
-                "CLibSSH2",
                 "FleetCore",
                 "Locks",
                 "RunnerProtocol",
+                "SSHClient",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -73,13 +84,13 @@ let package = Package(
         ),
         .target(
             name: "Supervisor",
-            dependencies: ["FleetCore", "RunnerProtocol", "Transport"],
+            dependencies: ["FleetCore", "RunnerProtocol", "SSHClient", "Transport"],
             swiftSettings: strictSettings
         ),
         .target(
             name: "Fleet",
             dependencies: [
-                "FleetCore", "Locks", "RunnerProtocol", "Transport", "Supervisor",
+                "FleetCore", "Locks", "RunnerProtocol", "SSHClient", "Transport", "Supervisor",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSettings
@@ -115,7 +126,7 @@ let package = Package(
         .executableTarget(
             name: "ssh-bench",
             dependencies: [
-                "BenchSupport", "FleetCore", "Transport",
+                "BenchSupport", "FleetCore", "SSHClient", "Transport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -132,7 +143,8 @@ let package = Package(
         .executableTarget(
             name: "fleet-bench",
             dependencies: [
-                "BenchSupport", "Fleet", "RunnerProtocol", "Supervisor", "Transport", "FleetCore",
+                "BenchSupport", "Fleet", "RunnerProtocol", "SSHClient", "Supervisor", "Transport",
+                "FleetCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -142,7 +154,7 @@ let package = Package(
         .executableTarget(
             name: "fleet-load",
             dependencies: [
-                "BenchSupport", "Fleet", "Transport", "FleetCore",
+                "BenchSupport", "Fleet", "SSHClient", "Transport", "FleetCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -159,7 +171,7 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["BenchSupport", "FleetCore", "Locks", "Transport"],
+            dependencies: ["BenchSupport", "FleetCore", "Locks", "SSHClient", "Transport"],
             path: "Tests/TestSupport",
             swiftSettings: strictSettings
         ),
@@ -175,7 +187,8 @@ let package = Package(
         .testTarget(
             name: "TransportTests",
             dependencies: [
-                "FleetCore", "Locks", "Transport", "TestSupport", "BenchSupport", "FuzzHarness",
+                "FleetCore", "Locks", "SSHClient", "Transport", "TestSupport", "BenchSupport",
+                "FuzzHarness",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings
@@ -183,8 +196,8 @@ let package = Package(
         .testTarget(
             name: "SupervisorTests",
             dependencies: [
-                "FleetCore", "Locks", "RunnerProtocol", "Supervisor", "Transport", "TestSupport",
-                "BenchSupport",
+                "FleetCore", "Locks", "RunnerProtocol", "SSHClient", "Supervisor", "Transport",
+                "TestSupport", "BenchSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings
@@ -192,8 +205,8 @@ let package = Package(
         .testTarget(
             name: "FleetTests",
             dependencies: [
-                "Fleet", "FleetCore", "RunnerProtocol", "Supervisor", "Transport", "TestSupport",
-                "BenchSupport",
+                "Fleet", "FleetCore", "RunnerProtocol", "SSHClient", "Supervisor", "Transport",
+                "TestSupport", "BenchSupport",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSettings

@@ -12,12 +12,6 @@
 #include <sys/types.h>
 #include <string.h>
 
-static inline LIBSSH2_SESSION *mpf_session_init(void) { return libssh2_session_init(); }
-
-static inline LIBSSH2_CHANNEL *mpf_channel_open_session(LIBSSH2_SESSION *session) {
-    return libssh2_channel_open_session(session);
-}
-
 static inline int mpf_channel_exec(LIBSSH2_CHANNEL *channel, const char *command) {
     return libssh2_channel_exec(channel, command);
 }
@@ -34,10 +28,6 @@ static inline ssize_t mpf_channel_read_stderr(LIBSSH2_CHANNEL *channel, char *bu
 
 static inline ssize_t mpf_channel_write(LIBSSH2_CHANNEL *channel, const char *buffer, size_t length) {
     return libssh2_channel_write(channel, buffer, length);
-}
-
-static inline int mpf_channel_request_pty(LIBSSH2_CHANNEL *channel, const char *term) {
-    return libssh2_channel_request_pty(channel, term);
 }
 
 static inline int mpf_channel_request_pty_size(LIBSSH2_CHANNEL *channel, int width, int height) {
@@ -60,15 +50,6 @@ static inline int mpf_sftp_mkdir(LIBSSH2_SFTP *sftp, const char *path, long mode
     return libssh2_sftp_mkdir(sftp, path, mode);
 }
 
-static inline int mpf_knownhost_readfile(LIBSSH2_KNOWNHOSTS *hosts, const char *filename) {
-    return libssh2_knownhost_readfile(hosts, filename, LIBSSH2_KNOWNHOST_FILE_OPENSSH);
-}
-
-static inline LIBSSH2_CHANNEL *mpf_scp_send64(
-    LIBSSH2_SESSION *session, const char *path, int mode, libssh2_int64_t size) {
-    return libssh2_scp_send64(session, path, mode, size, 0, 0);
-}
-
 /// One-shot digest over a buffer; `sha256` selects SHA-256, otherwise SHA-1.
 /// Returns the digest length, or 0 on failure.
 static inline unsigned int mpf_digest(int sha256, const void *data, size_t length, unsigned char *out) {
@@ -79,7 +60,7 @@ static inline unsigned int mpf_digest(int sha256, const void *data, size_t lengt
     return written;
 }
 
-/* ---- Transport/SSH additions: I/O-thread helpers (variadic or macro APIs Swift cannot call). ---- */
+/* ---- SSHClient additions: I/O-thread helpers (variadic or macro APIs Swift cannot call). ---- */
 #include <spawn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -164,10 +145,6 @@ static inline int mpf_channel_request_pty_term(LIBSSH2_CHANNEL *channel, const c
 
 static inline int mpf_sftp_fsetstat(LIBSSH2_SFTP_HANDLE *handle, LIBSSH2_SFTP_ATTRIBUTES *attrs) {
     return libssh2_sftp_fstat_ex(handle, attrs, 1);
-}
-
-static inline int mpf_sftp_stat(LIBSSH2_SFTP *sftp, const char *path, LIBSSH2_SFTP_ATTRIBUTES *attrs) {
-    return libssh2_sftp_stat_ex(sftp, path, (unsigned int)strlen(path), LIBSSH2_SFTP_STAT, attrs);
 }
 
 #endif

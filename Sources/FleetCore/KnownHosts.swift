@@ -1,6 +1,6 @@
 /// An OpenSSH known_hosts file as data, and the decision it gives for a host's key. Pure (no
 /// files, no libssh2 session), so it is unit-tested, fuzzed (`FuzzTarget.knownhosts`) and compared
-/// with `ssh-keygen -F`; `SSHKnownHosts` in Transport reads and writes the file around it.
+/// with `ssh-keygen -F`; `SSHKnownHosts` in SSHClient reads and writes the file around it.
 public struct KnownHosts: Sendable {
     public enum Marker: String, Sendable {
         case none

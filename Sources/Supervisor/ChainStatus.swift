@@ -1,5 +1,6 @@
 import FleetCore
 import RunnerProtocol
+import SSHClient
 import Transport
 
 /// The chain status payload of §5.2 plus the typed facts the supervisor decides on.

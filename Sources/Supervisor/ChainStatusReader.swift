@@ -1,5 +1,6 @@
 import FleetCore
 import RunnerProtocol
+import SSHClient
 import Transport
 
 /// Reads a chain's status from its runner with one remote command (§5, batched).

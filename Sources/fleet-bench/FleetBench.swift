@@ -3,6 +3,7 @@ import BenchSupport
 import Fleet
 import FleetCore
 import Foundation
+import SSHClient
 import Transport
 
 #if canImport(Glibc)

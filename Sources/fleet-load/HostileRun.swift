@@ -1,6 +1,7 @@
 import BenchSupport
 import FleetCore
 import Foundation
+import SSHClient
 import Transport
 
 /// `fleet-load --hostile` (issue 13): one `tick --all` process over the fleet with healthy

@@ -2,6 +2,7 @@ import ArgumentParser
 import BenchSupport
 import FleetCore
 import Foundation
+import SSHClient
 import Transport
 
 #if canImport(Glibc)

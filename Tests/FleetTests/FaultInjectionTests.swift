@@ -1,6 +1,7 @@
 import Fleet
 import FleetCore
 import Foundation
+import SSHClient
 import Supervisor
 import TestSupport
 import Testing

@@ -1,5 +1,6 @@
 import Fleet
 import FleetCore
+import SSHClient
 import TestSupport
 import Testing
 import Transport

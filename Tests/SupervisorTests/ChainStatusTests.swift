@@ -1,5 +1,6 @@
 import FleetCore
 import Foundation
+import SSHClient
 import Testing
 import Transport
 

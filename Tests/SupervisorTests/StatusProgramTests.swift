@@ -1,6 +1,7 @@
 import BenchSupport
 import FleetCore
 import Foundation
+import SSHClient
 import TestSupport
 import Testing
 import Transport

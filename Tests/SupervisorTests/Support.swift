@@ -2,6 +2,7 @@ import BenchSupport
 import FleetCore
 import Foundation
 import Locks
+import SSHClient
 import TestSupport
 import Testing
 import Transport

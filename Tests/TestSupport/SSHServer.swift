@@ -1,5 +1,6 @@
 import BenchSupport
 import FleetCore
+import SSHClient
 import Transport
 
 /// Transport's view of BenchSupport's sshd harness, for the tests.

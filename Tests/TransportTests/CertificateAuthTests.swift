@@ -4,6 +4,7 @@ import Foundation
 import TestSupport
 import Testing
 
+@testable import SSHClient
 @testable import Transport
 
 /// User certificates against a real sshd that trusts a CA (`TrustedUserCAKeys`) and has no

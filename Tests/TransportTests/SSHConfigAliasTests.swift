@@ -1,4 +1,5 @@
 import FleetCore
+import SSHClient
 import TestSupport
 import Testing
 

@@ -1,5 +1,6 @@
 import BenchSupport
 import FleetCore
+import SSHClient
 import TestSupport
 import Testing
 

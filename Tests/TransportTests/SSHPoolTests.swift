@@ -5,6 +5,7 @@ import Locks
 import TestSupport
 import Testing
 
+@testable import SSHClient
 @testable import Transport
 
 /// Everything here runs against real sshd processes on loopback (see TestSupport/SSHServer).

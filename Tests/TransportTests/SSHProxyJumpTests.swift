@@ -4,6 +4,7 @@ import Foundation
 import TestSupport
 import Testing
 
+@testable import SSHClient
 @testable import Transport
 
 /// ssh_config's `ProxyJump`, native: inner sessions over `direct-tcpip` channels of pooled

@@ -1,5 +1,6 @@
 import FleetCore
 import RunnerProtocol
+import SSHClient
 import Transport
 
 /// `megaplan-fleet doctor`: what a platform engineer runs first and support asks for. For each

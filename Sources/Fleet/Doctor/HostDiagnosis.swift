@@ -1,5 +1,6 @@
 import FleetCore
 import RunnerProtocol
+import SSHClient
 import Transport
 
 /// What `doctor` found about one runner host: how it is reached and where each setting came

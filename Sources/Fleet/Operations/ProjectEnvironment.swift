@@ -1,4 +1,5 @@
 import FleetCore
+import SSHClient
 import Transport
 
 /// Everything a single-project operation needs: the validated cloud.yaml, its runner, the

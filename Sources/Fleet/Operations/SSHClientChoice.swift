@@ -1,4 +1,5 @@
 import FleetCore
+import SSHClient
 import Transport
 
 /// How SSH hosts are trusted, as the command line chose (each nil when not given): resolved here

@@ -1,4 +1,5 @@
 import FleetCore
+import SSHClient
 import Transport
 
 /// The fleet wiring, written once for `tick`, `status --all`, the benchmarks, the load run and the

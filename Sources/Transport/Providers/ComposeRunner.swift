@@ -1,5 +1,6 @@
 import FleetCore
 import RunnerProtocol
+import SSHClient
 
 #if canImport(Glibc)
     import Glibc

@@ -1,4 +1,5 @@
 import FleetCore
+import SSHClient
 import Subprocess
 import SystemPackage
 

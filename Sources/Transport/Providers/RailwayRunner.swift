@@ -1,5 +1,6 @@
 import FleetCore
 import RunnerProtocol
+import SSHClient
 
 /// `provider: railway`: the runner is a Railway service reached through the `railway` CLI
 /// (cloud reference §7.2).

@@ -1,4 +1,5 @@
 import FleetCore
+import SSHClient
 
 /// Builds the runner for a cloud.yaml (the prelude of cloud reference §1.1, step 3). SSH runners
 /// share the caller's pool, so projects on one host share its connections.

@@ -1,4 +1,5 @@
 import FleetCore
+import SSHClient
 
 extension SSHEndpoint {
     /// The endpoint for a cloud.yaml `ssh` section. Its explicit fields win over the OpenSSH client

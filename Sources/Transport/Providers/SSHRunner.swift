@@ -1,5 +1,6 @@
 import FleetCore
 import RunnerProtocol
+import SSHClient
 
 /// `provider: ssh`: a Docker host (or, with `ssh.runtime: host`, a VM that is the runner itself)
 /// reached over the shared libssh2 pool (cloud reference §7.4). No `ssh`, `scp` or `rsync`
@@ -145,12 +146,11 @@ public struct SSHRunner: Runner {
         let id = String(UInt64.random(in: 0...UInt64.max), radix: 36)
         let staging = ssh.remoteDir + ".megaplan-sync-" + id
         counter.increment()
-        do {
+        do throws(SSHError) {
             try await pool.uploadDirectory(localPath: deployDirectory, to: staging, on: endpoint)
         } catch {
             _ = try? await hostRun(HostCommands.removeTree(staging))
-            if let error = error as? SSHError { throw Self.fleetError(error) }
-            throw FleetError(.providerFailed, "upload to \(hostLabel) failed: \(error)")
+            throw Self.fleetError(error)
         }
         _ = try await hostExec(
             HostCommands.replaceDirectory(
@@ -175,12 +175,10 @@ public struct SSHRunner: Runner {
         let command = HostCommands.attach(container: ssh.runtime == .docker ? ssh.container : nil)
         counter.increment()
         let status: Int32
-        do {
+        do throws(SSHError) {
             status = try await pool.interactive(command, on: endpoint)
-        } catch let error as SSHError {
-            throw Self.fleetError(error)
         } catch {
-            throw FleetError(.providerFailed, "attach to \(hostLabel) failed: \(error)")
+            throw Self.fleetError(error)
         }
         // A non-zero exit is `provider_failed` naming the command (§1.9); its stderr went to the terminal.
         guard status == 0 else {

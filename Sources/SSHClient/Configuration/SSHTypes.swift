@@ -148,7 +148,7 @@ public struct SSHCommandResult: Sendable {
     public var stdout: [UInt8]
     public var stderr: [UInt8]
 
-    public init(exitStatus: Int32, stdout: [UInt8], stderr: [UInt8]) {
+    init(exitStatus: Int32, stdout: [UInt8], stderr: [UInt8]) {
         self.exitStatus = exitStatus
         self.stdout = stdout
         self.stderr = stderr
@@ -206,7 +206,7 @@ public struct SSHStatistics: Sendable, Equatable {
     /// Requests moved to a new connection because theirs died before they started.
     public var resubmitted: Int = 0
 
-    public init() {}
+    init() {}
 }
 
 enum SSHPaths {

@@ -2,18 +2,6 @@ import CLibSSH2
 import FleetCore
 import Foundation
 
-/// The jump host's end of the socket pair a tunnelled session runs over: the inner connection's
-/// worker reads and writes the other end as its socket. Closed when the last reference (the
-/// request, the op relaying it) goes; `SSHTunnelOp` shuts it down as soon as its channel ends, so
-/// that the inner session sees the end of its stream at once. Sendable: one immutable descriptor.
-final class SSHTunnelEnd: Sendable {
-    let fd: Int32
-
-    init(fd: Int32) { self.fd = fd }
-
-    deinit { close(fd) }
-}
-
 /// ProxyJump's relay on the jump host's connection: opens a `direct-tcpip` channel to the inner
 /// session's host and copies bytes both ways between it and `SSHTunnelEnd`, non-blocking, on the
 /// jump host's I/O thread. The request is resolved when the channel opens (or cannot); the op
@@ -86,7 +74,8 @@ final class SSHTunnelOp: SSHWorkerOp {
         }
     }
 
-    override func drive(_ w: SSHConnectionWorker) throws -> Bool {
+    override func drive(_ w: SSHConnectionWorker) throws(SSHSessionFailure) -> Bool {
+        w.assertOnIOThread()
         guard let session = w.session else { return false }
         switch state {
         case .queued, .done:
@@ -106,7 +95,7 @@ final class SSHTunnelOp: SSHWorkerOp {
                             message:
                                 "jump host \(w.hostPort) could not open a channel to \(target): \(w.lastError(code))"
                         )))
-                abandoned = true
+                markResolved()
                 state = .done
                 finished = true
                 return true
@@ -143,7 +132,8 @@ final class SSHTunnelOp: SSHWorkerOp {
 
     /// Moves what it can both ways. After a libssh2 call that returned EAGAIN with a packet half
     /// sent (`sendOwner`), that same step is the next one taken.
-    private func relay(_ w: SSHConnectionWorker) throws -> Bool {
+    private func relay(_ w: SSHConnectionWorker) throws(SSHSessionFailure) -> Bool {
+        w.assertOnIOThread()
         guard let channel else { return false }
         var progress = false
         let first = w.sendOwner === self ? resume.rawValue : 0
@@ -175,7 +165,9 @@ final class SSHTunnelOp: SSHWorkerOp {
     }
 
     /// Inner session → channel.
-    private func stepWrite(_ channel: OpaquePointer, _ w: SSHConnectionWorker) throws -> StepResult {
+    private func stepWrite(_ channel: OpaquePointer, _ w: SSHConnectionWorker) throws(SSHSessionFailure)
+        -> StepResult
+    {
         var progress = false
         while true {
             if pendingOut.start == pendingOut.end {
@@ -204,7 +196,9 @@ final class SSHTunnelOp: SSHWorkerOp {
         }
     }
 
-    private func stepEOF(_ channel: OpaquePointer, _ w: SSHConnectionWorker) throws -> StepResult {
+    private func stepEOF(_ channel: OpaquePointer, _ w: SSHConnectionWorker) throws(SSHSessionFailure)
+        -> StepResult
+    {
         guard localEOF, pendingOut.start == pendingOut.end, !eofSent else { return .idle }
         switch try w.result(Int(mpf_channel_send_eof(channel)), for: self) {
         case .again: return w.sendOwner === self ? .blocked : .idle
@@ -215,7 +209,9 @@ final class SSHTunnelOp: SSHWorkerOp {
     }
 
     /// Channel → inner session.
-    private func stepRead(_ channel: OpaquePointer, _ w: SSHConnectionWorker) throws -> StepResult {
+    private func stepRead(_ channel: OpaquePointer, _ w: SSHConnectionWorker) throws(SSHSessionFailure)
+        -> StepResult
+    {
         var progress = false
         localFull = false
         while true {
