@@ -117,25 +117,33 @@ struct CertificateAuthTests {
         }
     }
 
+    /// A private ssh-agent on `socket` holding a new certified ECDSA key (the key and, beside it,
+    /// its certificate); returns the key's path and the agent's pid (nil if it printed none).
+    static func agentHoldingCertifiedKey(_ authority: Authority, server: SSHServer, socket: String)
+        async throws -> (key: String, agent: pid_t?)
+    {
+        try await onOwnThread { () throws -> (String, pid_t?) in
+            let key = try authority.certifiedKey("agent", type: "ecdsa", principals: server.account)
+            // The agent prints `SSH_AGENT_PID=N;`; ssh-add loads the key and its certificate.
+            let started = try BenchProcess.run(["/usr/bin/ssh-agent", "-s", "-a", socket])
+            let pid = started.components(separatedBy: "SSH_AGENT_PID=").dropFirst().first
+                .flatMap { pid_t($0.prefix { $0.isNumber }) }
+            _ = try BenchProcess.run([
+                "/usr/bin/env", "SSH_AUTH_SOCK=\(socket)", "/usr/bin/ssh-add", "-q", key,
+            ])
+            return (key, pid)
+        }
+    }
+
     @Test func anAgentCertificateAuthenticates() async throws {
         let authority = try Authority()
         try await withSSHServer(Self.options(authority)) { server in
             let socket = authority.directory + "/agent.sock"
-            let (key, agent) = try await onOwnThread { () throws -> (String, pid_t?) in
-                let key = try authority.certifiedKey("agent", type: "ecdsa", principals: server.account)
-                // A private agent (it prints `SSH_AGENT_PID=N;`); ssh-add loads the key and,
-                // beside it, its certificate.
-                let started = try BenchProcess.run(["/usr/bin/ssh-agent", "-s", "-a", socket])
-                let pid = started.components(separatedBy: "SSH_AGENT_PID=").dropFirst().first
-                    .flatMap { pid_t($0.prefix { $0.isNumber }) }
-                _ = try BenchProcess.run([
-                    "/usr/bin/env", "SSH_AUTH_SOCK=\(socket)", "/usr/bin/ssh-add", "-q", key,
-                ])
-                return (key, pid)
-            }
+            let (key, agent) = try await Self.agentHoldingCertifiedKey(
+                authority, server: server, socket: socket)
             defer { if let agent { kill(agent, SIGTERM) } }
             try #require(agent != nil, "ssh-agent printed no pid")
-            // The key files go: only the agent holds the key and its certificate.
+            // The key file goes: only the agent holds the key and its certificate.
             unlink(key)
             let output = try await Self.echo(server, config: "  IdentityAgent \(socket)")
             #expect(output.stdout.contains("certified"), "\(output)")
@@ -143,6 +151,40 @@ struct CertificateAuthTests {
             // No agent was asked (whatever keys this machine's ~/.ssh holds).
             #expect(!message.contains("ssh-agent") || message.contains("IdentityAgent none"), "\(message)")
             #expect(!message.contains(socket), "\(message)")
+        }
+    }
+
+    /// As in ssh: after the identity files, the agent's keys are offered, unless `IdentitiesOnly`
+    /// keeps out every key but the files' own (which the agent may hold, as for a key whose
+    /// private file is not usable here).
+    @Test func identitiesOnlyKeepsOutTheAgentsOtherKeys() async throws {
+        let authority = try Authority()
+        try await withSSHServer(Self.options(authority)) { server in
+            let socket = authority.directory + "/agent.sock"
+            let (key, agent) = try await Self.agentHoldingCertifiedKey(
+                authority, server: server, socket: socket)
+            defer { if let agent { kill(agent, SIGTERM) } }
+            try #require(agent != nil, "ssh-agent printed no pid")
+            unlink(key)
+            // A key the server does not accept, named by IdentityFile.
+            let other = try await onOwnThread { try server.makeClientKey(type: "ecdsa", authorize: false) }
+
+            let withAgent = try await Self.echo(
+                server, config: "  IdentityAgent \(socket)\n  IdentityFile \(other)")
+            #expect(withAgent.stdout.contains("certified"), "\(withAgent)")
+
+            let message = try await Self.authFailure(
+                server, config: "  IdentityAgent \(socket)\n  IdentityFile \(other)\n  IdentitiesOnly yes")
+            #expect(message.contains("key \(other) was refused"), "\(message)")
+            #expect(
+                message.contains("ssh-agent held 0 of the identity files' keys (IdentitiesOnly)"),
+                "\(message)")
+
+            // The agent's copy of the named key (its private file is gone; `.pub` and
+            // `-cert.pub` are left) is still used.
+            let own = try await Self.echo(
+                server, config: "  IdentityAgent \(socket)\n  IdentityFile \(key)\n  IdentitiesOnly yes")
+            #expect(own.stdout.contains("certified"), "\(own)")
         }
     }
 

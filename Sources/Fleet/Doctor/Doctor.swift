@@ -138,6 +138,7 @@ public enum Doctor {
                 name: "identity",
                 value: endpoint.identityFile.map {
                     ([$0] + endpoint.otherIdentityFiles).joined(separator: ", ")
+                        + (endpoint.identitiesOnly ? " (IdentitiesOnly)" : ", then ssh-agent")
                 }
                     ?? "ssh-agent, then ~/.ssh/id_ed25519, ~/.ssh/id_ecdsa",
                 source: source(

@@ -16,8 +16,11 @@ extension SSHConnectionWorker {
         }
     }
 
+    /// Offers the agent's keys; with `only`, just those whose public key blob is in it (the
+    /// identity files' keys under `IdentitiesOnly`, as ssh uses an agent for a configured key).
     func tryAgent(
-        socket: String, user: String, deadline: ContinuousClock.Instant, notes: inout [String]
+        socket: String, user: String, deadline: ContinuousClock.Instant, only: Set<[UInt8]>? = nil,
+        notes: inout [String]
     )
         throws(SSHError) -> String?
     {
@@ -37,9 +40,11 @@ extension SSHConnectionWorker {
         var identity: UnsafeMutablePointer<libssh2_agent_publickey>? = nil
         var offered = 0
         while libssh2_agent_get_identity(agent, &identity, previous) == 0, let current = identity {
-            offered += 1
+            previous = current
             let blob = Array(
                 UnsafeBufferPointer(start: current.pointee.blob, count: current.pointee.blob_len))
+            if let only, !only.contains(blob) { continue }
+            offered += 1
             let isRSA = Self.blobType(current.pointee.blob, current.pointee.blob_len) == "ssh-rsa"
             let certificate = SSHCertificate(blob: blob)
             while true {
@@ -67,10 +72,29 @@ extension SSHConnectionWorker {
                 }
                 break
             }
-            previous = current
         }
-        notes.append("ssh-agent offered \(offered) key(s), none accepted")
+        notes.append(
+            only == nil
+                ? "ssh-agent offered \(offered) key(s), none accepted"
+                : "ssh-agent held \(offered) of the identity files' keys (IdentitiesOnly), none accepted")
         return nil
+    }
+
+    /// The blobs an agent may hold for the identity files at `paths`: each `<path>.pub`, and its
+    /// certificate (`<path>-cert.pub`, or ssh_config's `CertificateFile`).
+    func agentBlobs(forIdentities paths: [String]) -> Set<[UInt8]> {
+        let files =
+            paths.flatMap { [$0 + ".pub", $0 + "-cert.pub"] }
+            + [endpoint.certificateFile.map(SSHPaths.expandTilde)].compactMap { $0 }
+        return Set(files.compactMap(Self.publicKeyBlob))
+    }
+
+    /// The key blob of a public key or certificate file (`type base64 [comment]`), when readable.
+    private static func publicKeyBlob(file path: String) -> [UInt8]? {
+        guard let text = FileSystem.readText(path, limit: 64 << 10) else { return nil }
+        let fields = text.split(whereSeparator: \.isWhitespace)
+        guard fields.count >= 2 else { return nil }
+        return Base64.decode(fields[1].utf8)
     }
 
     private static func blobType(_ blob: UnsafeMutablePointer<UInt8>?, _ length: Int) -> String {

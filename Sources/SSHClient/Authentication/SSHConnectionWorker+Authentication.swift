@@ -89,16 +89,29 @@ extension SSHConnectionWorker {
             }
         }
 
+        // After the identity files, the agent: every key it holds, or under `IdentitiesOnly` only
+        // the files' own keys (a passphrase-protected one loaded with ssh-add). ssh offers the
+        // agent's keys first; here the files the configuration names come first, so a server's
+        // `MaxAuthTries` is not spent on other keys before the one meant for it.
         if let identity = endpoint.identityFile {
-            for path in [identity] + endpoint.otherIdentityFiles {
-                if let used = try tryFile(SSHPaths.expandTilde(path)) { return used }
+            let paths = ([identity] + endpoint.otherIdentityFiles).map(SSHPaths.expandTilde)
+            for path in paths {
+                if let used = try tryFile(path) { return used }
             }
-        } else {
-            if let agentSocket = agentSocket {
-                if let used = try tryAgent(socket: agentSocket, user: user, deadline: deadline, notes: &notes)
+            if let agentSocket {
+                let only = endpoint.identitiesOnly ? agentBlobs(forIdentities: paths) : nil
+                if only?.isEmpty != true,
+                    let used = try tryAgent(
+                        socket: agentSocket, user: user, deadline: deadline, only: only, notes: &notes)
                 {
                     return used
                 }
+            }
+        } else {
+            if !endpoint.identitiesOnly, let agentSocket,
+                let used = try tryAgent(socket: agentSocket, user: user, deadline: deadline, notes: &notes)
+            {
+                return used
             }
             let home = SSHPaths.homeDirectory
             var tried = false

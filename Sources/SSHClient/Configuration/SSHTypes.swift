@@ -32,6 +32,8 @@ public struct SSHEndpoint: Hashable, Sendable, CustomStringConvertible {
     public var keepaliveMaxMissed: Int?
     /// Where ssh-agent is reached (ssh_config `IdentityAgent`).
     public var agent: Agent = .environment
+    /// ssh_config's `IdentitiesOnly`: with identity files, the agent's other keys are not offered.
+    public var identitiesOnly = false
 
     /// ssh_config's `IdentityAgent`: `SSH_AUTH_SOCK` unless it names another socket or `none`.
     public enum Agent: Hashable, Sendable {

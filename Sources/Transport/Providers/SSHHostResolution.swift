@@ -112,6 +112,7 @@ extension SSHEndpoint {
             endpoint.certificateFile = try settings.expandPath(
                 certificate, keyword: "CertificateFile", context: context)
         }
+        endpoint.identitiesOnly = settings.identitiesOnly ?? false
         if let agent = settings.identityAgent {
             endpoint.agent = try agentChoice(agent, settings: settings, context: context)
         }
