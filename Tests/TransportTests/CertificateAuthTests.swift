@@ -117,34 +117,35 @@ struct CertificateAuthTests {
         }
     }
 
-    /// A private ssh-agent on `socket` holding a new certified ECDSA key (the key and, beside it,
-    /// its certificate); returns the key's path and the agent's pid (nil if it printed none).
-    static func agentHoldingCertifiedKey(_ authority: Authority, server: SSHServer, socket: String)
-        async throws -> (key: String, agent: pid_t?)
-    {
-        try await onOwnThread { () throws -> (String, pid_t?) in
-            let key = try authority.certifiedKey("agent", type: "ecdsa", principals: server.account)
-            // The agent prints `SSH_AGENT_PID=N;`; ssh-add loads the key and its certificate.
-            let started = try BenchProcess.run(["/usr/bin/ssh-agent", "-s", "-a", socket])
-            let pid = started.components(separatedBy: "SSH_AGENT_PID=").dropFirst().first
-                .flatMap { pid_t($0.prefix { $0.isNumber }) }
-            _ = try BenchProcess.run([
-                "/usr/bin/env", "SSH_AUTH_SOCK=\(socket)", "/usr/bin/ssh-add", "-q", key,
-            ])
-            return (key, pid)
+    /// Runs `body` with an sshd that trusts the CA and a private ssh-agent (its socket) holding
+    /// a new certified ECDSA key and its certificate. The key's private file is gone by then
+    /// (`.pub` and `-cert.pub` are left): only the agent can sign with it.
+    static func withAgentHoldingCertifiedKey(
+        _ body: (_ server: SSHServer, _ key: String, _ socket: String) async throws -> Void
+    ) async throws {
+        let authority = try Authority()
+        try await withSSHServer(options(authority)) { server in
+            let socket = authority.directory + "/agent.sock"
+            let (key, agent) = try await onOwnThread { () throws -> (String, pid_t?) in
+                let key = try authority.certifiedKey("agent", type: "ecdsa", principals: server.account)
+                // The agent prints `SSH_AGENT_PID=N;`; ssh-add loads the key and its certificate.
+                let started = try BenchProcess.run(["/usr/bin/ssh-agent", "-s", "-a", socket])
+                let pid = started.components(separatedBy: "SSH_AGENT_PID=").dropFirst().first
+                    .flatMap { pid_t($0.prefix { $0.isNumber }) }
+                _ = try BenchProcess.run([
+                    "/usr/bin/env", "SSH_AUTH_SOCK=\(socket)", "/usr/bin/ssh-add", "-q", key,
+                ])
+                return (key, pid)
+            }
+            defer { if let agent { kill(agent, SIGTERM) } }
+            try #require(agent != nil, "ssh-agent printed no pid")
+            unlink(key)
+            try await body(server, key, socket)
         }
     }
 
     @Test func anAgentCertificateAuthenticates() async throws {
-        let authority = try Authority()
-        try await withSSHServer(Self.options(authority)) { server in
-            let socket = authority.directory + "/agent.sock"
-            let (key, agent) = try await Self.agentHoldingCertifiedKey(
-                authority, server: server, socket: socket)
-            defer { if let agent { kill(agent, SIGTERM) } }
-            try #require(agent != nil, "ssh-agent printed no pid")
-            // The key file goes: only the agent holds the key and its certificate.
-            unlink(key)
+        try await Self.withAgentHoldingCertifiedKey { server, _, socket in
             let output = try await Self.echo(server, config: "  IdentityAgent \(socket)")
             #expect(output.stdout.contains("certified"), "\(output)")
             let message = try await Self.authFailure(server, config: "  IdentityAgent none")
@@ -158,14 +159,7 @@ struct CertificateAuthTests {
     /// keeps out every key but the files' own (which the agent may hold, as for a key whose
     /// private file is not usable here).
     @Test func identitiesOnlyKeepsOutTheAgentsOtherKeys() async throws {
-        let authority = try Authority()
-        try await withSSHServer(Self.options(authority)) { server in
-            let socket = authority.directory + "/agent.sock"
-            let (key, agent) = try await Self.agentHoldingCertifiedKey(
-                authority, server: server, socket: socket)
-            defer { if let agent { kill(agent, SIGTERM) } }
-            try #require(agent != nil, "ssh-agent printed no pid")
-            unlink(key)
+        try await Self.withAgentHoldingCertifiedKey { server, key, socket in
             // A key the server does not accept, named by IdentityFile.
             let other = try await onOwnThread { try server.makeClientKey(type: "ecdsa", authorize: false) }
 
