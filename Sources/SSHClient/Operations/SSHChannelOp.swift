@@ -165,12 +165,7 @@ final class SSHChannelOp: SSHWorkerOp {
             switch try w.result(Int(rc), for: self) {
             case .again: return false
             case .channelError(let code):
-                complete(
-                    .failure(
-                        SSHError(
-                            kind: .commandFailed, host: w.hostPort,
-                            message: "\(w.hostPort) refused a terminal: \(w.lastError(code))")))
-                state = .closing
+                refused("a terminal", code: code, w)
             case .ok:
                 state = .exec
             }
@@ -206,12 +201,7 @@ final class SSHChannelOp: SSHWorkerOp {
             case .again:
                 return false
             case .channelError(let code):
-                complete(
-                    .failure(
-                        SSHError(
-                            kind: .commandFailed, host: w.hostPort,
-                            message: "\(w.hostPort) refused to start the command: \(w.lastError(code))")))
-                state = .closing
+                refused("to start the command", code: code, w)
             case .ok:
                 state = .io
                 ioResume = .resize
@@ -222,37 +212,37 @@ final class SSHChannelOp: SSHWorkerOp {
         case .closing:
             guard let channel else {
                 state = .done
-                finished = true
-                return true
+                return finish()
             }
-            let rc = libssh2_channel_close(channel)
-            switch try w.result(Int(rc), for: self) {
-            case .again: return false
-            case .ok, .channelError:
-                // libssh2 1.10's close returns after reading any one packet, possibly before the
-                // server's exit-status and CLOSE: wait for them unless the result is not wanted.
-                state = abandoned ? .freeing : .waitClosed
-                return true
-            }
+            guard try settled(libssh2_channel_close(channel), worker: w) else { return false }
+            // libssh2 1.10's close returns after reading any one packet, possibly before the
+            // server's exit-status and CLOSE: wait for them unless the result is not wanted.
+            state = abandoned ? .freeing : .waitClosed
+            return true
         case .waitClosed:
             guard let channel else {
                 state = .done
-                finished = true
-                return true
+                return finish()
             }
-            let rc = libssh2_channel_wait_closed(channel)
-            switch try w.result(Int(rc), for: self) {
-            case .again: return false
-            case .ok, .channelError:
-                if !abandoned { deliver(exitStatus: libssh2_channel_get_exit_status(channel)) }
-                state = .freeing
-                return true
-            }
+            guard try settled(libssh2_channel_wait_closed(channel), worker: w) else { return false }
+            if !abandoned { deliver(exitStatus: libssh2_channel_get_exit_status(channel)) }
+            state = .freeing
+            return true
         case .freeing:
             guard try freeChannel(&channel, worker: w) else { return false }
             state = .done
             return true
         }
+    }
+
+    /// The server refused `what` (libssh2's `code`): the request fails, the channel closes.
+    private func refused(_ what: String, code: Int32, _ w: SSHConnectionWorker) {
+        complete(
+            .failure(
+                SSHError(
+                    kind: .commandFailed, host: w.hostPort,
+                    message: "\(w.hostPort) refused \(what): \(w.lastError(code))")))
+        state = .closing
     }
 
     private func complete(_ result: Result<SSHRequest.Outcome, SSHError>) {

@@ -107,15 +107,11 @@ final class SSHUploadOp: SSHWorkerOp {
         case .mkdir:
             guard let sftp else { return false }
             let path = plan.directories[directoryIndex]
-            let rc = mpf_sftp_mkdir(sftp, path, 0o755)
-            switch try w.result(Int(rc), for: self) {
-            case .again: return false
-            case .ok, .channelError:
-                // An existing directory is fine; a real problem surfaces when a file is created in it.
-                directoryIndex += 1
-                if directoryIndex >= plan.directories.count { nextFile() }
-                return true
-            }
+            guard try settled(mpf_sftp_mkdir(sftp, path, 0o755), worker: w) else { return false }
+            // An existing directory is fine; a real problem surfaces when a file is created in it.
+            directoryIndex += 1
+            if directoryIndex >= plan.directories.count { nextFile() }
+            return true
         case .open:
             guard let sftp else { return false }
             let file = plan.files[fileIndex]
@@ -186,50 +182,37 @@ final class SSHUploadOp: SSHWorkerOp {
             return progress
         case .setstat:
             guard let handle else { return false }
-            let rc = mpf_sftp_fsetstat(handle, &attributes)
-            switch try w.result(Int(rc), for: self) {
-            case .again: return false
-            case .ok, .channelError:
-                state = .closeHandle
-                return true
-            }
+            guard try settled(mpf_sftp_fsetstat(handle, &attributes), worker: w) else { return false }
+            state = .closeHandle
+            return true
         case .closeHandle:
             guard let handle else {
                 nextFile()
                 return true
             }
-            let rc = libssh2_sftp_close_handle(handle)
-            switch try w.result(Int(rc), for: self) {
-            case .again: return false
-            case .ok, .channelError:
-                self.handle = nil
-                if failure == nil { fileIndex += 1 }
-                nextFile()
-                return true
-            }
+            guard try settled(libssh2_sftp_close_handle(handle), worker: w) else { return false }
+            self.handle = nil
+            if failure == nil { fileIndex += 1 }
+            nextFile()
+            return true
         case .shutdown:
             guard let sftp else {
                 state = .done
-                finished = true
-                return true
+                return finish()
             }
-            let rc = libssh2_sftp_shutdown(sftp)
-            switch try w.result(Int(rc), for: self) {
-            case .again: return false
-            case .ok, .channelError:
-                self.sftp = nil
-                if let failure {
-                    request.complete(.failure(failure))
-                    markResolved()
-                } else if !request.isCompleted {
-                    succeed(deferring: .success(.done))
-                } else {
-                    markResolved()
-                }
-                state = .done
-                finished = true
-                return true
+            guard try settled(libssh2_sftp_shutdown(sftp), worker: w) else { return false }
+            self.sftp = nil
+            if let failure {
+                request.complete(.failure(failure))
+                markResolved()
+            } else if !request.isCompleted {
+                succeed(deferring: .success(.done))
+            } else {
+                markResolved()
             }
+            state = .done
+            finished = true
+            return true
         }
     }
 

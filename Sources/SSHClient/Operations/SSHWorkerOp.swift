@@ -73,19 +73,31 @@ class SSHWorkerOp {
             message: "timed out after \(limit) \(request.describeWork) on \(request.endpoint.hostPort)")
     }
 
+    /// A closing step's libssh2 call `rc`: false while it would block; true once done, a
+    /// channel error included (the op moves on to release what is left).
+    func settled(_ rc: Int32, worker w: SSHConnectionWorker) throws(SSHSessionFailure) -> Bool {
+        switch try w.result(Int(rc), for: self) {
+        case .again: false
+        case .ok, .channelError: true
+        }
+    }
+
+    /// Marks the op finished (everything released); true, for the step that ends it.
+    func finish() -> Bool {
+        finished = true
+        return true
+    }
+
     /// One step of freeing `channel`, the last state of every op that opens one: false while
     /// libssh2 would block; true once it is freed (or there was none), the op then finished.
     func freeChannel(_ channel: inout OpaquePointer?, worker w: SSHConnectionWorker) throws(SSHSessionFailure)
         -> Bool
     {
         if let open = channel {
-            switch try w.result(Int(libssh2_channel_free(open)), for: self) {
-            case .again: return false
-            case .ok, .channelError: channel = nil
-            }
+            guard try settled(libssh2_channel_free(open), worker: w) else { return false }
+            channel = nil
         }
-        finished = true
-        return true
+        return finish()
     }
 
     func abandon(with error: SSHError, worker: SSHConnectionWorker) {

@@ -112,17 +112,12 @@ final class SSHTunnelOp: SSHWorkerOp {
         case .closing:
             guard let channel else {
                 state = .done
-                finished = true
-                return true
+                return finish()
             }
             shutdown(end.fd, Int32(SHUT_RDWR))
-            let rc = libssh2_channel_close(channel)
-            switch try w.result(Int(rc), for: self) {
-            case .again: return false
-            case .ok, .channelError:
-                state = .freeing
-                return true
-            }
+            guard try settled(libssh2_channel_close(channel), worker: w) else { return false }
+            state = .freeing
+            return true
         case .freeing:
             guard try freeChannel(&channel, worker: w) else { return false }
             state = .done
