@@ -19,13 +19,10 @@ struct Chain: AsyncParsableCommand {
     )
     var ideaDir: String?
 
-    @OptionGroup var repo: RepoOverrides
-    @OptionGroup var cloud: CloudOptions
-    @OptionGroup var hostKeys: HostKeyOptions
+    @OptionGroup var project: DeployedProjectOptions
 
     func run() async throws {
-        try await ProjectSession.run(cloud, hostKeys, overrides: repo) { project in
-            try await project.withDeployDirectory { _ throws(FleetError) in }
+        try await project.run { project in
             let result = try await ChainLauncher(project: project).launch(
                 specPath: spec, ideaDirectory: ideaDir)
             ProjectSession.relay(result.launchOutput, project.redactor)
@@ -47,13 +44,10 @@ struct Bootstrap: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Robustness passed to megaplan init.", valueName: "level"))
     var robustness = "standard"
 
-    @OptionGroup var repo: RepoOverrides
-    @OptionGroup var cloud: CloudOptions
-    @OptionGroup var hostKeys: HostKeyOptions
+    @OptionGroup var project: DeployedProjectOptions
 
     func run() async throws {
-        try await ProjectSession.run(cloud, hostKeys, overrides: repo) { project in
-            try await project.withDeployDirectory { _ throws(FleetError) in }
+        try await project.run { project in
             try await PlanCommands.bootstrap(
                 project, ideaFile: ideaFile, planName: planName, robustness: robustness
             ) { output in ProjectSession.relay(output, project.redactor) }
@@ -74,6 +68,22 @@ struct Resume: AsyncParsableCommand {
     func run() async throws {
         try await ProjectSession.run(cloud, hostKeys) { project in
             ProjectSession.relay(try await PlanCommands.resume(project, plan: plan), project.redactor)
+        }
+    }
+}
+
+/// The options of a command that starts work on the runner from local files (`chain`,
+/// `bootstrap`): the project, how hosts are trusted, and the repository overrides.
+struct DeployedProjectOptions: ParsableArguments {
+    @OptionGroup var repo: RepoOverrides
+    @OptionGroup var cloud: CloudOptions
+    @OptionGroup var hostKeys: HostKeyOptions
+
+    /// Runs `body` on the project once its deploy directory is rendered (errors redacted).
+    func run(_ body: (ProjectEnvironment) async throws -> Void) async throws {
+        try await ProjectSession.run(cloud, hostKeys, overrides: repo) { project in
+            try await project.withDeployDirectory { _ throws(FleetError) in }
+            try await body(project)
         }
     }
 }
