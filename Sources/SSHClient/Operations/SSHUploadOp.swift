@@ -76,9 +76,9 @@ final class SSHUploadOp: SSHWorkerOp {
         }
     }
 
-    override func drive(_ w: SSHConnectionWorker) throws(SSHSessionFailure) -> Bool {
-        w.assertOnIOThread()
-        guard let session = w.session else { return false }
+    override func step(session: OpaquePointer, worker w: SSHConnectionWorker) throws(SSHSessionFailure)
+        -> Bool
+    {
         switch state {
         case .queued, .done:
             return false

@@ -62,7 +62,15 @@ class SSHWorkerOp {
     /// A local descriptor the op waits to write to (polled for POLLOUT).
     var outputFD: Int32? { nil }
     func beginOpening() {}
-    func drive(_ worker: SSHConnectionWorker) throws(SSHSessionFailure) -> Bool { false }
+    /// One step of the op, on the worker's I/O thread (checked here for every op): true when it
+    /// made progress. Nothing moves without a session.
+    final func drive(_ worker: SSHConnectionWorker) throws(SSHSessionFailure) -> Bool {
+        worker.assertOnIOThread()
+        guard let session = worker.session else { return false }
+        return try step(session: session, worker: worker)
+    }
+    /// The op's own step on the live `session`; see `drive`.
+    func step(session: OpaquePointer, worker: SSHConnectionWorker) throws(SSHSessionFailure) -> Bool { false }
     func resize(columns: Int, rows: Int) {}
     func releaseLocalResources() {}
 
