@@ -1,6 +1,6 @@
 // swift-tools-version: 6.2
 // Module direction (each arrow is "is used by"; nothing points back):
-//   CLibSSH2 → FleetCore → RunnerProtocol → Transport → Supervisor → Fleet → megaplan-fleet
+//   CLibSSH2, CLibYAML → FleetCore → RunnerProtocol → Transport → Supervisor → Fleet → megaplan-fleet
 //              FleetCore → SSHClient → Transport
 //                                       RunnerProtocol → Supervisor
 //                          SSHClient → Supervisor, Fleet (its narrow API: the pool, endpoints, errors)
@@ -33,12 +33,15 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
     ],
     targets: [
+        // libyaml's event parser and emitter, linked statically (the archive of Debian's
+        // libyaml-dev; no pkg-config, whose flags would link the shared library) so that the
+        // release binary needs no libyaml at run time.
+        .systemLibrary(name: "CLibYAML", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(
             name: "CLibSSH2",
             pkgConfig: "libssh2",
@@ -48,11 +51,10 @@ let package = Package(
         .target(name: "Locks", swiftSettings: strictSettings),
         .target(
             name: "FleetCore",
-            dependencies: [
-                "CLibSSH2", "Locks",
-                .product(name: "Yams", package: "Yams"),
-            ],
-            swiftSettings: strictSettings
+            dependencies: ["CLibSSH2", "CLibYAML", "Locks"],
+            swiftSettings: strictSettings,
+            // `-l:libyaml.a`: the archive by its file name, so the linker cannot pick the .so.
+            linkerSettings: [.linkedLibrary(":libyaml.a")]
         ),
         // The runner protocol: megaplan's command lines and the status-read program (embedded).
         .target(
@@ -91,7 +93,6 @@ let package = Package(
             name: "Fleet",
             dependencies: [
                 "FleetCore", "Locks", "RunnerProtocol", "SSHClient", "Transport", "Supervisor",
-                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSettings
         ),
@@ -207,7 +208,6 @@ let package = Package(
             dependencies: [
                 "Fleet", "FleetCore", "RunnerProtocol", "SSHClient", "Supervisor", "Transport",
                 "TestSupport", "BenchSupport",
-                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSettings
         ),

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages megaplan-fleet builds and tests with: libssh2 (the SSH transport),
+# libyaml-dev (the YAML reader; its archive is linked into the binary),
 # libcurl (Foundation's URLSession links it: notification webhooks; the static release build needs
 # its -dev package, the binary libcurl4 at run time),
 # OpenSSL headers (digests), OpenSSH server and client (test hosts, key generation), tmux, git and
@@ -12,9 +13,10 @@
 # that tests run as an ssh_config ProxyCommand), iproute2 and iptables (test hosts in network
 # namespaces that only a jump host reaches), systemd
 # (systemd-analyze checks examples/systemd), kubernetes-validate (PyPI) checks the Kubernetes
-# example, and pyflakes (PyPI) lints the runner's status-read program.
+# example, pyflakes (PyPI) lints the runner's status-read program, and PyYAML (PyPI, the
+# reference's parser) is what the YAML reader is compared against.
 set -euo pipefail
-packages=(libssh2-1-dev libssl-dev libcurl4-openssl-dev openssh-server openssh-client tmux git python3 ca-certificates procps)
+packages=(libssh2-1-dev libyaml-dev libssl-dev libcurl4-openssl-dev openssh-server openssh-client tmux git python3 ca-certificates procps)
 [ "${1:-}" = --tests ] && packages+=(docker.io docker-compose debootstrap prometheus-node-exporter prometheus tini socat iproute2 iptables systemd)
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
@@ -40,4 +42,7 @@ if [ "${1:-}" = --tests ] && ! python3 -c 'import kubernetes_validate' >/dev/nul
 fi
 if [ "${1:-}" = --tests ] && ! python3 -c 'import pyflakes' >/dev/null 2>&1; then
     pip_install pyflakes==3.2.0
+fi
+if [ "${1:-}" = --tests ] && ! python3 -c 'import yaml' >/dev/null 2>&1; then
+    pip_install pyyaml==6.0.3
 fi

@@ -1,5 +1,3 @@
-import Yams
-
 /// A validated chain spec (cloud reference §3): what `chain` uploads and what `status --chain`
 /// reads back from the runner.
 public struct ChainSpec: Sendable, Equatable {
@@ -161,24 +159,24 @@ extension ChainSpec.Milestone {
 private struct ChainSpecChecker {
     let reader: YAMLReader
 
-    func fail(_ message: String, at node: Node?) -> FleetError {
+    func fail(_ message: String, at node: YAMLNode?) -> FleetError {
         reader.error(.invalidSpec, message, at: node)
     }
 
-    func block(_ top: Node.Mapping, _ key: String) throws(FleetError) -> Node.Mapping {
-        guard let node = top.value(for: key), !node.isNull else { return Node.Mapping([]) }
+    func block(_ top: YAMLNode.Mapping, _ key: String) throws(FleetError) -> YAMLNode.Mapping {
+        guard let node = top.value(for: key), !node.isNull else { return YAMLNode.Mapping([]) }
         guard let mapping = node.mapping else { throw fail("`\(key)` must be a mapping", at: node) }
         return mapping
     }
 
-    func abortPolicy(_ top: Node.Mapping, _ key: String) throws(FleetError) -> String {
+    func abortPolicy(_ top: YAMLNode.Mapping, _ key: String) throws(FleetError) -> String {
         let mapping = try block(top, key)
         return try choice(
             mapping, "abort", ChainSpec.abortChoices, default: "stop_chain", label: "\(key).abort")
     }
 
     func choice(
-        _ mapping: Node.Mapping, _ key: String, _ choices: [String], default fallback: String,
+        _ mapping: YAMLNode.Mapping, _ key: String, _ choices: [String], default fallback: String,
         label: String? = nil
     ) throws(FleetError) -> String {
         guard let node = mapping.value(for: key), !node.isNull else { return fallback }
@@ -189,11 +187,11 @@ private struct ChainSpecChecker {
         return text
     }
 
-    func integer(_ driver: Node.Mapping, _ key: String, default fallback: Int) throws(FleetError) -> Int {
+    func integer(_ driver: YAMLNode.Mapping, _ key: String, default fallback: Int) throws(FleetError) -> Int {
         guard let node = driver.value(for: key), !node.isNull else { return fallback }
         if let value = node.integerScalar { return value }
         if let value = node.boolScalar { return value ? 1 : 0 }
-        if case .scalar(let scalar) = node, node.tag == Tag(.float), let value = Double(scalar.string),
+        if case .scalar(let scalar) = node, node.tag == .float, let value = Double(scalar.string),
             value.isFinite, abs(value) < 1e18
         {
             return Int(value)
@@ -202,7 +200,9 @@ private struct ChainSpecChecker {
         throw fail("driver.\(key) must be an integer; got \(node.pythonValue)", at: node)
     }
 
-    func float(_ driver: Node.Mapping, _ key: String, default fallback: Double) throws(FleetError) -> Double {
+    func float(_ driver: YAMLNode.Mapping, _ key: String, default fallback: Double) throws(FleetError)
+        -> Double
+    {
         guard let node = driver.value(for: key), !node.isNull else { return fallback }
         if let value = node.integerScalar { return Double(value) }
         if let value = node.boolScalar { return value ? 1 : 0 }  // Python: float(True) == 1.0
@@ -212,7 +212,7 @@ private struct ChainSpecChecker {
         throw fail("driver.\(key) must be a number; got \(node.pythonValue)", at: node)
     }
 
-    func milestone(_ node: Node, index: Int) throws(FleetError) -> ChainSpec.Milestone {
+    func milestone(_ node: YAMLNode, index: Int) throws(FleetError) -> ChainSpec.Milestone {
         let prefix = "milestones[\(index)]"
         guard let item = node.mapping else { throw fail("\(prefix) must be a mapping", at: node) }
         func requiredText(_ key: String) throws(FleetError) -> String {
@@ -293,7 +293,7 @@ private struct ChainSpecChecker {
     }
 }
 
-extension Node {
+extension YAMLNode {
     /// Python's truthiness of the value the YAML parser would produce.
     var yamlTruthiness: Bool {
         if isNull { return false }

@@ -1,5 +1,3 @@
-import Yams
-
 /// A validated `cloud.yaml` (cloud reference §2), normalized as §2.7 describes.
 public struct CloudSpec: Sendable, Equatable {
     public enum Provider: String, Sendable, CaseIterable { case railway, local, ssh }
@@ -275,7 +273,8 @@ extension CloudSpec {
             extraRepos: extraRepos)
     }
 
-    private static func parseSSH(_ node: Node.Mapping, anchor: Node?, rules: SpecRules) throws(FleetError)
+    private static func parseSSH(_ node: YAMLNode.Mapping, anchor: YAMLNode?, rules: SpecRules)
+        throws(FleetError)
         -> SSH
     {
         var ssh = SSH()
@@ -316,7 +315,8 @@ extension CloudSpec {
     }
 
     /// §2.4: absent, null or empty → `{default: codex}`; otherwise each entry checked in order.
-    private static func parseAgents(_ top: Node.Mapping, rules: SpecRules) throws(FleetError) -> [AgentRoute]
+    private static func parseAgents(_ top: YAMLNode.Mapping, rules: SpecRules) throws(FleetError)
+        -> [AgentRoute]
     {
         guard let node = top.value(for: "agents"), !node.isNull else {
             return [AgentRoute(key: "default", agent: "codex")]
@@ -343,7 +343,8 @@ extension CloudSpec {
         return routes
     }
 
-    private static func parseExtraRepos(_ top: Node.Mapping, rules: SpecRules) throws(FleetError) -> [String]
+    private static func parseExtraRepos(_ top: YAMLNode.Mapping, rules: SpecRules) throws(FleetError)
+        -> [String]
     {
         guard let node = top.value(for: "extra_repos"), !node.isNull else { return [] }
         guard let items = node.sequence else {
@@ -359,7 +360,8 @@ extension CloudSpec {
         return repos
     }
 
-    private static func parseSecrets(_ top: Node.Mapping, rules: SpecRules) throws(FleetError) -> [String] {
+    private static func parseSecrets(_ top: YAMLNode.Mapping, rules: SpecRules) throws(FleetError) -> [String]
+    {
         guard let node = top.value(for: "secrets"), !node.isNull else { return [] }
         guard let items = node.sequence else {
             throw rules.fail("`secrets` must be a list of strings", at: node)
@@ -374,7 +376,7 @@ extension CloudSpec {
         return names
     }
 
-    private static func parseToolchains(_ top: Node.Mapping, rules: SpecRules) throws(FleetError)
+    private static func parseToolchains(_ top: YAMLNode.Mapping, rules: SpecRules) throws(FleetError)
         -> [Toolchain]
     {
         guard let node = top.value(for: "toolchains"), !node.isNull else { return [] }

@@ -1,5 +1,3 @@
-import Yams
-
 /// The keys of cloud.yaml this tool and the reference read. The reference ignores every other
 /// key silently (§2.1), and so does this tool, but a typo such as `identity_fil:` under `ssh:`
 /// would then pass unnoticed: each unknown key gets a one-line warning naming it, the file and
@@ -32,7 +30,7 @@ extension CloudSpec {
     static func unknownKeyWarnings(_ reader: YAMLReader) -> [String] {
         guard let top = reader.root?.mapping else { return [] }
         var warnings: [(line: Int, column: Int, text: String)] = []
-        func check(_ mapping: Node.Mapping, section: String, label: String) {
+        func check(_ mapping: YAMLNode.Mapping, section: String, label: String) {
             let known = knownKeys[section] ?? []
             for (key, _) in mapping {
                 if let name = key.stringScalar, known.contains(name) { continue }

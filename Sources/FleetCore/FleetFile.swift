@@ -1,5 +1,3 @@
-import Yams
-
 /// `fleet.yaml`: the projects a fleet tick covers and the defaults it runs with. Unlike cloud.yaml
 /// (whose unknown keys the reference ignores), every unknown key here is an error, to catch typos
 /// in a file that runs unattended.
@@ -83,10 +81,10 @@ public struct FleetFile: Sendable, Equatable {
     }
 
     static func parse(_ reader: YAMLReader) throws(FleetError) -> FleetFile {
-        func fail(_ message: String, _ node: Node?) -> FleetError {
+        func fail(_ message: String, _ node: YAMLNode?) -> FleetError {
             reader.error(.invalidFleet, message, at: node)
         }
-        func checkKeys(_ mapping: Node.Mapping, allowed: [String], label: String) throws(FleetError) {
+        func checkKeys(_ mapping: YAMLNode.Mapping, allowed: [String], label: String) throws(FleetError) {
             for (key, _) in mapping {
                 guard let name = key.stringScalar, allowed.contains(name) else {
                     let shown = key.scalarText.map(pythonRepr) ?? "a non-string key"
@@ -96,7 +94,7 @@ public struct FleetFile: Sendable, Equatable {
                 }
             }
         }
-        func boundedInt(_ mapping: Node.Mapping, _ key: String, label: String, range: ClosedRange<Int>)
+        func boundedInt(_ mapping: YAMLNode.Mapping, _ key: String, label: String, range: ClosedRange<Int>)
             throws(FleetError) -> Int?
         {
             guard let node = mapping.value(for: key), !node.isNull else { return nil }
@@ -109,11 +107,11 @@ public struct FleetFile: Sendable, Equatable {
         }
 
         /// A YAML number only: a quoted '30' is a string, as for the integer fields.
-        func deadline(_ mapping: Node.Mapping, label: String) throws(FleetError) -> Double? {
+        func deadline(_ mapping: YAMLNode.Mapping, label: String) throws(FleetError) -> Double? {
             guard let node = mapping.value(for: "deadline"), !node.isNull else { return nil }
             let seconds =
                 node.integerScalar.map(Double.init)
-                ?? (node.tag == Tag(.float) ? node.scalarText.flatMap { Double($0) } : nil)
+                ?? (node.tag == .float ? node.scalarText.flatMap { Double($0) } : nil)
             guard let seconds, Limits.acceptsDeadline(seconds) else {
                 throw fail(
                     "`\(label)` must be a number of seconds above 0 and at most \(Int(Limits.maximumDeadline)); got \(node.pythonValue)",
@@ -182,7 +180,7 @@ public struct FleetFile: Sendable, Equatable {
         }
         guard let items = projectsNode.sequence else { throw fail("`projects` must be a list", projectsNode) }
         var projects: [Project] = []
-        var seen: [String: Node] = [:]
+        var seen: [String: YAMLNode] = [:]
         for (index, item) in items.enumerated() {
             let label = "projects[\(index)]"
             guard let mapping = item.mapping else { throw fail("`\(label)` must be a mapping", item) }

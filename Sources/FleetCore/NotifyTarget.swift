@@ -1,5 +1,3 @@
-import Yams
-
 /// One entry of fleet.yaml `notify:`: where a change of a project's status is sent, on which
 /// statuses and outcomes, and how often while it stays. Header values name environment variables,
 /// so no secret is ever written in the fleet file.
@@ -82,8 +80,8 @@ public struct NotifyTarget: Sendable, Equatable {
     }
 
     /// The `notify:` list of a fleet file; every mistake names the entry and field.
-    static func parseList(_ node: Node, reader: YAMLReader) throws(FleetError) -> [NotifyTarget] {
-        func fail(_ message: String, _ at: Node?) -> FleetError {
+    static func parseList(_ node: YAMLNode, reader: YAMLReader) throws(FleetError) -> [NotifyTarget] {
+        func fail(_ message: String, _ at: YAMLNode?) -> FleetError {
             reader.error(.invalidFleet, message, at: at)
         }
         guard let items = node.sequence else { throw fail("`notify` must be a list of targets", node) }
@@ -92,7 +90,7 @@ public struct NotifyTarget: Sendable, Equatable {
             let label = "notify[\(index)]"
             guard let mapping = item.mapping else { throw fail("`\(label)` must be a mapping", item) }
             // By the key's text: YAML 1.1 reads a plain `on` as the boolean true.
-            var fields: [String: Node] = [:]
+            var fields: [String: YAMLNode] = [:]
             for (key, value) in mapping {
                 guard let name = key.scalarText, keys.contains(name) else {
                     let shown = key.scalarText.map(pythonRepr) ?? "a non-string key"
@@ -149,7 +147,7 @@ public struct NotifyTarget: Sendable, Equatable {
         return targets
     }
 
-    private static func parseURL(_ node: Node, label: String, fail: (String, Node?) -> FleetError)
+    private static func parseURL(_ node: YAMLNode, label: String, fail: (String, YAMLNode?) -> FleetError)
         throws(FleetError) -> String
     {
         guard let text = node.stringScalar else { throw fail("`\(label).webhook` must be a URL", node) }
@@ -169,7 +167,9 @@ public struct NotifyTarget: Sendable, Equatable {
         return text
     }
 
-    private static func parseHeaders(_ node: Node?, label: String, fail: (String, Node?) -> FleetError)
+    private static func parseHeaders(
+        _ node: YAMLNode?, label: String, fail: (String, YAMLNode?) -> FleetError
+    )
         throws(FleetError) -> [Header]
     {
         guard let node, !node.isNull else { return [] }
@@ -192,7 +192,7 @@ public struct NotifyTarget: Sendable, Equatable {
         return headers
     }
 
-    private static func parseCommand(_ node: Node, label: String, fail: (String, Node?) -> FleetError)
+    private static func parseCommand(_ node: YAMLNode, label: String, fail: (String, YAMLNode?) -> FleetError)
         throws(FleetError) -> [String]
     {
         guard let list = node.sequence, !list.isEmpty else {

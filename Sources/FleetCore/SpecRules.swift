@@ -1,25 +1,25 @@
-import Yams
-
 /// The value rules of cloud reference §2.2, shared by cloud.yaml and fleet.yaml validation.
 /// Each failure names the field by its dotted label and points at the offending node.
 struct SpecRules {
     let reader: YAMLReader
 
-    func fail(_ message: String, at node: Node?, code: FleetError.Code = .invalidSpec) -> FleetError {
+    func fail(_ message: String, at node: YAMLNode?, code: FleetError.Code = .invalidSpec) -> FleetError {
         reader.error(code, message, at: node)
     }
 
     /// `mapping(label)`: absent or null → empty.
-    func mapping(_ parent: Node.Mapping, _ key: String, label: String) throws(FleetError) -> Node.Mapping {
-        guard let node = parent.value(for: key), !node.isNull else { return Node.Mapping([]) }
+    func mapping(_ parent: YAMLNode.Mapping, _ key: String, label: String) throws(FleetError)
+        -> YAMLNode.Mapping
+    {
+        guard let node = parent.value(for: key), !node.isNull else { return YAMLNode.Mapping([]) }
         guard let mapping = node.mapping else { throw fail("`\(label)` must be a mapping", at: node) }
         return mapping
     }
 
     /// `string(label, default?)`: absent or null → default (or required); kept as written.
     func string(
-        _ parent: Node.Mapping, _ key: String, label: String, default fallback: String? = nil,
-        anchor: Node? = nil
+        _ parent: YAMLNode.Mapping, _ key: String, label: String, default fallback: String? = nil,
+        anchor: YAMLNode? = nil
     ) throws(FleetError) -> String {
         guard let node = parent.value(for: key), !node.isNull else {
             if let fallback { return fallback }
@@ -28,12 +28,14 @@ struct SpecRules {
         return try nonEmptyString(node, label: label)
     }
 
-    func optionalString(_ parent: Node.Mapping, _ key: String, label: String) throws(FleetError) -> String? {
+    func optionalString(_ parent: YAMLNode.Mapping, _ key: String, label: String) throws(FleetError)
+        -> String?
+    {
         guard let node = parent.value(for: key), !node.isNull else { return nil }
         return try nonEmptyString(node, label: label)
     }
 
-    func nonEmptyString(_ node: Node, label: String) throws(FleetError) -> String {
+    func nonEmptyString(_ node: YAMLNode, label: String) throws(FleetError) -> String {
         guard let text = node.stringScalar, !text.isBlank else {
             throw fail("`\(label)` must be a non-empty string", at: node)
         }
@@ -43,8 +45,8 @@ struct SpecRules {
     /// `absolute(label, default?)`: a key present with a null value is required, not defaulted.
     /// The value is a remote path, normalized (§0.6).
     func absolute(
-        _ parent: Node.Mapping, _ key: String, label: String, default fallback: String? = nil,
-        anchor: Node? = nil
+        _ parent: YAMLNode.Mapping, _ key: String, label: String, default fallback: String? = nil,
+        anchor: YAMLNode? = nil
     ) throws(FleetError) -> String {
         let node = parent.value(for: key)
         if let node, node.isNull { throw fail("`\(label)` is required", at: node) }
@@ -57,7 +59,7 @@ struct SpecRules {
 
     /// String rule, then membership in `choices`, with the reference's message.
     func choice(
-        _ parent: Node.Mapping, _ key: String, label: String, default fallback: String, choices: [String]
+        _ parent: YAMLNode.Mapping, _ key: String, label: String, default fallback: String, choices: [String]
     ) throws(FleetError) -> String {
         let value = try string(parent, key, label: label, default: fallback)
         guard choices.contains(value) else {

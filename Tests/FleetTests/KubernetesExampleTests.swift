@@ -1,10 +1,10 @@
 import BenchSupport
 import Fleet
-import FleetCore
 import Foundation
 import TestSupport
 import Testing
-import Yams
+
+@testable import FleetCore
 
 /// examples/kubernetes: the manifests parse, follow a small closed schema (so a misspelt field is
 /// caught here rather than silently ignored by a lenient apply), and agree with each other and
@@ -17,8 +17,9 @@ struct KubernetesExampleTests {
 
     static func documents(_ name: String) throws -> [[String: Any]] {
         let text = try String(contentsOfFile: directory + "/" + name, encoding: .utf8)
-        return try Yams.load_all(yaml: text).map { document in
-            guard let object = document as? [String: Any] else {
+        var composer = YAMLComposer(path: name, code: .invalidSpec, reading: .pyYAML)
+        return try composer.compose(text, single: false).map { document in
+            guard let object = document.plainValue as? [String: Any] else {
                 throw SchemaError(path: name, problem: "document is not a mapping")
             }
             return object

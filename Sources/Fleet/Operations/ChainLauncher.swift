@@ -1,7 +1,6 @@
 import FleetCore
 import RunnerProtocol
 import Transport
-import Yams
 
 /// `chain SPEC`: preflight, upload every milestone's idea and the spec, start the chain in tmux
 /// and record the marker (cloud reference §1.5, steps in its order).
@@ -177,12 +176,13 @@ public struct ChainLauncher: Sendable {
         if chain.declaresBaseBranch { return original }
         let reader = try YAMLReader(path: path)
         let mapping = try reader.rootMapping(kind: "chain spec")
-        var pairs = Array(mapping)
-        pairs.append((Node(stringLiteral: "base_branch"), Node(stringLiteral: chain.baseBranch)))
+        var pairs = mapping.map { ($0.key, $0.value) }
+        pairs.append((YAMLNode("base_branch"), YAMLNode(chain.baseBranch)))
         do {
-            return Array(try Yams.serialize(node: .mapping(Node.Mapping(pairs))).utf8)
+            return Array(try YAMLEmitter.document(.mapping(YAMLNode.Mapping(pairs))).utf8)
         } catch {
-            throw FleetError(.invalidSpec, "\(path): cannot write the chain spec with base_branch: \(error)")
+            throw FleetError(
+                .invalidSpec, "\(path): cannot write the chain spec with base_branch: \(error.message)")
         }
     }
 }
