@@ -24,7 +24,7 @@ extension JSONValue {
         case .bool(let value): out += value ? "true" : "false"
         case .int(let value): out += String(value)
         case .double(let value): out += JSONValue.format(double: value)
-        case .string(let value): JSONValue.escape(transform?(value) ?? value, into: &out)
+        case .string(let value): QuotedString.json.quote(transform?(value) ?? value, into: &out)
         case .array(let items):
             if items.isEmpty {
                 out += "[]"
@@ -47,7 +47,7 @@ extension JSONValue {
             for (index, entry) in object.entries.enumerated() {
                 if index > 0 { out += "," }
                 indent(level + 1)
-                JSONValue.escape(transform?(entry.key) ?? entry.key, into: &out)
+                QuotedString.json.quote(transform?(entry.key) ?? entry.key, into: &out)
                 out += newline ? ": " : ":"
                 entry.value.write(into: &out, style: style, level: level + 1, transform: transform)
             }
@@ -60,40 +60,6 @@ extension JSONValue {
         guard value.isFinite else { return "null" }
         if value == value.rounded(), abs(value) < 1e16 { return String(Int(value)) + ".0" }
         return String(value)
-    }
-
-    /// Escapes like Python's `json.dumps` with `ensure_ascii`: control and non-ASCII characters
-    /// become `\uXXXX`, so no raw control byte (or terminal escape) ever reaches the output.
-    static func escape(_ text: String, into out: inout String) {
-        out += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if scalar.value < 0x20 || scalar.value >= 0x7f {
-                    if scalar.value > 0xFFFF {
-                        let value = scalar.value - 0x10000
-                        out += hex4(0xD800 + (value >> 10)) + hex4(0xDC00 + (value & 0x3FF))
-                    } else {
-                        out += hex4(scalar.value)
-                    }
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
-    }
-
-    private static func hex4(_ value: UInt32) -> String {
-        let digits = String(value, radix: 16)
-        return "\\u" + String(repeating: "0", count: 4 - digits.count) + digits
     }
 }
 

@@ -29,9 +29,7 @@ private let token = Redactor.token
     }
 
     static func jsonString(_ value: String) -> String {
-        var out = ""
-        JSONValue.escape(value, into: &out)
-        return String(out.dropFirst().dropLast())
+        String(QuotedString.json.quoted(value).dropFirst().dropLast())
     }
 
     static func shellDoubleQuoted(_ value: String) -> String {

@@ -221,51 +221,14 @@ public enum DeployDirectory {
     // MARK: Quoting for configuration languages
 
     /// A TOML basic string.
-    static func tomlString(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    out += "\\u" + hex(scalar.value, width: 4)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    static func tomlString(_ value: String) -> String { QuotedString.toml.quoted(value) }
 
     /// A YAML scalar for the Compose file: plain when it is obviously safe (so ordinary paths stay
     /// exactly as §8.4 shows them), otherwise a double-quoted YAML string. `$` is doubled first,
     /// because Compose interpolates variables inside every string.
     static func composeScalar(_ value: String) -> String {
         let escaped = value.replacingAll("$", with: "$$")
-        if isPlainYAMLSafe(escaped) { return escaped }
-        var out = "\""
-        for scalar in escaped.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value) {
-                    out += "\\x" + hex(scalar.value, width: 2)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
+        return isPlainYAMLSafe(escaped) ? escaped : QuotedString.yaml.quoted(escaped)
     }
 
     private static func isPlainYAMLSafe(_ value: String) -> Bool {
@@ -276,11 +239,6 @@ public enum DeployDirectory {
         }
         guard word(first) else { return false }
         return value.unicodeScalars.allSatisfy { word($0) || "-+=:,@%".unicodeScalars.contains($0) }
-    }
-
-    private static func hex(_ value: UInt32, width: Int) -> String {
-        let digits = String(value, radix: 16, uppercase: true)
-        return String(repeating: "0", count: max(0, width - digits.count)) + digits
     }
 
     private static func trimmingTrailingNewlines(_ text: String) -> String {
