@@ -87,10 +87,7 @@ public struct FleetFile: Sendable, Equatable {
         func checkKeys(_ mapping: YAMLNode.Mapping, allowed: [String], label: String) throws(FleetError) {
             for (key, _) in mapping {
                 guard let name = key.stringScalar, allowed.contains(name) else {
-                    let shown = key.scalarText.map(pythonRepr) ?? "a non-string key"
-                    throw fail(
-                        "unknown key \(shown) in \(label); expected one of: \(allowed.joined(separator: ", "))",
-                        key)
+                    throw reader.unknownKey(key, in: label, allowed: allowed, code: .invalidFleet)
                 }
             }
         }

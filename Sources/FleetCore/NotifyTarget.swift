@@ -93,10 +93,7 @@ public struct NotifyTarget: Sendable, Equatable {
             var fields: [String: YAMLNode] = [:]
             for (key, value) in mapping {
                 guard let name = key.scalarText, keys.contains(name) else {
-                    let shown = key.scalarText.map(pythonRepr) ?? "a non-string key"
-                    throw fail(
-                        "unknown key \(shown) in \(label); expected one of: \(keys.joined(separator: ", "))",
-                        key)
+                    throw reader.unknownKey(key, in: label, allowed: keys, code: .invalidFleet)
                 }
                 fields[name] = value
             }

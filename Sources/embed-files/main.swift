@@ -37,21 +37,15 @@ func readBytes(_ path: String) -> [UInt8] {
 }
 
 /// A Swift string literal holding exactly `text`: quotes, backslashes and every control
-/// character escaped.
+/// character written as `\u{…}`, so no other escape rule is needed.
 func stringLiteral(_ text: String) -> String {
     var literal = "\""
     for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": literal += "\\\""
-        case "\\": literal += "\\\\"
-        case "\n": literal += "\\n"
-        case "\t": literal += "\\t"
-        default:
-            if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
-                literal += "\\u{" + String(scalar.value, radix: 16) + "}"
-            } else {
-                literal.unicodeScalars.append(scalar)
-            }
+        let value = scalar.value
+        if value < 0x20 || (0x7F...0x9F).contains(value) || scalar == "\"" || scalar == "\\" {
+            literal += "\\u{" + String(value, radix: 16) + "}"
+        } else {
+            literal.unicodeScalars.append(scalar)
         }
     }
     return literal + "\""

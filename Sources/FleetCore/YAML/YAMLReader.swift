@@ -54,6 +54,16 @@ public struct YAMLReader {
         FleetError(code, "\(location(of: node)): \(message)")
     }
 
+    /// A mapping key outside the fixed set a section allows, named as the file wrote it.
+    public func unknownKey(_ key: YAMLNode, in label: String, allowed: [String], code: FleetError.Code)
+        -> FleetError
+    {
+        let shown = key.scalarText.map(pythonRepr) ?? "a non-string key"
+        return error(
+            code, "unknown key \(shown) in \(label); expected one of: \(allowed.joined(separator: ", "))",
+            at: key)
+    }
+
     public func location(of node: YAMLNode?) -> String {
         guard let mark = node?.mark else { return path }
         return "\(path):\(mark.line):\(mark.column)"

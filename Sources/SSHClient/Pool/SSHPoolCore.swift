@@ -212,11 +212,7 @@ final class SSHPoolCore: SSHConnectionDelegate, Sendable {
     }
 
     func connectionFailed(_ connection: SSHConnection, error: SSHError, unstarted: [SSHRequest]) {
-        var actions = Actions()
-        state.withLock { s in
-            let endpoint = connection.endpoint
-            var host = s.hosts[endpoint] ?? Host()
-            removeEntry(connection, from: &host)
+        connectionLeft(connection) { s, host, actions in
             let healthy = host.entries.contains { $0.established && $0.accepting }
             if healthy && !s.isShutdown {
                 host.waiting.insert(contentsOf: unstarted, at: 0)
@@ -225,20 +221,11 @@ final class SSHPoolCore: SSHConnectionDelegate, Sendable {
                 for request in unstarted + host.waiting { actions.fail.append((request, error)) }
                 host.waiting = []
             }
-            s.hosts[endpoint] = host
-            let more = dispatch(&s, endpoint)
-            actions.start = more.start
-            actions.fail += more.fail
         }
-        perform(actions)
     }
 
     func connectionLost(_ connection: SSHConnection, error: SSHError, unstarted: [SSHRequest]) {
-        var actions = Actions()
-        state.withLock { s in
-            let endpoint = connection.endpoint
-            var host = s.hosts[endpoint] ?? Host()
-            removeEntry(connection, from: &host)
+        connectionLeft(connection) { s, host, actions in
             s.statistics.connectionsLost += 1
             host.lostSinceEstablished = true
             var requeue: [SSHRequest] = []
@@ -251,6 +238,20 @@ final class SSHPoolCore: SSHConnectionDelegate, Sendable {
             }
             s.statistics.resubmitted += requeue.count
             host.waiting.insert(contentsOf: requeue, at: 0)
+        }
+    }
+
+    /// A connection left its endpoint: `settle` decides, under the lock, what becomes of the
+    /// requests it had not started; then the endpoint's queue is dispatched again.
+    private func connectionLeft(
+        _ connection: SSHConnection, settle: (inout State, inout Host, inout Actions) -> Void
+    ) {
+        var actions = Actions()
+        state.withLock { s in
+            let endpoint = connection.endpoint
+            var host = s.hosts[endpoint] ?? Host()
+            removeEntry(connection, from: &host)
+            settle(&s, &host, &actions)
             s.hosts[endpoint] = host
             let more = dispatch(&s, endpoint)
             actions.start = more.start

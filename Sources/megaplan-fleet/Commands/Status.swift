@@ -23,10 +23,7 @@ struct Status: AsyncParsableCommand {
     @Flag(help: "Report the chain (state, runner, PR, verification) instead of one plan.")
     var chain = false
 
-    @Option(
-        help: ArgumentHelp(
-            "Remote chain spec path (default: from the marker or chain.spec).", valueName: "path"))
-    var remoteSpec: String?
+    @OptionGroup var chainSpec: ChainSpecOption
 
     @Option(help: ArgumentHelp("The plan to report.", valueName: "plan"))
     var plan: String?
@@ -43,7 +40,7 @@ struct Status: AsyncParsableCommand {
         }
         try await ProjectSession.run(cloud, hostKeys) { project in
             if chain {
-                let status = await ProjectOperation(.statusRead, remoteSpecOverride: remoteSpec)
+                let status = await ProjectOperation(.statusRead, remoteSpecOverride: chainSpec.remoteSpec)
                     .run(cloud: project.cloud, runner: project.runner)
                 if let failure = status.failure { throw failure }
                 Output.remote(status.summary, to: STDERR_FILENO, redactor: project.redactor, always: true)

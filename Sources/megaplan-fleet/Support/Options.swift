@@ -12,6 +12,14 @@ struct CloudOptions: ParsableArguments {
     var resolvedPath: String { ProjectRoot.cloudYAMLPath(cloudYAML) }
 }
 
+/// `--remote-spec`, shared by the two commands that read a chain (`status --chain`, `supervise`).
+struct ChainSpecOption: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "Remote chain spec path (default: from the marker or chain.spec).", valueName: "path"))
+    var remoteSpec: String?
+}
+
 /// A bad `--host-key-policy` is a usage error naming the option and the accepted values.
 extension HostKeyPolicy: ExpressibleByArgument {}
 

@@ -13,13 +13,7 @@ struct Build: AsyncParsableCommand {
     @OptionGroup var cloud: CloudOptions
     @OptionGroup var hostKeys: HostKeyOptions
 
-    func run() async throws {
-        try await ProjectSession.run(cloud, hostKeys) { project in
-            try await project.withDeployDirectory { directory throws(FleetError) in
-                try await project.runner.build(deployDirectory: directory, secrets: project.secretValues)
-            }
-        }
-    }
+    func run() async throws { try await DeployDirectoryStep.build.run(cloud, hostKeys) }
 }
 
 struct Deploy: AsyncParsableCommand {
@@ -34,10 +28,22 @@ struct Deploy: AsyncParsableCommand {
     @OptionGroup var cloud: CloudOptions
     @OptionGroup var hostKeys: HostKeyOptions
 
-    func run() async throws {
+    func run() async throws { try await DeployDirectoryStep.deploy.run(cloud, hostKeys) }
+}
+
+/// Build and deploy both hand the runner a freshly written deploy directory.
+private enum DeployDirectoryStep {
+    case build, deploy
+
+    func run(_ cloud: CloudOptions, _ hostKeys: HostKeyOptions) async throws {
         try await ProjectSession.run(cloud, hostKeys) { project in
             try await project.withDeployDirectory { directory throws(FleetError) in
-                try await project.runner.deploy(deployDirectory: directory, secrets: project.secretValues)
+                switch self {
+                case .build:
+                    try await project.runner.build(deployDirectory: directory, secrets: project.secretValues)
+                case .deploy:
+                    try await project.runner.deploy(deployDirectory: directory, secrets: project.secretValues)
+                }
             }
         }
     }

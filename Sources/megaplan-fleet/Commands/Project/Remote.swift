@@ -95,10 +95,7 @@ struct Supervise: AsyncParsableCommand {
     @Flag(help: "Required: supervise the chain (kept for compatibility with megaplan cloud).")
     var chain = false
 
-    @Option(
-        help: ArgumentHelp(
-            "Remote chain spec path (default: from the marker or chain.spec).", valueName: "path"))
-    var remoteSpec: String?
+    @OptionGroup var chainSpec: ChainSpecOption
 
     @Flag(help: "Observe and decide, print what would run, change nothing on the runner.")
     var dryRun = false
@@ -117,8 +114,10 @@ struct Supervise: AsyncParsableCommand {
                     "`cloud supervise` requires --chain. Try `megaplan cloud supervise --chain`.")
             }
             try await ProjectSession.with(cloud, hostKeys) { project in
-                let tick = await ProjectOperation(dryRun ? .dryRun : .tick, remoteSpecOverride: remoteSpec)
-                    .run(cloud: project.cloud, runner: project.runner)
+                let tick = await ProjectOperation(
+                    dryRun ? .dryRun : .tick, remoteSpecOverride: chainSpec.remoteSpec
+                )
+                .run(cloud: project.cloud, runner: project.runner)
                 Output.remote(tick.summary, to: STDERR_FILENO, redactor: project.redactor, always: true)
                 Output.document(.object(tick.report), redactor: project.redactor)
                 success = tick.outcome != .error
