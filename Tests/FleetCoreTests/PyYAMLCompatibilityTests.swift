@@ -163,6 +163,60 @@ import Testing
         #expect(try YAMLReader(path: path, text: "x: " + allowed).root?.mapping?.count == 1)
     }
 
+    /// A tag PyYAML's safe loader has no constructor for is refused wherever it stands (a
+    /// mapping or list no field reads included), as is a tag on the wrong kind of node.
+    @Test(arguments: [
+        (
+            "x-extra: !custom {a: 1}\n",
+            "line 1, column 10: could not determine a constructor for the tag '!custom'"
+        ),
+        (
+            "repo: !custom {url: u}\n",
+            "line 1, column 7: could not determine a constructor for the tag '!custom'"
+        ),
+        (
+            "x: [1, !!python/object:os.system x]\n",
+            "line 1, column 8: could not determine a constructor for the tag 'tag:yaml.org,2002:python/object:os.system'"
+        ),
+        (
+            "x: <<\n",
+            "line 1, column 4: could not determine a constructor for the tag 'tag:yaml.org,2002:merge'"
+        ),
+        (
+            "a: &m =\nb: *m\n",
+            "line 1, column 4: could not determine a constructor for the tag 'tag:yaml.org,2002:value'"
+        ),
+        (
+            "repo: !!str [1]\n",
+            "line 1, column 7: expected a scalar node for the tag 'tag:yaml.org,2002:str', but found a sequence"
+        ),
+        (
+            "x: !!set [1]\n",
+            "line 1, column 4: expected a mapping node for the tag 'tag:yaml.org,2002:set', but found a sequence"
+        ),
+    ])
+    func tagsWithoutAConstructorAreRefused(text: String, detail: String) {
+        let error = failure { try CloudSpec.parse(text: text, path: path) }
+        #expect(error?.message == "\(path): YAML parse error: \(detail)", "\(String(describing: error))")
+        let fleet = failure { try FleetFile.parse(text: text, path: "/nowhere/fleet.yaml") }
+        #expect(fleet?.message == "/nowhere/fleet.yaml: YAML parse error: \(detail)")
+    }
+
+    /// PyYAML builds `!!set`, `!!omap` and `!!pairs` into a set and lists of pairs, which no field
+    /// takes as a mapping or a list; a merge key and `=` stay keys.
+    @Test func setsAndPairListsAreNotMappingsOrLists() throws {
+        let set = failure { try CloudSpec.parse(text: "repo: !!set {url}\n", path: path) }
+        #expect(set?.message == "\(path):1:7: `repo` must be a mapping", "\(String(describing: set))")
+        let pairs = failure {
+            try CloudSpec.parse(text: "repo: {url: u}\nextra_repos: !!omap [{a: b}]\n", path: path)
+        }
+        #expect(
+            pairs?.message.hasPrefix("\(path):2:14: `extra_repos` must be a list") == true,
+            "\(String(describing: pairs))")
+        let spec = try CloudSpec.parse(text: "x: &a {k: 1}\nrepo: {<<: *a, url: u, =: v}\n", path: path)
+        #expect(spec.repo.url == "u")
+    }
+
     /// The chain spec uploaded with `base_branch` (§1.5 step 12): block style, keys in order,
     /// comments gone, every value reading back as it was.
     @Test func chainSpecIsWrittenBackInBlockStyle() throws {

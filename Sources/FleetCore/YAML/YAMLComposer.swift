@@ -76,7 +76,7 @@ struct YAMLComposer {
             case YAML_DOCUMENT_START_EVENT:
                 if single, !documents.isEmpty {
                     throw failure(
-                        "line \(mark.line), column \(mark.column): expected a single document in the stream"
+                        "\(Self.position(mark))expected a single document in the stream"
                             + " but found another document")
                 }
             case YAML_DOCUMENT_END_EVENT:
@@ -89,7 +89,7 @@ struct YAMLComposer {
                 let name = Self.string(event.data.alias.anchor) ?? ""
                 guard let anchored = anchors[name] else {
                     throw failure(
-                        "line \(mark.line), column \(mark.column): found undefined alias \(pythonRepr(name))")
+                        "\(Self.position(mark))found undefined alias \(pythonRepr(name))")
                 }
                 try count(anchored.size, at: mark)
                 try complete(anchored.node, size: anchored.size, anchor: nil)
@@ -133,7 +133,7 @@ struct YAMLComposer {
         try count(1, at: collection.mark)
         guard open.count < Self.maximumDepth else {
             throw failure(
-                "line \(collection.mark.line), column \(collection.mark.column): collections nested more than"
+                "\(Self.position(collection.mark))collections nested more than"
                     + " \(Self.maximumDepth) deep")
         }
         open.append(collection)
@@ -142,6 +142,8 @@ struct YAMLComposer {
     /// Hands a finished node to the collection around it (or makes it a document's root), and
     /// remembers it under its anchor.
     private mutating func complete(_ node: YAMLNode, size: Int, anchor: String?) throws(FleetError) {
+        let isKey = open.last.map { $0.isMapping && $0.items.count.isMultiple(of: 2) } ?? false
+        try checkConstructible(node, isKey: isKey)
         if let anchor { anchors[anchor] = (node, size) }
         guard !open.isEmpty else {
             documents.append(node)
@@ -149,6 +151,51 @@ struct YAMLComposer {
         }
         open[open.count - 1].items.append(node)
         open[open.count - 1].size += size
+    }
+
+    /// The tags PyYAML's safe loader constructs, by the kind of node each one takes.
+    private static let tagsByKind: [(kind: String, tags: Set<YAMLTag>)] = [
+        ("scalar", [.str, .int, .float, .bool, .null, .timestamp, .binary]),
+        ("mapping", [.map, .set]),
+        ("sequence", [.seq, .omap, .pairs]),
+    ]
+
+    /// Refuses, as PyYAML's safe loader does, a node whose tag has no constructor (`!custom`,
+    /// `!!python/object`, a merge or default-value key used as a value), names another kind of
+    /// node (`!!str [1]`), or is an `!!omap` or `!!pairs` list with an item other than a one-pair
+    /// mapping. A scalar's text is checked where it is used (`!!int x` is "must be an integer"
+    /// at its field).
+    private func checkConstructible(_ node: YAMLNode, isKey: Bool) throws(FleetError) {
+        let tag = node.tag
+        let (kind, tags) =
+            switch node {
+            case .scalar: Self.tagsByKind[0]
+            case .mapping: Self.tagsByKind[1]
+            case .sequence: Self.tagsByKind[2]
+            }
+        if tags.contains(tag) || (isKey && (tag == .merge || tag == .value)) {
+            guard case .sequence(let items) = node, tag != .seq,
+                let item = items.first(where: { item in
+                    guard case .mapping(let pairs) = item else { return true }
+                    return pairs.count != 1
+                })
+            else { return }
+            throw failure(
+                "\(Self.position(item.mark))an item of a \(pythonRepr(tag.rawValue)) list must be a mapping of one pair"
+            )
+        }
+        if let expected = Self.tagsByKind.first(where: { $0.tags.contains(tag) })?.kind {
+            throw failure(
+                "\(Self.position(node.mark))expected a \(expected) node for the tag \(pythonRepr(tag.rawValue)),"
+                    + " but found a \(kind)")
+        }
+        throw failure(
+            "\(Self.position(node.mark))could not determine a constructor for the tag \(pythonRepr(tag.rawValue))"
+        )
+    }
+
+    private static func position(_ mark: YAMLMark?) -> String {
+        mark.map { "line \($0.line), column \($0.column): " } ?? ""
     }
 
     /// A closed mapping, its duplicate keys refused, or, read as PyYAML reads it, reported and
@@ -177,7 +224,7 @@ struct YAMLComposer {
                 switch reading {
                 case .strict:
                     refused.append(
-                        "line \(line), column \(key.mark?.column ?? 0): duplicated key \(key.pythonValue),"
+                        "\(Self.position(key.mark))duplicated key \(key.pythonValue),"
                             + " first at line \(previous)")
                 case .pyYAML:
                     warnings.append(

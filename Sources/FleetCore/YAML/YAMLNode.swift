@@ -117,13 +117,16 @@ public enum YAMLNode: Hashable, Sendable {
         return nil
     }
 
+    /// A plain mapping's pairs; nil for a `!!set`, which PyYAML builds into a set, not a dict.
     public var mapping: Mapping? {
-        if case .mapping(let mapping) = self { return mapping }
+        if case .mapping(let mapping) = self, mapping.tag == .map { return mapping }
         return nil
     }
 
+    /// A plain sequence's items; nil for `!!omap` and `!!pairs`, which PyYAML builds into lists
+    /// of pairs, not of the items written.
     public var sequence: Sequence? {
-        if case .sequence(let sequence) = self { return sequence }
+        if case .sequence(let sequence) = self, sequence.tag == .seq { return sequence }
         return nil
     }
 }
@@ -152,4 +155,11 @@ public struct YAMLTag: RawRepresentable, Hashable, Sendable {
     public static let value = YAMLTag(rawValue: "tag:yaml.org,2002:value")
     public static let seq = YAMLTag(rawValue: "tag:yaml.org,2002:seq")
     public static let map = YAMLTag(rawValue: "tag:yaml.org,2002:map")
+    /// The types PyYAML's safe loader builds that no field here takes: `bytes`, `set` and the
+    /// ordered lists of pairs. A document may hold them; a field given one refuses it, as the
+    /// reference's type checks do.
+    public static let binary = YAMLTag(rawValue: "tag:yaml.org,2002:binary")
+    public static let set = YAMLTag(rawValue: "tag:yaml.org,2002:set")
+    public static let omap = YAMLTag(rawValue: "tag:yaml.org,2002:omap")
+    public static let pairs = YAMLTag(rawValue: "tag:yaml.org,2002:pairs")
 }
