@@ -171,8 +171,8 @@ import Testing
         .binary, .set,
     ]
 
-    /// Nil where PyYAML's safe constructor refuses the whole document: a tag it has no constructor
-    /// for, or an integer it cannot convert.
+    /// Nil where PyYAML's safe constructor refuses the whole document for a value the reader
+    /// keeps typed: an integer it cannot convert. (Tags without a constructor the reader refuses.)
     private func shape(_ node: YAMLNode) -> JSONValue? {
         if Self.foreignTypes.contains(node.tag) { return ["error"] }
         switch node {
